@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int jm_placeholder_jm_hp;
