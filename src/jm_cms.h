@@ -55,7 +55,7 @@ const char *jm_cms_signer_micalg(const jm_signer_t *signer);
  * signingCertificateV2; the signer's certificate and chain are included.
  * @param detached 1: signature only (multipart/signed), 0: encapsulated
  *                 content (application/pkcs7-mime; smime-type=signed-data)
- * @return APR_SUCCESS and DER in *pder/*plen (allocated in p), else an error
+ * @return APR_SUCCESS and DER in *pder, *plen (allocated in p), else an error
  *         with err filled.
  */
 apr_status_t jm_cms_sign(const unsigned char **pder, apr_size_t *plen,

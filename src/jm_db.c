@@ -1,0 +1,234 @@
+/* apr_dbd with lazily prepared statements per connection. */
+#include <string.h>
+#include <apr_strings.h>
+#include "jm_db.h"
+#include "jm_log.h"
+
+#define SETUP_MARK "jmap_smime:connection-setup-done"
+
+const jm_sql_dialect_t *jm_db_dialect_for(const char *driver_name)
+{
+    if (driver_name && strcmp(driver_name, "sqlite3") == 0) {
+        return &jm_sql_sqlite3;
+    }
+    if (driver_name && strcmp(driver_name, "pgsql") == 0) {
+        return &jm_sql_pgsql;
+    }
+    return NULL;
+}
+
+static void note_error(jm_db_t *db, int rc, apr_pool_t *p)
+{
+    const char *e = apr_dbd_error(db->driver, db->handle, rc);
+    db->last_error = apr_pstrdup(p, e ? e : "unknown database error");
+}
+
+apr_status_t jm_db_exec_literal(jm_db_t *db, const char *sql, apr_pool_t *p)
+{
+    int nrows = 0, rc;
+
+    rc = apr_dbd_query(db->driver, db->handle, &nrows, sql);
+    if (rc != 0) {
+        note_error(db, rc, p);
+        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                      JMLOGNO(01001) "SQL failed (%s): %s", sql, db->last_error);
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t jm_db_select_literal(const char **pfirst, jm_db_t *db,
+                                  const char *sql, apr_pool_t *p)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int rc;
+
+    *pfirst = NULL;
+    rc = apr_dbd_select(db->driver, p, db->handle, &res, sql, 0);
+    if (rc != 0) {
+        note_error(db, rc, p);
+        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                      JMLOGNO(01008) "SQL failed (%s): %s", sql, db->last_error);
+        return APR_EGENERAL;
+    }
+    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
+        if (!*pfirst) {
+            const char *v = apr_dbd_get_entry(db->driver, row, 0);
+            *pfirst = v ? apr_pstrdup(p, v) : NULL;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t jm_db_wrap(jm_db_t **pdb, const apr_dbd_driver_t *driver,
+                        apr_dbd_t *handle, apr_hash_t *prepared,
+                        apr_pool_t *conn_pool, apr_pool_t *p)
+{
+    jm_db_t *db = apr_pcalloc(p, sizeof(*db));
+    const char *const *q;
+    apr_status_t rv;
+
+    db->driver = driver;
+    db->handle = handle;
+    db->prepared = prepared;
+    db->conn_pool = conn_pool;
+    db->dialect = jm_db_dialect_for(apr_dbd_name(driver));
+    if (!db->dialect) {
+        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_ENOTIMPL, p,
+                      JMLOGNO(01002) "DBDriver %s is not supported "
+                      "(use sqlite3 or pgsql)", apr_dbd_name(driver));
+        return APR_ENOTIMPL;
+    }
+    if (!apr_hash_get(prepared, SETUP_MARK, APR_HASH_KEY_STRING)) {
+        for (q = db->dialect->on_connect; q && *q; q++) {
+            const char *ignored;
+            rv = db->dialect->on_connect_returns_rows
+                ? jm_db_select_literal(&ignored, db, *q, p)
+                : jm_db_exec_literal(db, *q, p);
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+        }
+        apr_hash_set(prepared, SETUP_MARK, APR_HASH_KEY_STRING, SETUP_MARK);
+    }
+    *pdb = db;
+    return APR_SUCCESS;
+}
+
+static apr_status_t get_stmt(apr_dbd_prepared_t **pstmt, jm_db_t *db,
+                             jm_sql_id_t id, apr_pool_t *p)
+{
+    char label[48];
+    apr_dbd_prepared_t *stmt;
+    int rc;
+
+    apr_snprintf(label, sizeof(label), "jmap_smime_%d", (int)id);
+    stmt = apr_hash_get(db->prepared, label, APR_HASH_KEY_STRING);
+    if (!stmt) {
+        rc = apr_dbd_prepare(db->driver, db->conn_pool, db->handle,
+                             db->dialect->stmt[id], label, &stmt);
+        if (rc != 0) {
+            note_error(db, rc, p);
+            jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                          JMLOGNO(01003) "cannot prepare statement %d: %s",
+                          (int)id, db->last_error);
+            return APR_EGENERAL;
+        }
+        apr_hash_set(db->prepared, apr_pstrdup(db->conn_pool, label),
+                     APR_HASH_KEY_STRING, stmt);
+    }
+    *pstmt = stmt;
+    return APR_SUCCESS;
+}
+
+apr_status_t jm_db_exec(jm_db_t *db, int *pnrows, jm_sql_id_t id, int nargs,
+                        const char **args, apr_pool_t *p)
+{
+    apr_dbd_prepared_t *stmt;
+    apr_status_t rv;
+    int nrows = 0, rc;
+
+    if (APR_SUCCESS != (rv = get_stmt(&stmt, db, id, p))) {
+        return rv;
+    }
+    rc = apr_dbd_pquery(db->driver, p, db->handle, &nrows, stmt, nargs, args);
+    if (rc != 0) {
+        note_error(db, rc, p);
+        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                      JMLOGNO(01004) "statement %d failed: %s", (int)id,
+                      db->last_error);
+        return APR_EGENERAL;
+    }
+    if (pnrows) {
+        *pnrows = nrows;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t jm_db_select(apr_array_header_t **prows, jm_db_t *db,
+                          jm_sql_id_t id, int nargs, const char **args,
+                          apr_pool_t *p)
+{
+    apr_dbd_prepared_t *stmt;
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    apr_array_header_t *rows;
+    apr_status_t rv;
+    int rc, ncols, i;
+
+    if (APR_SUCCESS != (rv = get_stmt(&stmt, db, id, p))) {
+        return rv;
+    }
+    rc = apr_dbd_pselect(db->driver, p, db->handle, &res, stmt, 0, nargs, args);
+    if (rc != 0) {
+        note_error(db, rc, p);
+        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                      JMLOGNO(01005) "select %d failed: %s", (int)id,
+                      db->last_error);
+        return APR_EGENERAL;
+    }
+    ncols = apr_dbd_num_cols(db->driver, res);
+    rows = apr_array_make(p, 4, sizeof(const char **));
+    /* always drain to -1: the driver frees the result only then */
+    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
+        const char **cols = apr_pcalloc(p, sizeof(char *) * (ncols + 1));
+        for (i = 0; i < ncols; i++) {
+            const char *v = apr_dbd_get_entry(db->driver, row, i);
+            cols[i] = apr_pstrdup(p, v ? v : "");
+        }
+        APR_ARRAY_PUSH(rows, const char **) = cols;
+    }
+    *prows = rows;
+    return APR_SUCCESS;
+}
+
+apr_status_t jm_db_begin(jm_db_t *db, apr_pool_t *p)
+{
+    int rc = apr_dbd_transaction_start(db->driver, p, db->handle, &db->txn);
+
+    if (rc != 0) {
+        note_error(db, rc, p);
+        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                      JMLOGNO(01006) "cannot start transaction: %s",
+                      db->last_error);
+        db->txn = NULL;
+        return APR_EGENERAL;
+    }
+    db->txn_pool = p;
+    return APR_SUCCESS;
+}
+
+static apr_status_t end_txn(jm_db_t *db, int rollback)
+{
+    apr_pool_t *p = db->txn_pool;
+    int rc;
+
+    if (!db->txn) {
+        return APR_EINVAL;
+    }
+    if (rollback) {
+        apr_dbd_transaction_mode_set(db->driver, db->txn,
+                                     APR_DBD_TRANSACTION_ROLLBACK);
+    }
+    rc = apr_dbd_transaction_end(db->driver, p, db->txn);
+    db->txn = NULL;
+    if (rc != 0) {
+        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                      JMLOGNO(01007) "cannot %s transaction: %s",
+                      rollback ? "roll back" : "commit",
+                      apr_dbd_error(db->driver, db->handle, rc));
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t jm_db_commit(jm_db_t *db)
+{
+    return end_txn(db, 0);
+}
+
+apr_status_t jm_db_rollback(jm_db_t *db)
+{
+    return end_txn(db, 1);
+}

@@ -1,0 +1,62 @@
+/* A database connection as the core sees it: an apr_dbd handle (from
+ * mod_dbd's pool in production, from apr_dbd_open in tests), its dialect and
+ * its prepared statements. Statements are prepared lazily, once per
+ * connection, into the connection's own hash and pool, so they live exactly
+ * as long as the connection does. A jm_db_t is used by one thread at a time.
+ */
+#ifndef JM_DB_H
+#define JM_DB_H
+
+#include <apr_pools.h>
+#include <apr_hash.h>
+#include <apr_tables.h>
+#include <apr_dbd.h>
+#include "sql/jm_sql.h"
+
+typedef struct {
+    const apr_dbd_driver_t *driver;
+    apr_dbd_t *handle;
+    apr_hash_t *prepared;      /**< label -> apr_dbd_prepared_t*, connection lifetime */
+    apr_pool_t *conn_pool;     /**< connection lifetime pool */
+    const jm_sql_dialect_t *dialect;
+    apr_dbd_transaction_t *txn;
+    apr_pool_t *txn_pool;      /**< pool the open transaction was started on */
+    const char *last_error;    /**< driver's message for the last failure */
+} jm_db_t;
+
+/** The dialect for an apr_dbd driver name, or NULL if unsupported. */
+const jm_sql_dialect_t *jm_db_dialect_for(const char *driver_name);
+
+/**
+ * Wrap a connection. prepared/conn_pool must live as long as the connection
+ * (mod_dbd: ap_dbd_t's prepared and pool). Runs the dialect's per-connection
+ * setup the first time this connection is seen.
+ */
+apr_status_t jm_db_wrap(jm_db_t **pdb, const apr_dbd_driver_t *driver,
+                        apr_dbd_t *handle, apr_hash_t *prepared,
+                        apr_pool_t *conn_pool, apr_pool_t *p);
+
+/** Run statement id with nargs text arguments; *pnrows = affected rows. */
+apr_status_t jm_db_exec(jm_db_t *db, int *pnrows, jm_sql_id_t id, int nargs,
+                        const char **args, apr_pool_t *p);
+
+/** Run a select and drain all rows: array of (const char **) with ncols
+ *  columns each (NULL values become ""). */
+apr_status_t jm_db_select(apr_array_header_t **prows, jm_db_t *db,
+                          jm_sql_id_t id, int nargs, const char **args,
+                          apr_pool_t *p);
+
+/** Run a literal statement (schema/migration only; never with user data). */
+apr_status_t jm_db_exec_literal(jm_db_t *db, const char *sql, apr_pool_t *p);
+
+/** Run a literal statement that answers with rows (SQLite PRAGMA) and
+ *  drain them; the first column of the first row in *pfirst (or NULL). */
+apr_status_t jm_db_select_literal(const char **pfirst, jm_db_t *db,
+                                  const char *sql, apr_pool_t *p);
+
+/** Transactions: one per jm_db_t at a time. rollback after a failure. */
+apr_status_t jm_db_begin(jm_db_t *db, apr_pool_t *p);
+apr_status_t jm_db_commit(jm_db_t *db);
+apr_status_t jm_db_rollback(jm_db_t *db);
+
+#endif

@@ -1,0 +1,54 @@
+/* JMAP error objects. */
+#include <stdarg.h>
+#include <apr_strings.h>
+#include "jm_error.h"
+
+jm_problem_t *jm_problem(apr_pool_t *p, int status, const char *type,
+                         const char *limit, const char *fmt, ...)
+{
+    jm_problem_t *pr = apr_pcalloc(p, sizeof(*pr));
+    va_list ap;
+
+    pr->status = status;
+    pr->type = type;
+    pr->limit = limit;
+    va_start(ap, fmt);
+    pr->detail = apr_pvsprintf(p, fmt, ap);
+    va_end(ap);
+    return pr;
+}
+
+json_t *jm_problem_json(const jm_problem_t *pr)
+{
+    char type[128];
+    json_t *j;
+
+    apr_snprintf(type, sizeof(type), "urn:ietf:params:jmap:error:%s", pr->type);
+    j = json_pack("{s:s, s:i, s:s}", "type", type, "status", pr->status,
+                  "detail", pr->detail ? pr->detail : "");
+    if (pr->limit) {
+        json_object_set_new(j, "limit", json_string(pr->limit));
+    }
+    return j;
+}
+
+json_t *jm_error_method(const char *type, const char *description)
+{
+    json_t *j = json_pack("{s:s}", "type", type);
+
+    if (description) {
+        json_object_set_new(j, "description", json_string(description));
+    }
+    return j;
+}
+
+json_t *jm_error_set(const char *type, const char *property,
+                     const char *description)
+{
+    json_t *j = jm_error_method(type, description);
+
+    if (property) {
+        json_object_set_new(j, "properties", json_pack("[s]", property));
+    }
+    return j;
+}

@@ -1,0 +1,94 @@
+/* RFC 8620 §2 Session object. */
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+#include "jm_session.h"
+#include "jm_util.h"
+
+static json_t *core_capability(const jm_limits_t *l)
+{
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:[s]}",
+                     "maxSizeUpload", (json_int_t)l->max_size_upload,
+                     "maxConcurrentUpload", (json_int_t)l->max_concurrent_upload,
+                     "maxSizeRequest", (json_int_t)l->max_size_request,
+                     "maxConcurrentRequests", (json_int_t)l->max_concurrent_requests,
+                     "maxCallsInRequest", (json_int_t)l->max_calls_in_request,
+                     "maxObjectsInGet", (json_int_t)l->max_objects_in_get,
+                     "maxObjectsInSet", (json_int_t)l->max_objects_in_set,
+                     "collationAlgorithms", "i;ascii-casemap");
+}
+
+/* RFC 8621 §1.3.1: what this account can do with mail, honestly: no
+ * Mailbox/set and no Email/query yet. */
+static json_t *mail_account_capability(const jm_limits_t *l)
+{
+    return json_pack("{s:n, s:n, s:i, s:I, s:[], s:b}",
+                     "maxMailboxesPerEmail",
+                     "maxMailboxDepth",
+                     "maxSizeMailboxName", 255,
+                     "maxSizeAttachmentsPerEmail", (json_int_t)l->max_size_upload,
+                     "emailQuerySortOptions",
+                     "mayCreateTopLevelMailbox", 0);
+}
+
+static json_t *session_without_state(const jm_ctx_t *ctx, const char *base_url,
+                                     const char *path, apr_pool_t *p)
+{
+    json_t *caps = json_object(), *acaps = json_object(), *primary = json_object();
+    const char *const *c;
+    const char *url = apr_pstrcat(p, base_url, path, NULL);
+
+    for (c = jm_capabilities; *c; c++) {
+        if (strcmp(*c, JM_CAP_CORE) == 0) {
+            json_object_set_new(caps, *c, core_capability(ctx->limits));
+            continue;
+        }
+        json_object_set_new(caps, *c, json_object());
+        json_object_set_new(acaps, *c, strcmp(*c, JM_CAP_MAIL) == 0
+                            ? mail_account_capability(ctx->limits) : json_object());
+        json_object_set_new(primary, *c, json_string(ctx->account->id));
+    }
+    return json_pack("{s:o, s:{s:{s:s, s:b, s:b, s:o}}, s:o, s:s, s:s, s:s, s:s, s:s}",
+        "capabilities", caps,
+        "accounts", ctx->account->id,
+            "name", ctx->account->username,
+            "isPersonal", 1,
+            "isReadOnly", 0,
+            "accountCapabilities", acaps,
+        "primaryAccounts", primary,
+        "username", ctx->account->username,
+        "apiUrl", apr_pstrcat(p, url, "/api", NULL),
+        "downloadUrl", apr_pstrcat(p, url,
+            "/download/{accountId}/{blobId}/{name}?type={type}", NULL),
+        "uploadUrl", apr_pstrcat(p, url, "/upload/{accountId}/", NULL),
+        "eventSourceUrl", apr_pstrcat(p, url,
+            "/eventsource/?types={types}&closeafter={closeafter}&ping={ping}", NULL));
+}
+
+static const char *state_of(json_t *s, apr_pool_t *p)
+{
+    char *text = json_dumps(s, JSON_COMPACT | JSON_SORT_KEYS);
+    const char *h = jm_util_sha256_hex(text, strlen(text), p);
+
+    free(text);
+    return apr_pstrndup(p, h, 16);
+}
+
+json_t *jm_session_build(const jm_ctx_t *ctx, const char *base_url,
+                         const char *path, apr_pool_t *p)
+{
+    json_t *s = session_without_state(ctx, base_url, path, p);
+
+    json_object_set_new(s, "state", json_string(state_of(s, p)));
+    return s;
+}
+
+const char *jm_session_state(const jm_ctx_t *ctx, const char *base_url,
+                             const char *path, apr_pool_t *p)
+{
+    json_t *s = session_without_state(ctx, base_url, path, p);
+    const char *st = state_of(s, p);
+
+    json_decref(s);
+    return st;
+}

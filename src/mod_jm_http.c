@@ -1,0 +1,425 @@
+/* The "jmap" handler: /.well-known/jmap, <JMAPPath>/session, /api,
+ * /upload/{accountId}/, /download/{accountId}/{blobId}/{name}. */
+#include <string.h>
+#include <apr_strings.h>
+#include "mod_jm_private.h"
+#include <http_config.h>
+#include <http_core.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <util_script.h>
+#include "mod_jm_http.h"
+#include "mod_jm_config.h"
+#include "mod_jm_dbd.h"
+#include "mod_jm_limits.h"
+#include "jm_request.h"
+#include "jm_session.h"
+#include "jm_store.h"
+#include "jm_blob.h"
+#include "jm_util.h"
+
+static int send_json(request_rec *r, int status, const char *ctype, json_t *j)
+{
+    char *text = json_dumps(j, JSON_COMPACT);
+
+    if (!text) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, JMLOGNO_GLUE(01120)
+                      "cannot serialise a JSON response");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    r->status = status;
+    ap_set_content_type(r, ctype);
+    apr_table_setn(r->headers_out, "Cache-Control", "no-cache, no-store, must-revalidate");
+    ap_set_content_length(r, strlen(text));
+    ap_rwrite(text, (int)strlen(text), r);
+    free(text);
+    return OK;
+}
+
+/* A request-level error as RFC 7807 problem details (RFC 8620 §3.6.1). */
+static int send_problem(request_rec *r, const jm_problem_t *pr)
+{
+    json_t *j = jm_json_own(r->pool, jm_problem_json(pr));
+
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, JMLOGNO_GLUE(01121)
+                  "request-level error %s%s%s for %s: %s", pr->type,
+                  pr->limit ? " " : "", pr->limit ? pr->limit : "",
+                  r->user ? r->user : "-", pr->detail);
+    return send_json(r, pr->status, "application/problem+json", j);
+}
+
+static const char *base_url(request_rec *r, const jm_srv_conf_t *sc)
+{
+    const char *u;
+    size_t n;
+
+    if (sc->base_url) {
+        return sc->base_url;
+    }
+    u = ap_construct_url(r->pool, "/", r);
+    n = strlen(u);
+    return apr_pstrndup(r->pool, u, n > 0 ? n - 1 : 0);
+}
+
+/* Read the body, refusing more than max bytes (*ptoo_big set). */
+static apr_status_t read_body(char **pbody, apr_size_t *plen, int *ptoo_big,
+                              request_rec *r, apr_off_t max)
+{
+    apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
+    apr_bucket_brigade *bb = apr_brigade_create(r->pool, ba);
+    apr_bucket_brigade *all = apr_brigade_create(r->pool, ba);
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    apr_off_t total = 0;
+    apr_size_t len;
+    apr_status_t rv;
+    int seen_eos = 0;
+    char *buf;
+
+    *ptoo_big = 0;
+    if (cl && apr_atoi64(cl) > max) {
+        *ptoo_big = 1;
+        return APR_SUCCESS;
+    }
+    while (!seen_eos) {
+        rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
+                            APR_BLOCK_READ, 65536);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        while (!APR_BRIGADE_EMPTY(bb)) {
+            apr_bucket *b = APR_BRIGADE_FIRST(bb);
+            if (APR_BUCKET_IS_EOS(b)) {
+                seen_eos = 1;
+                apr_bucket_delete(b);
+                continue;
+            }
+            if (!APR_BUCKET_IS_METADATA(b)) {
+                const char *data;
+                if ((rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ))
+                    != APR_SUCCESS) {
+                    return rv;
+                }
+                total += (apr_off_t)len;
+                if (total > max) {
+                    *ptoo_big = 1;
+                    return APR_SUCCESS;
+                }
+                apr_bucket_setaside(b, r->pool);
+            }
+            APR_BUCKET_REMOVE(b);
+            APR_BRIGADE_INSERT_TAIL(all, b);
+        }
+    }
+    len = (apr_size_t)total;
+    buf = apr_palloc(r->pool, len + 1);
+    if (len && (rv = apr_brigade_flatten(all, buf, &len)) != APR_SUCCESS) {
+        return rv;
+    }
+    buf[len] = '\0';
+    *pbody = buf;
+    *plen = len;
+    return APR_SUCCESS;
+}
+
+static int problem(request_rec *r, int status, const char *type,
+                   const char *limit, const char *detail)
+{
+    jm_problem_t pr;
+
+    pr.status = status;
+    pr.type = type;
+    pr.limit = limit;
+    pr.detail = detail;
+    return send_problem(r, &pr);
+}
+
+/* Per-request context: store, account (provisioned on first use), limits. */
+static int make_ctx(jm_ctx_t *ctx, request_rec *r, jm_srv_conf_t *sc,
+                    const char *base)
+{
+    jm_account_t *acc = apr_pcalloc(r->pool, sizeof(*acc));
+    int created = 0;
+    apr_status_t rv;
+
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->pool = r->pool;
+    ctx->limits = &sc->eff_limits;
+    ctx->certdir = sc->certdir;
+    ctx->keystore = sc->keystore;
+    ctx->send_as_rules = sc->send_as;
+    ctx->smime = &sc->smime;
+    if ((rv = jm_dbd_acquire(&ctx->db, r)) != APR_SUCCESS) {
+        return problem(r, HTTP_SERVICE_UNAVAILABLE, "serverUnavailable", NULL,
+                       "The store is unavailable; try again later.");
+    }
+    acc->username = r->user;
+    rv = jm_store_account_ensure(&acc->id, &created, ctx->db, r->user, r->pool);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, JMLOGNO_GLUE(01122)
+                      "cannot load or create the account of %s", r->user);
+        return problem(r, HTTP_SERVICE_UNAVAILABLE, "serverUnavailable", NULL,
+                       "The store is unavailable; try again later.");
+    }
+    if (created) {
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, JMLOGNO_GLUE(01123)
+                      "provisioned account %s for user %s", acc->id, r->user);
+    }
+    ctx->account = acc;
+    ctx->session_state = jm_session_state(ctx, base, sc->path, r->pool);
+    return OK;
+}
+
+static int method_not_allowed(request_rec *r, const char *allow)
+{
+    apr_table_setn(r->headers_out, "Allow", allow);
+    return problem(r, HTTP_METHOD_NOT_ALLOWED, "notRequest", NULL,
+                   apr_psprintf(r->pool, "Use %s on this resource.", allow));
+}
+
+static int handle_session(request_rec *r, jm_srv_conf_t *sc, const char *base)
+{
+    jm_ctx_t ctx;
+    int rc;
+
+    if (r->method_number != M_GET) {
+        return method_not_allowed(r, "GET");
+    }
+    if ((rc = make_ctx(&ctx, r, sc, base)) != OK) {
+        return rc;
+    }
+    return send_json(r, HTTP_OK, "application/json",
+                     jm_json_own(r->pool, jm_session_build(&ctx, base, sc->path,
+                                                           r->pool)));
+}
+
+static int is_json_type(const char *ct)
+{
+    size_t n = strlen("application/json");
+
+    return ct && strncasecmp(ct, "application/json", n) == 0
+        && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+static int handle_api(request_rec *r, jm_srv_conf_t *sc, const char *base)
+{
+    const char *ct = apr_table_get(r->headers_in, "Content-Type");
+    json_t *resp;
+    jm_problem_t *pr;
+    jm_ctx_t ctx;
+    char *body;
+    apr_size_t len;
+    int too_big, rc;
+    apr_status_t rv;
+
+    if (r->method_number != M_POST) {
+        return method_not_allowed(r, "POST");
+    }
+    if (ct && !is_json_type(ct)) {
+        return problem(r, HTTP_BAD_REQUEST, "notJSON", NULL,
+                       "The request's Content-Type must be application/json.");
+    }
+    if (!jm_limits_enter(r, JM_SLOT_REQUEST, sc->eff_limits.max_concurrent_requests)) {
+        return problem(r, HTTP_TOO_MANY_REQUESTS, "limit", "maxConcurrentRequests",
+                       apr_psprintf(r->pool, "More than %ld concurrent requests.",
+                                    sc->eff_limits.max_concurrent_requests));
+    }
+    rv = read_body(&body, &len, &too_big, r, sc->eff_limits.max_size_request);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, JMLOGNO_GLUE(01124)
+                      "cannot read the request body");
+        return problem(r, HTTP_BAD_REQUEST, "notJSON", NULL,
+                       "The request body could not be read.");
+    }
+    if (too_big) {
+        return problem(r, HTTP_BAD_REQUEST, "limit", "maxSizeRequest",
+                       apr_psprintf(r->pool, "The request is larger than %ld bytes.",
+                                    sc->eff_limits.max_size_request));
+    }
+    if ((rc = make_ctx(&ctx, r, sc, base)) != OK) {
+        return rc;
+    }
+    jm_request_process(&resp, &pr, &ctx, body, len);
+    if (pr) {
+        return send_problem(r, pr);
+    }
+    return send_json(r, HTTP_OK, "application/json", resp);
+}
+
+/* RFC 8620 §6.1 */
+static int handle_upload(request_rec *r, jm_srv_conf_t *sc, const char *base,
+                         const char *rest)
+{
+    const char *ct = apr_table_get(r->headers_in, "Content-Type");
+    const char *account = apr_pstrndup(r->pool, rest, strcspn(rest, "/"));
+    const char *tail = rest + strlen(account);
+    json_t *resp;
+    jm_ctx_t ctx;
+    char *body;
+    apr_size_t len;
+    int too_big, rc;
+    apr_status_t rv;
+
+    if (*tail && strcmp(tail, "/") != 0) {
+        return problem(r, HTTP_NOT_FOUND, "notFound", NULL, "No such resource.");
+    }
+    if (r->method_number != M_POST) {
+        return method_not_allowed(r, "POST");
+    }
+    if (!jm_limits_enter(r, JM_SLOT_UPLOAD, sc->eff_limits.max_concurrent_upload)) {
+        return problem(r, HTTP_TOO_MANY_REQUESTS, "limit", "maxConcurrentUpload",
+                       "Too many concurrent uploads.");
+    }
+    if ((rc = make_ctx(&ctx, r, sc, base)) != OK) {
+        return rc;
+    }
+    if (strcmp(account, ctx.account->id) != 0) {
+        return problem(r, HTTP_NOT_FOUND, "accountNotFound", NULL,
+                       "No such account for this user.");
+    }
+    rv = read_body(&body, &len, &too_big, r, sc->eff_limits.max_size_upload);
+    if (rv != APR_SUCCESS) {
+        return problem(r, HTTP_BAD_REQUEST, "notRequest", NULL,
+                       "The upload could not be read.");
+    }
+    if (too_big) {
+        return problem(r, HTTP_REQUEST_ENTITY_TOO_LARGE, "limit", "maxSizeUpload",
+                       apr_psprintf(r->pool, "The upload is larger than %ld bytes.",
+                                    sc->eff_limits.max_size_upload));
+    }
+    if (!ct || !*ct || strpbrk(ct, "\r\n")) {
+        ct = "application/octet-stream";
+    }
+    if ((rv = jm_blob_upload(&resp, &ctx, ct, body, len, r->pool)) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, JMLOGNO_GLUE(01125)
+                      "cannot store an upload of %" APR_SIZE_T_FMT " bytes", len);
+        return problem(r, HTTP_SERVICE_UNAVAILABLE, "serverUnavailable", NULL,
+                       "The upload could not be stored.");
+    }
+    return send_json(r, HTTP_CREATED, "application/json", jm_json_own(r->pool, resp));
+}
+
+/* Quote a file name for Content-Disposition (RFC 6266 with RFC 8187). */
+static const char *disposition(request_rec *r, const char *name)
+{
+    const char *c;
+    int ascii = 1;
+
+    for (c = name; *c; c++) {
+        ascii &= (*c >= 0x20 && *c < 0x7f && *c != '"' && *c != '\\');
+    }
+    if (ascii) {
+        return apr_psprintf(r->pool, "attachment; filename=\"%s\"", name);
+    }
+    return apr_psprintf(r->pool, "attachment; filename*=UTF-8''%s",
+                        ap_escape_uri(r->pool, name));
+}
+
+/* RFC 8620 §6.2 */
+static int handle_download(request_rec *r, jm_srv_conf_t *sc, const char *base,
+                           const char *rest)
+{
+    char *copy = apr_pstrdup(r->pool, rest), *state = NULL;
+    const char *account = apr_strtok(copy, "/", &state);
+    const char *blob = apr_strtok(NULL, "/", &state);
+    const char *name = apr_strtok(NULL, "", &state);
+    const char *type = NULL, *stored_type = NULL;
+    const unsigned char *data;
+    apr_size_t len;
+    apr_table_t *args;
+    jm_ctx_t ctx;
+    int rc;
+    apr_status_t rv;
+
+    if (r->method_number != M_GET) {
+        return method_not_allowed(r, "GET");
+    }
+    if (!account || !blob || !name || !*name || strchr(name, '/')) {
+        return problem(r, HTTP_NOT_FOUND, "notFound", NULL,
+                       "Use download/{accountId}/{blobId}/{name}.");
+    }
+    if ((rc = make_ctx(&ctx, r, sc, base)) != OK) {
+        return rc;
+    }
+    if (strcmp(account, ctx.account->id) != 0) {
+        return problem(r, HTTP_NOT_FOUND, "accountNotFound", NULL,
+                       "No such account for this user.");
+    }
+    rv = jm_blob_fetch(&data, &len, &stored_type, &ctx, blob, r->pool);
+    if (rv == APR_NOTFOUND) {
+        return problem(r, HTTP_NOT_FOUND, "notFound", NULL, "No such blob.");
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, JMLOGNO_GLUE(01126)
+                      "cannot read blob %s", blob);
+        return problem(r, HTTP_SERVICE_UNAVAILABLE, "serverUnavailable", NULL,
+                       "The blob could not be read.");
+    }
+    ap_args_to_table(r, &args);
+    type = apr_table_get(args, "type");
+    if (!type || !*type || strpbrk(type, "\r\n")) {
+        type = stored_type && *stored_type ? stored_type : "application/octet-stream";
+    }
+    ap_set_content_type(r, apr_pstrdup(r->pool, type));
+    apr_table_setn(r->headers_out, "Content-Disposition", disposition(r, name));
+    /* blobs are immutable (RFC 8620 §6.2) */
+    apr_table_setn(r->headers_out, "Cache-Control", "private, immutable, max-age=31536000");
+    ap_set_content_length(r, (apr_off_t)len);
+    if (len) {
+        ap_rwrite(data, (int)len, r);
+    }
+    return OK;
+}
+
+int jm_http_handler(request_rec *r)
+{
+    jm_srv_conf_t *sc;
+    const char *base, *sub;
+    size_t plen;
+
+    if (!r->handler || strcmp(r->handler, "jmap") != 0) {
+        return DECLINED;
+    }
+    sc = jm_config_get(r->server);
+    base = base_url(r, sc);
+    if (strcmp(r->uri, "/.well-known/jmap") == 0
+        || strcmp(r->uri, "/.well-known/jmap/") == 0) {
+        /* RFC 8620 §2.2 */
+        apr_table_setn(r->headers_out, "Location",
+                       apr_pstrcat(r->pool, base, sc->path, "/session", NULL));
+        return HTTP_TEMPORARY_REDIRECT;
+    }
+    plen = strlen(sc->path);
+    if (strncmp(r->uri, sc->path, plen) != 0
+        || (r->uri[plen] != '/' && r->uri[plen] != '\0')) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, JMLOGNO_GLUE(01127)
+                      "SetHandler jmap is set for %s, outside JMAPPath %s",
+                      r->uri, sc->path);
+        return HTTP_NOT_FOUND;
+    }
+    if (!r->user) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, JMLOGNO_GLUE(01128)
+                      "no authenticated user for %s: configure authentication "
+                      "(AuthType, Require) for %s", r->uri, sc->path);
+        return HTTP_UNAUTHORIZED;
+    }
+    sub = r->uri + plen;
+    if (strcmp(sub, "/session") == 0 || strcmp(sub, "/session/") == 0
+        || strcmp(sub, "") == 0 || strcmp(sub, "/") == 0) {
+        return handle_session(r, sc, base);
+    }
+    if (strcmp(sub, "/api") == 0 || strcmp(sub, "/api/") == 0) {
+        return handle_api(r, sc, base);
+    }
+    if (strncmp(sub, "/upload/", 8) == 0) {
+        return handle_upload(r, sc, base, sub + 8);
+    }
+    if (strncmp(sub, "/download/", 10) == 0) {
+        return handle_download(r, sc, base, sub + 10);
+    }
+    if (strncmp(sub, "/eventsource", 12) == 0) {
+        /* push (RFC 8620 §7.3) is not implemented yet */
+        return problem(r, HTTP_NOT_IMPLEMENTED, "notImplemented", NULL,
+                       "Push over event source is not available yet.");
+    }
+    return problem(r, HTTP_NOT_FOUND, "notFound", NULL, "No such JMAP resource.");
+}

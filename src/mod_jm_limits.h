@@ -1,0 +1,19 @@
+/* maxConcurrentRequests / maxConcurrentUpload across all processes:
+ * per-user counters in anonymous shared memory created at post_config. */
+#ifndef MOD_JM_LIMITS_H
+#define MOD_JM_LIMITS_H
+
+#include <httpd.h>
+
+typedef enum { JM_SLOT_REQUEST = 0, JM_SLOT_UPLOAD = 1 } jm_slot_kind_t;
+
+/** Create the shared table (parent, post_config). */
+apr_status_t jm_limits_init(apr_pool_t *pconf, server_rec *s);
+
+/**
+ * Take one slot of kind for r->user; released by r->pool's cleanup.
+ * @return 1 if taken, 0 if the user already has max in flight.
+ */
+int jm_limits_enter(request_rec *r, jm_slot_kind_t kind, long max);
+
+#endif

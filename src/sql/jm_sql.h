@@ -1,0 +1,45 @@
+/* Every SQL statement the module runs, by id, with one table of text per
+ * dialect (sql/jm_sql_<driver>.c). Placeholders are apr_dbd's (%s text,
+ * %lld 64-bit integer); SQL is never built from strings at run time. */
+#ifndef JM_SQL_H
+#define JM_SQL_H
+
+typedef enum {
+    JM_SQL_SCHEMA_EXISTS,       /* -> count of jm_schema tables (0 or 1) */
+    JM_SQL_SCHEMA_VERSION,      /* -> version */
+    JM_SQL_ACCOUNT_BY_USER,     /* username -> id */
+    JM_SQL_ACCOUNT_INSERT,      /* id, username, created */
+    JM_SQL_STATE_LIST,          /* account -> type, state */
+    JM_SQL_STATE_INSERT,        /* account, type */
+    JM_SQL_STATE_BUMP,          /* account, type */
+    JM_SQL_STATE_GET,           /* account, type -> state */
+    JM_SQL_CHANGE_INSERT,       /* account, type, state, object id, kind */
+    JM_SQL_MAILBOX_LIST,        /* account -> id, name, parent, role, sort */
+    JM_SQL_MAILBOX_INSERT,      /* id, account, name, parent, role, sort */
+    JM_SQL_MAILBOX_COUNTS,      /* account -> mailbox, total, unread, threads, unread threads */
+    JM_SQL_BLOB_INSERT,         /* account, id, size, type, data(base64), created */
+    JM_SQL_BLOB_GET,            /* account, id -> size, type, data */
+    JM_SQL_EMAIL_INSERT,        /* account, id, blob, thread, size, received, keywords, seen */
+    JM_SQL_EMAIL_MAILBOX_INSERT,/* account, email, mailbox */
+    JM_SQL_EMAIL_GET,           /* account, id -> id, blob, thread, size, received, keywords */
+    JM_SQL_EMAIL_MAILBOXES,     /* account, email -> mailbox */
+    JM_SQL_EMAIL_IDS,           /* account, limit -> id */
+    JM_SQL_EMAIL_BY_BLOB,       /* account, blob -> id */
+    JM_SQL__COUNT
+} jm_sql_id_t;
+
+typedef struct {
+    const char *driver;             /**< apr_dbd driver name */
+    const char *stmt[JM_SQL__COUNT];
+    /** Schema migrations: migrations[v] moves version v to v+1; each entry is
+     *  a NULL-terminated list of statements run in one transaction. */
+    const char *const *const *migrations;
+    int schema_version;             /**< the version these statements expect */
+    const char *const *on_connect;  /**< per-connection setup, NULL-terminated */
+    int on_connect_returns_rows;    /**< SQLite PRAGMAs answer with a row */
+} jm_sql_dialect_t;
+
+extern const jm_sql_dialect_t jm_sql_sqlite3;
+extern const jm_sql_dialect_t jm_sql_pgsql;
+
+#endif

@@ -1,0 +1,175 @@
+# 05-limits.t — the urn:ietf:params:jmap:core limits (RFC 8620 §2) are
+# configurable (JMAPMax* directives), advertised exactly as configured and
+# enforced: request size/calls (§3.6.1), /get and /set object counts (§5.1,
+# §5.3), upload size (§6.1), concurrency (as far as it can be provoked).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Test::More;
+use JSON::PP;
+use IO::Socket::INET;
+use MIME::Base64 qw(encode_base64);
+use Time::HiRes qw(sleep);
+use JMAPTest;
+
+my $CORE = 'urn:ietf:params:jmap:core';
+my $MAIL = 'urn:ietf:params:jmap:mail';
+my $json = JSON::PP->new->utf8->canonical;
+
+my %LIMITS = (
+    JMAPMaxSizeUpload         => [maxSizeUpload         => 1000],
+    JMAPMaxConcurrentUpload   => [maxConcurrentUpload   => 1],
+    JMAPMaxSizeRequest        => [maxSizeRequest        => 5000],
+    JMAPMaxConcurrentRequests => [maxConcurrentRequests => 1],
+    JMAPMaxCallsInRequest     => [maxCallsInRequest     => 3],
+    JMAPMaxObjectsInGet       => [maxObjectsInGet       => 5],
+    JMAPMaxObjectsInSet       => [maxObjectsInSet       => 7],
+);
+my $t = JMAPTest->new(ldap => 0,
+    extra_conf => join('', map { "$_ $LIMITS{$_}[1]\n" } sort keys %LIMITS));
+my $s = $t->session('alice');
+ok($s, 'session') or do { done_testing; exit };
+my $core = $s->{capabilities}{$CORE} || {};
+my $acct = $t->account_id('alice');
+
+subtest 'configured limits are advertised' => sub {
+    for my $d (sort keys %LIMITS) {
+        my ($prop, $val) = @{ $LIMITS{$d} };
+        is($core->{$prop}, $val, "$d $val -> $prop $val");
+    }
+};
+
+subtest 'maxCallsInRequest 3' => sub {
+    my $r = $t->api('alice', [$CORE], [map { ['Core/echo', {}, "c$_"] } 1 .. 3]);
+    ok($r, '3 calls accepted');
+    my ($st, $h, $body) = $t->api_raw('alice',
+        $json->encode({ using => [$CORE], methodCalls => [map { ['Core/echo', {}, "c$_"] } 1 .. 4] }));
+    $t->problem_ok($st, $h, $body, 400, 'limit', '4 calls rejected', limit => 'maxCallsInRequest');
+};
+
+subtest 'maxSizeRequest 5000' => sub {
+    my $shell = $json->encode({ using => [$CORE], methodCalls => [['Core/echo', { p => '' }, 'c']] });
+    my $ok = $json->encode({ using => [$CORE],
+        methodCalls => [['Core/echo', { p => 'y' x (5000 - length $shell) }, 'c']] });
+    is(length $ok, 5000, '5000-byte request built');
+    my ($st) = $t->api_raw('alice', $ok);
+    is($st, 200, '5000 bytes accepted');
+    my $big = $json->encode({ using => [$CORE],
+        methodCalls => [['Core/echo', { p => 'y' x (5001 - length $shell) }, 'c']] });
+    my ($st2, $h, $body) = $t->api_raw('alice', $big);
+    $t->problem_ok($st2, $h, $body, [400, 413], 'limit', '5001 bytes rejected', limit => 'maxSizeRequest');
+};
+
+subtest 'maxObjectsInGet 5' => sub {
+    my $r = $t->api('alice', [$CORE, $MAIL],
+        [['Mailbox/get', { accountId => $acct, ids => [map { "n$_" } 1 .. 5] }, 'g']]);
+    is($r && $r->{methodResponses}[0][0], 'Mailbox/get', '5 ids accepted');
+    $r = $t->api('alice', [$CORE, $MAIL],
+        [['Mailbox/get', { accountId => $acct, ids => [map { "n$_" } 1 .. 6] }, 'g']]);
+    is($r && $r->{methodResponses}[0][0], 'error', '6 ids: error');
+    is($r && $r->{methodResponses}[0][1]{type}, 'requestTooLarge', 'requestTooLarge (§5.1)');
+};
+
+subtest 'maxObjectsInSet 7 (§5.3 requestTooLarge)' => sub {
+    my %create = map { ("k$_" => { name => "limit test $_" }) } 1 .. 4;
+    my @destroy = map { "nx$_" } 1 .. 4;     # 4 creates + 4 destroys = 8 > 7
+    my $r = $t->api('alice', [$CORE, $MAIL],
+        [['Mailbox/set', { accountId => $acct, create => \%create, destroy => \@destroy }, 's']]);
+    my $inv = $r && $r->{methodResponses}[0];
+    if ($inv && $inv->[0] eq 'error' && $inv->[1]{type} eq 'unknownMethod') {
+        plan skip_all => 'Mailbox/set not implemented';
+    }
+    is($inv && $inv->[0], 'error', '8 objects in one /set: error');
+    is($inv && $inv->[1]{type}, 'requestTooLarge', 'requestTooLarge');
+    my $g = $t->api('alice', [$CORE, $MAIL], [['Mailbox/get', { accountId => $acct }, 'g']]);
+    ok(!(grep { ($_->{name} // '') =~ /^limit test/ } @{ $g->{methodResponses}[0][1]{list} || [] }),
+       'nothing was created (§3.6.2: no state change on a method error)');
+};
+
+subtest 'maxSizeUpload 1000 (§6.1)' => sub {
+    my $r = $t->upload('alice', $acct, 'u' x 1000, 'application/octet-stream');
+    # RFC 8620 §6.1 only says "a successful request": 200 or 201.
+    ok($r->{status} == 200 || $r->{status} == 201, "1000 bytes: success ($r->{status})")
+        or diag($r->{content});
+    ok($r->{json} && $r->{json}{blobId}, 'blobId returned');
+    is($r->{json} && $r->{json}{size}, 1000, 'size 1000');
+    $r = $t->upload('alice', $acct, 'u' x 1001, 'application/octet-stream');
+    $t->problem_ok($r->{status}, $r->{headers}, $r->{content}, [400, 413], 'limit',
+                   '1001 bytes rejected', limit => 'maxSizeUpload');
+};
+
+# Concurrency: hold one API request open by sending only part of its body, then
+# try a second one. This only provokes the limit if the server takes the slot
+# before it has read the whole body (reasonable, but RFC 8620 does not say when
+# a request starts to count), and only within one httpd child process unless
+# the counter is shared; so it is a TODO, not a failure.
+sub hold_open {
+    my ($path, $ctype, $total) = @_;
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->port, Proto => 'tcp')
+        or return undef;
+    my $auth = encode_base64('alice:alicepw', '');
+    print $sock "POST $path HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic $auth\r\n"
+              . "Content-Type: $ctype\r\nContent-Length: $total\r\n\r\n{";
+    $sock->flush;
+    return $sock;
+}
+
+subtest 'maxConcurrentRequests 1' => sub {
+    my $sock = hold_open('/jmap/api', 'application/json', 200);
+    ok($sock, 'first request open (body incomplete)');
+    sleep 0.3;
+    my ($st, $h, $body) = $t->api_raw('alice',
+        $json->encode({ using => [$CORE], methodCalls => [['Core/echo', {}, 'c']] }));
+    isnt($st, 500, "second request: no 500 (got $st)");
+    TODO: {
+        local $TODO = 'depends on when the server counts a request as started';
+        $t->problem_ok($st, $h, $body, [400, 429, 503], 'limit', 'second concurrent request rejected',
+                       limit => 'maxConcurrentRequests');
+    }
+    close $sock if $sock;
+    sleep 0.3;
+    my $r = $t->api('alice', [$CORE], [['Core/echo', { after => 1 }, 'c']]);
+    ok($r, 'after the first request is gone, requests work again');
+};
+
+subtest 'maxConcurrentUpload 1' => sub {
+    my $sock = hold_open("/jmap/upload/$acct/", 'application/octet-stream', 900);
+    ok($sock, 'first upload open (body incomplete)');
+    sleep 0.3;
+    my $r = $t->upload('alice', $acct, 'second', 'text/plain');
+    isnt($r->{status}, 500, "second upload: no 500 (got $r->{status})");
+    TODO: {
+        local $TODO = 'depends on when the server counts an upload as started';
+        $t->problem_ok($r->{status}, $r->{headers}, $r->{content}, [400, 429, 503], 'limit',
+                       'second concurrent upload rejected', limit => 'maxConcurrentUpload');
+    }
+    close $sock if $sock;
+    sleep 0.3;
+    $r = $t->upload('alice', $acct, 'third', 'text/plain');
+    ok($r->{status} == 200 || $r->{status} == 201, 'uploads work again afterwards');
+};
+
+subtest 'limits are per user: bob is not blocked by alice' => sub {
+    my $sock = hold_open('/jmap/api', 'application/json', 200);
+    my ($st) = $t->api_raw('bob', $json->encode({ using => [$CORE], methodCalls => [['Core/echo', {}, 'c']] }));
+    isnt($st, 500, 'no 500');
+    TODO: {
+        local $TODO = 'RFC 8620 does not say whether the limit is per user or per server';
+        is($st, 200, 'bob\'s request is served while alice\'s is open');
+    }
+    close $sock if $sock;
+};
+
+subtest 'bad limit values are refused at startup' => sub {
+    for my $bad ('JMAPMaxCallsInRequest 0', 'JMAPMaxSizeUpload -5', 'JMAPMaxObjectsInGet lots',
+                 'JMAPMaxSizeRequest 10MB') {
+        my $p = eval { JMAPTest->new(ldap => 0, pki => 0, smtp => 0, extra_conf => "$bad\n") };
+        ok(!$p, "'$bad' stops httpd from starting");
+        like($@, qr/did not start/, 'httpd start failed') if !$p;
+        $p->stop if $p;
+    }
+};
+
+$t->check_error_log;
+done_testing;

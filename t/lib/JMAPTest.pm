@@ -1,0 +1,890 @@
+package JMAPTest;
+
+=head1 NAME
+
+JMAPTest - private httpd + slapd + SMTP sink for mod_jmap_smime integration tests
+
+=head1 SYNOPSIS
+
+    use FindBin; use lib "$FindBin::Bin/../lib";
+    use Test::More;
+    use JMAPTest;
+
+    my $t = JMAPTest->new(extra_conf => "JMAPMaxCallsInRequest 4\n");
+    my $s = $t->session('alice');                       # decoded Session object
+    my $r = $t->api('alice', undef, [['Core/echo', {x => 1}, 'c1']]);
+    my ($status, $headers, $body) = $t->api_raw('alice', '{not json');
+    my $up = $t->upload('alice', $t->account_id('alice'), "hello", 'text/plain');
+    my $dl = $t->download('alice', {accountId => ..., blobId => ..., name => 'a.txt',
+                                    type => 'text/plain'});
+    $t->check_error_log(qr/expected noise/);
+    $t->stop;                 # also done automatically (DESTROY / END / die)
+    done_testing;
+
+=head1 DESCRIPTION
+
+Each C<< JMAPTest->new >> starts, on free 127.0.0.1 ports and in its own temp
+directory: a private slapd loaded with the test PKI's F<directory.ldif>
+(F<t/lib/slapd-start.sh>), the byte-exact SMTP sink (F<t/lib/smtp_sink.py>) and a
+private httpd (event MPM; C<User www-data> when run as root) that loads mod_dbd,
+httpd's Basic-auth modules and F<$JMAP_BUILDDIR/.libs/mod_jmap_smime.so>, with
+C<< <Location /jmap> >> (SetHandler jmap, Basic auth from an htpasswd file) and
+C<< <Location /.well-known/jmap> >>. Users alice, bob, carol, dave, erin, frank,
+grace, heidi exist with password C<NAMEpw>.
+
+Everything it started is stopped by PID in C<stop>, C<DESTROY> and an C<END>
+block (also when the test dies or gets SIGINT/SIGTERM); only the process that
+created the object stops it (forked children never do). The temp directory is
+removed unless C<$ENV{JMAP_TEST_KEEP}> is true (its path is then printed).
+
+=head2 Environment
+
+=over
+
+=item JMAP_BUILDDIR / JMAP_SRCDIR
+
+Build tree holding F<.libs/mod_jmap_smime.so> / source tree (default: two levels
+above this file).
+
+=item HTTPD_BIN / HTTPD_MODDIR
+
+httpd binary (default F</usr/sbin/apache2>) and its module dir
+(default F</usr/lib/apache2/modules>).
+
+=item JMAP_TEST_PKI
+
+Directory made by C<t/lib/mkpki.sh> (F<t/run-suite.sh> builds it once per run).
+If unset, the PKI is built on demand, once per test file.
+
+=item JMAP_TEST_DRIVER
+
+C<sqlite3> (default) or C<pgsql>. With pgsql a fresh database C<jmt_...> is
+created for each JMAPTest object on the server at 127.0.0.1:C<$JMAP_TEST_PG_PORT>
+(role jmap / jmappw, see F<t/lib/pg-start.sh>) and dropped in C<stop>.
+
+=item JMAP_TEST_MPM
+
+C<event> (default), C<worker> or C<prefork>.
+
+=item JMAP_TEST_KEEP
+
+Keep temp dirs (and pgsql databases) for inspection.
+
+=back
+
+=head2 Constructor options
+
+=over
+
+=item ldap => 0
+
+No slapd and no C<JMAPLDAP*> directives.
+
+=item pki => 0
+
+No PKI at all: no slapd, no trust anchors, CRL or signing keys.
+
+=item smtp => 0
+
+No SMTP sink.
+
+=item extra_conf => "..."
+
+Appended verbatim to the server config (server scope).
+
+=item location_conf => "..."
+
+Appended inside C<< <Location /jmap> >>.
+
+=item directives => { JMAPName => value | [values] | undef }
+
+Replace the default value(s) of a module directive (an arrayref gives a
+repeated directive), or omit it with C<undef>. Defaults: JMAPLDAPURL,
+JMAPLDAPBase dc=example,dc=com, JMAPTrustAnchors ca.pem, JMAPCRLFile ca.crl,
+JMAPSigningKey for alice (alice-full.pem), bob (bob.p12 + bob.pass), carol
+(EC, carol-full.pem) and sales (sales-full.pem), JMAPSendAs sales@example.com
+alice bob, and - only if conf.d/jmap_smime.conf documents a directive named
+like JMAP*SMTP*/JMAPSubmission*URL - that directive pointing at the sink.
+
+=item omit => [ 'JMAPName', ... ]
+
+Same as C<< directives => { JMAPName => undef } >>.
+
+=item users => [ names ]
+
+htpasswd users (password NAMEpw); default alice..heidi.
+
+=item expected_errors => [ qr/.../, ... ]
+
+Error-log lines matching one of these are not complaints of C<check_error_log>.
+
+=item loglevel => "info"
+
+httpd LogLevel (default C<info>).
+
+=item mpm => 'event'
+
+Overrides C<$JMAP_TEST_MPM>.
+
+=item db => { driver => ..., params => ... }
+
+Use this DBDriver/DBDParams instead of the fresh per-object database
+(e.g. to start a second JMAPTest on the database of a first one).
+
+=back
+
+=head2 Methods
+
+=over
+
+=item base_url
+
+C<http://127.0.0.1:PORT> (no trailing slash).
+
+=item session($user)
+
+GET /jmap/session as $user; the decoded Session object, or undef (with diag)
+when the status is not 200 or the body is not JSON.
+
+=item account_id($user)
+
+The user's primary account for urn:ietf:params:jmap:mail (falls back to
+the only/first personal account).
+
+=item api($user, $using, \@calls, %request_extra)
+
+POST a Request object to /jmap/api; C<$using> defaults to core + mail.
+C<%request_extra> is merged into the request object (e.g. C<< createdIds => {} >>).
+Returns the decoded Response object, or undef (with diag) on a non-200 status.
+
+=item api_raw($user, $body, %headers)
+
+POST $body (bytes) to /jmap/api ($user undef: no credentials); Content-Type
+defaults to application/json. Returns ($status, \%headers, $body).
+
+=item upload($user, $accountId, $bytes, $type)
+
+POST to the upload URL. Returns the HTTP::Tiny response hashref plus
+C<json> (decoded body, if JSON).
+
+=item download($user, $url_or_parts)
+
+GET a URL (absolute or a path) or, for a hashref {accountId, blobId, name,
+type}, the session's downloadUrl template expanded (RFC 6570 level 1,
+percent-encoded). Returns the response hashref (+ C<json> if JSON).
+
+=item get($path, $user) / request($method, $path, $user, $content, \%headers)
+
+Raw HTTP without following redirects; response hashref (+ C<json>).
+
+=item error_log / check_error_log(@expected_patterns)
+
+The error log text; one test that fails on C< [jmap_smime:error]>,
+C<[jmap_smime:crit]>, alert/emerg, segfaults, C<exit signal>, C<AH00052>
+lines not matching an expected pattern.
+
+=item sink_messages
+
+Sorted list of the .eml paths the SMTP sink saved (each has a NNNN.json
+envelope next to it).
+
+=item restart / stop
+
+Stop and start httpd on the same config and database / stop everything.
+
+=item port, ldap_port, smtp_port, root, pki_dir, conf_file, db_params, db_driver
+
+Accessors.
+
+=back
+
+=cut
+
+use strict;
+use warnings;
+use Test::More;
+use HTTP::Tiny;
+use JSON::PP;
+use MIME::Base64 qw(encode_base64);
+use File::Temp qw(tempdir);
+use File::Path qw(remove_tree);
+use File::Basename qw(dirname);
+use Cwd qw(abs_path);
+use IO::Socket::INET;
+use POSIX qw(:sys_wait_h);
+use Time::HiRes qw(sleep time);
+
+our $LIBDIR   = dirname(abs_path(__FILE__));
+our $SRCDIR   = $ENV{JMAP_SRCDIR}   || abs_path("$LIBDIR/../..");
+our $BUILDDIR = $ENV{JMAP_BUILDDIR} || $SRCDIR;
+our $HTTPD    = $ENV{HTTPD_BIN}     || '/usr/sbin/apache2';
+our $MODDIR   = $ENV{HTTPD_MODDIR}  || '/usr/lib/apache2/modules';
+our @USERS    = qw(alice bob carol dave erin frank grace heidi);
+
+our $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
+
+my %LIVE;          # objects with running processes, stopped in END
+my $PKI_ONDEMAND;  # PKI built by this process when JMAP_TEST_PKI is unset
+my $PKI_ONDEMAND_TMP;
+my $SEQ = 0;
+my $MAIN_PID = $$;   # forked children must not remove what the parent built
+
+sub _is_root { $> == 0 }
+
+sub _free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Proto => 'tcp', Listen => 1, ReuseAddr => 1)
+        or die "JMAPTest: cannot get a free port: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+sub _port_open {
+    my ($port) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 1);
+    return 0 unless $s;
+    close $s;
+    return 1;
+}
+
+sub _slurp {
+    my ($f) = @_;
+    open(my $fh, '<:raw', $f) or return '';
+    local $/;
+    my $d = <$fh>;
+    close $fh;
+    return defined $d ? $d : '';
+}
+
+sub _spew {
+    my ($f, $data, $mode) = @_;
+    open(my $fh, '>:raw', $f) or die "JMAPTest: cannot write $f: $!";
+    print $fh $data;
+    close $fh or die "JMAPTest: cannot write $f: $!";
+    chmod($mode, $f) if defined $mode;
+}
+
+sub _run {
+    my ($what, @cmd) = @_;
+    my $out = `@{[ join ' ', map { _shq($_) } @cmd ]} 2>&1`;
+    my $rc = $?;
+    die "JMAPTest: $what failed (exit " . ($rc >> 8) . "): @cmd\n$out" if $rc;
+    return $out;
+}
+
+sub _shq {
+    my ($s) = @_;
+    return $s if $s =~ m{^[\w./:=,@+-]+$};
+    $s =~ s/'/'\\''/g;
+    return "'$s'";
+}
+
+sub _pid_alive {
+    my ($pid) = @_;
+    return 0 unless $pid && $pid > 1;
+    return kill(0, $pid) ? 1 : 0;
+}
+
+sub _wait_gone {
+    my ($pid, $secs) = @_;
+    my $end = time + $secs;
+    while (time < $end) {
+        waitpid($pid, WNOHANG);
+        return 1 unless _pid_alive($pid);
+        sleep 0.05;
+    }
+    return !_pid_alive($pid);
+}
+
+# --- PKI -------------------------------------------------------------------
+
+sub _pki_dir {
+    my ($self) = @_;
+    my $dir = $ENV{JMAP_TEST_PKI};
+    if ($dir) {
+        die "JMAPTest: JMAP_TEST_PKI=$dir has no ca.pem\n" unless -f "$dir/ca.pem";
+        return $dir;
+    }
+    return $PKI_ONDEMAND if $PKI_ONDEMAND;
+    my $mk = "$LIBDIR/mkpki.sh";
+    die "JMAPTest: $mk missing: cannot build the test PKI (set JMAP_TEST_PKI or pass pki => 0)\n"
+        unless -x $mk;
+    $PKI_ONDEMAND_TMP = tempdir('jmappki-XXXXXX', TMPDIR => 1, CLEANUP => 0);
+    chmod 0755, $PKI_ONDEMAND_TMP;
+    _run('mkpki.sh', $mk, "$PKI_ONDEMAND_TMP/pki");
+    $PKI_ONDEMAND = "$PKI_ONDEMAND_TMP/pki";
+    return $PKI_ONDEMAND;
+}
+
+# --- construction ----------------------------------------------------------
+
+sub new {
+    my ($class, %opts) = @_;
+    my $self = bless {
+        opts      => \%opts,
+        owner_pid => $$,
+        seq       => ++$SEQ,
+        users     => $opts{users} || [@USERS],
+        expected  => [@{ $opts{expected_errors} || [] }],
+        http      => HTTP::Tiny->new(max_redirect => 0, timeout => 60,
+                                     agent => 'JMAPTest/1'),
+    }, $class;
+    $LIVE{"$self"} = $self;
+
+    $self->{root} = tempdir('jmaptest-XXXXXX', TMPDIR => 1, CLEANUP => 0);
+    chmod 0755, $self->{root};   # httpd children (www-data) traverse to db/
+    mkdir "$self->{root}/$_" for qw(run logs db ldap mail);
+    if (_is_root()) {
+        my (undef, undef, $uid, $gid) = getpwnam('www-data');
+        die "JMAPTest: no www-data user\n" unless defined $uid;
+        chown $uid, $gid, "$self->{root}/db";
+    }
+
+    my $use_pki = !exists $opts{pki} || $opts{pki};
+    $self->{pki} = $use_pki ? $self->_pki_dir : undef;
+    $self->{use_ldap} = $use_pki && (!exists $opts{ldap} || $opts{ldap});
+
+    $self->_start_slapd if $self->{use_ldap};
+    $self->_start_sink  if !exists $opts{smtp} || $opts{smtp};
+    $self->_setup_db;
+    $self->_write_htpasswd;
+    $self->_write_conf;
+    $self->_start_httpd;
+    return $self;
+}
+
+sub base_url  { "http://127.0.0.1:$_[0]{port}" }
+sub port      { $_[0]{port} }
+sub ldap_port { $_[0]{ldap_port} }
+sub smtp_port { $_[0]{smtp_port} }
+sub root      { $_[0]{root} }
+sub pki_dir   { $_[0]{pki} }
+sub conf_file { "$_[0]{root}/httpd.conf" }
+sub db_params { $_[0]{db_params} }
+sub db_driver { $_[0]{db_driver} }
+sub sink_dir  { "$_[0]{root}/mail" }
+
+sub _start_slapd {
+    my ($self) = @_;
+    my $start = "$LIBDIR/slapd-start.sh";
+    die "JMAPTest: $start missing (pass ldap => 0 to run without a directory)\n"
+        unless -x $start;
+    my $ldif = "$self->{pki}/directory.ldif";
+    die "JMAPTest: $ldif missing\n" unless -f $ldif;
+    my $dir = "$self->{root}/ldap";
+    for my $try (1 .. 3) {
+        my $port = _free_port();
+        my $out = `@{[ _shq($start) ]} @{[ _shq($dir) ]} $port @{[ _shq($ldif) ]} 2>&1`;
+        if ($? == 0) {
+            $self->{ldap_port} = $port;
+            $self->{slapd_pid} = _slurp("$dir/slapd.pid") =~ /(\d+)/ ? $1 : undef;
+            return;
+        }
+        diag("slapd-start.sh on port $port failed (try $try):\n$out");
+        $self->_kill_slapd;
+    }
+    die "JMAPTest: could not start slapd\n";
+}
+
+sub _kill_slapd {
+    my ($self) = @_;
+    my $dir = "$self->{root}/ldap";
+    my $pid = $self->{slapd_pid}
+        || (_slurp("$dir/slapd.pid") =~ /(\d+)/ ? $1 : undef);
+    if (-x "$LIBDIR/slapd-stop.sh") {
+        system("$LIBDIR/slapd-stop.sh " . _shq($dir) . " >/dev/null 2>&1");
+    }
+    if ($pid && _pid_alive($pid)) {
+        kill 'TERM', $pid;
+        kill 'KILL', $pid unless _wait_gone($pid, 10);
+    }
+    delete $self->{slapd_pid};
+    delete $self->{ldap_port};
+}
+
+sub _start_sink {
+    my ($self) = @_;
+    my $outdir = $self->sink_dir;
+    my $pidfile = "$self->{root}/run/sink.pid";
+    for my $try (1 .. 3) {
+        my $port = _free_port();
+        unlink $pidfile;
+        my $pid = fork;
+        die "JMAPTest: fork: $!" unless defined $pid;
+        if (!$pid) {
+            open(STDIN, '<', '/dev/null');
+            open(STDOUT, '>>', "$self->{root}/logs/smtp_sink.log");
+            open(STDERR, '>&', \*STDOUT);
+            exec('/usr/bin/python3', "$LIBDIR/smtp_sink.py", '127.0.0.1', $port,
+                 $outdir, $pidfile) or POSIX::_exit(127);
+        }
+        my $end = time + 15;
+        while (time < $end) {
+            last if -s $pidfile;
+            last if waitpid($pid, WNOHANG) == $pid;
+            sleep 0.05;
+        }
+        if (-s $pidfile && _pid_alive($pid)) {
+            $self->{sink_pid} = $pid;
+            $self->{smtp_port} = $port;
+            return;
+        }
+        kill 'KILL', $pid;
+        waitpid($pid, 0);
+        diag("SMTP sink on port $port failed to start (try $try):\n"
+             . _slurp("$self->{root}/logs/smtp_sink.log"));
+    }
+    die "JMAPTest: could not start the SMTP sink\n";
+}
+
+sub _setup_db {
+    my ($self) = @_;
+    if (my $db = $self->{opts}{db}) {
+        $self->{db_driver} = $db->{driver};
+        $self->{db_params} = $db->{params};
+        return;
+    }
+    my $driver = $ENV{JMAP_TEST_DRIVER} || 'sqlite3';
+    $self->{db_driver} = $driver;
+    if ($driver eq 'sqlite3') {
+        $self->{db_params} = "$self->{root}/db/jmap.db";
+    } elsif ($driver eq 'pgsql') {
+        my $port = $ENV{JMAP_TEST_PG_PORT}
+            or die "JMAPTest: JMAP_TEST_DRIVER=pgsql needs JMAP_TEST_PG_PORT (t/lib/pg-start.sh)\n";
+        my $name = sprintf('jmt_%d_%d_%d', $$, $self->{seq}, int(rand(1e6)));
+        local $ENV{PGPASSWORD} = 'jmappw';
+        _run('createdb', 'psql', '-X', '-q', '-h', '127.0.0.1', '-p', $port, '-U', 'jmap',
+             '-d', 'jmap', '-c', "CREATE DATABASE $name");
+        $self->{pg_db} = $name;
+        $self->{pg_port} = $port;
+        $self->{db_params} = "host=127.0.0.1 port=$port dbname=$name user=jmap password=jmappw";
+    } else {
+        die "JMAPTest: unknown JMAP_TEST_DRIVER '$driver' (sqlite3 | pgsql)\n";
+    }
+}
+
+sub _drop_db {
+    my ($self) = @_;
+    return unless $self->{pg_db};
+    return if $ENV{JMAP_TEST_KEEP};
+    local $ENV{PGPASSWORD} = 'jmappw';
+    system('psql', '-X', '-q', '-h', '127.0.0.1', '-p', $self->{pg_port}, '-U', 'jmap',
+           '-d', 'jmap', '-c', "DROP DATABASE IF EXISTS $self->{pg_db} WITH (FORCE)");
+    delete $self->{pg_db};
+}
+
+sub _write_htpasswd {
+    my ($self) = @_;
+    my $f = "$self->{root}/htpasswd";
+    my $first = 1;
+    for my $u (@{ $self->{users} }) {
+        _run('htpasswd', 'htpasswd', ($first ? '-cb' : '-b'), $f, $u, "${u}pw");
+        $first = 0;
+    }
+    chmod 0644, $f;
+}
+
+# Module directives in order; values are arrayrefs (one line each).
+sub _module_directives {
+    my ($self) = @_;
+    my $pki = $self->{pki};
+    my @d;
+    if ($self->{use_ldap}) {
+        push @d, [JMAPLDAPURL  => ["ldap://127.0.0.1:$self->{ldap_port}"]],
+                 [JMAPLDAPBase => ['dc=example,dc=com']];
+    }
+    if ($pki) {
+        push @d, [JMAPTrustAnchors => ["$pki/ca.pem"]],
+                 [JMAPCRLFile      => ["$pki/ca.crl"]],
+                 [JMAPSigningKey   => ["alice\@example.com $pki/alice-full.pem",
+                                       "bob\@example.com $pki/bob.p12 $pki/bob.pass",
+                                       "carol\@example.com $pki/carol-full.pem",
+                                       "sales\@example.com $pki/sales-full.pem"]];
+    }
+    push @d, [JMAPSendAs => ['sales@example.com alice bob']];
+    if ($self->{smtp_port} && (my $smtp = _smtp_directive_name())) {
+        push @d, [$smtp => ["smtp://127.0.0.1:$self->{smtp_port}"]];
+    }
+    my %over = %{ $self->{opts}{directives} || {} };
+    $over{$_} = undef for @{ $self->{opts}{omit} || [] };
+    my @out;
+    my %seen;
+    for my $e (@d) {
+        my ($name, $vals) = @$e;
+        $seen{$name} = 1;
+        if (exists $over{$name}) {
+            my $v = $over{$name};
+            next unless defined $v;
+            $vals = ref $v ? $v : [$v];
+        }
+        push @out, map { "$name $_" } @$vals;
+    }
+    for my $name (sort keys %over) {
+        next if $seen{$name} || !defined $over{$name};
+        my $v = $over{$name};
+        push @out, map { "$name $_" } (ref $v ? @$v : ($v));
+    }
+    return join("\n", @out) . "\n";
+}
+
+# The reference conf has no SMTP directive yet; use the one it documents, if any.
+sub _smtp_directive_name {
+    my $conf = _slurp("$SRCDIR/conf.d/jmap_smime.conf");
+    return $1 if $conf =~ /^#?\s*(JMAP\w*SMTP\w*|JMAPSubmission\w*URL)\s/mi;
+    return undef;
+}
+
+sub _write_conf {
+    my ($self) = @_;
+    my $r = $self->{root};
+    my $mpm = $self->{opts}{mpm} || $ENV{JMAP_TEST_MPM} || 'event';
+    my $so = "$BUILDDIR/.libs/mod_jmap_smime.so";
+    die "JMAPTest: $so not built (run make)\n" unless -f $so;
+    $self->{port} ||= _free_port();
+    my $user = _is_root() ? "User www-data\nGroup www-data\n" : '';
+    my $loglevel = $self->{opts}{loglevel} || 'info';
+    my $mods = join '', map { "LoadModule ${_}_module $MODDIR/mod_$_.so\n" }
+        qw(authn_core authn_file auth_basic authz_core authz_user dbd);
+    my $mpmconf = $mpm eq 'prefork'
+        ? "StartServers 2\nMinSpareServers 2\nMaxSpareServers 8\nMaxRequestWorkers 40\n"
+        : "StartServers 2\nServerLimit 4\nThreadsPerChild 25\nMinSpareThreads 25\n"
+          . "MaxSpareThreads 75\nMaxRequestWorkers 100\n";
+    my $directives = $self->_module_directives;
+    my $extra = $self->{opts}{extra_conf} || '';
+    my $loc = $self->{opts}{location_conf} || '';
+    my $conf = <<"EOF";
+# generated by t/lib/JMAPTest.pm
+ServerRoot "$r"
+ServerName 127.0.0.1
+Listen 127.0.0.1:$self->{port}
+PidFile "$r/run/httpd.pid"
+DefaultRuntimeDir "$r/run"
+ErrorLog "$r/logs/error.log"
+LogLevel $loglevel
+LogFormat "%h %u %t \\"%r\\" %>s %b %Dus" jmaptest
+CustomLog "$r/logs/access.log" jmaptest
+$user
+LoadModule mpm_${mpm}_module $MODDIR/mod_mpm_$mpm.so
+$mpmconf
+Timeout 60
+KeepAlive On
+$mods
+DBDriver $self->{db_driver}
+DBDParams "$self->{db_params}"
+DBDMin 0
+DBDKeep 4
+DBDMax 16
+
+LoadModule jmap_smime_module "$so"
+$directives
+<Location /jmap>
+    SetHandler jmap
+    AuthType Basic
+    AuthName "JMAP"
+    AuthBasicProvider file
+    AuthUserFile "$r/htpasswd"
+    Require valid-user
+$loc
+</Location>
+<Location /.well-known/jmap>
+    SetHandler jmap
+</Location>
+$extra
+EOF
+    _spew("$r/httpd.conf", $conf, 0644);
+}
+
+sub _start_httpd {
+    my ($self) = @_;
+    my $r = $self->{root};
+    my $conf = "$r/httpd.conf";
+    my $log = "$r/logs/error.log";
+    my $logsize = -s $log || 0;
+    my $out = `@{[ _shq($HTTPD) ]} -f @{[ _shq($conf) ]} -k start 2>&1`;
+    my $rc = $?;
+    my $ok = 0;
+    if ($rc == 0) {
+        my $end = time + 20;
+        while (time < $end) {
+            my $pid = _slurp("$r/run/httpd.pid") =~ /(\d+)/ ? $1 : 0;
+            if ($pid && _port_open($self->{port})) {
+                $self->{httpd_pid} = $pid;
+                $ok = 1;
+                last;
+            }
+            last if $pid && !_pid_alive($pid);
+            sleep 0.05;
+        }
+    }
+    return 1 if $ok;
+    my $errlog = _slurp($log);
+    $errlog = substr($errlog, $logsize) if length($errlog) >= $logsize;
+    diag("httpd did not start (exit " . ($rc >> 8) . ")\n--- output:\n$out"
+         . "--- error log:\n$errlog--- config: $conf");
+    $self->_kill_httpd;
+    die "JMAPTest: httpd did not start on 127.0.0.1:$self->{port}\n";
+}
+
+sub _kill_httpd {
+    my ($self) = @_;
+    $self->{http} = HTTP::Tiny->new(max_redirect => 0, timeout => 60, agent => 'JMAPTest/1');
+    my $r = $self->{root};
+    my $pid = $self->{httpd_pid}
+        || (_slurp("$r/run/httpd.pid") =~ /(\d+)/ ? $1 : undef);
+    return unless $pid;
+    if (_pid_alive($pid)) {
+        kill 'TERM', $pid;    # what "httpd -k stop" does; children follow the parent
+        unless (_wait_gone($pid, 15)) {
+            diag("httpd $pid did not stop in 15 s; killing it");
+            kill 'KILL', $pid;
+            _wait_gone($pid, 5);
+        }
+    }
+    # httpd -k start makes the parent a session leader (pgid == pid): take any
+    # children left behind by a killed parent with it.
+    kill 'KILL', -$pid;
+    delete $self->{httpd_pid};
+}
+
+sub restart {
+    my ($self) = @_;
+    $self->_kill_httpd;
+    # The port may be briefly unavailable while the old listener closes.
+    my $end = time + 10;
+    sleep 0.1 while _port_open($self->{port}) && time < $end;
+    $self->_start_httpd;
+}
+
+sub stop {
+    my ($self) = @_;
+    return if $self->{stopped} || $$ != $self->{owner_pid};
+    $self->{stopped} = 1;
+    # Signal everything first and then wait: each takes a second or two to exit.
+    my $slapd = $self->{slapd_pid}
+        || (_slurp("$self->{root}/ldap/slapd.pid") =~ /(\d+)/ ? $1 : undef);
+    kill 'TERM', $slapd if $slapd && _pid_alive($slapd);
+    my $sink = delete $self->{sink_pid};
+    kill 'TERM', $sink if $sink;
+    $self->_kill_httpd;
+    if ($sink) {
+        kill 'KILL', $sink unless _wait_gone($sink, 10);
+        waitpid($sink, 0);
+    }
+    $self->_kill_slapd if $slapd || $self->{ldap_port};
+    $self->_drop_db;
+    if ($ENV{JMAP_TEST_KEEP}) {
+        diag("JMAP_TEST_KEEP: kept $self->{root}");
+    } else {
+        remove_tree($self->{root});
+    }
+    delete $LIVE{"$self"};
+}
+
+sub DESTROY {
+    my ($self) = @_;
+    local ($?, $!, $@);
+    $self->stop if $self->{owner_pid} && $$ == $self->{owner_pid};
+}
+
+END {
+    local $?;
+    if (%LIVE) {
+        $_->stop for values %LIVE;
+    }
+    if ($PKI_ONDEMAND_TMP && !$ENV{JMAP_TEST_KEEP} && $$ == $MAIN_PID) {
+        remove_tree($PKI_ONDEMAND_TMP);
+    }
+}
+
+# Turn signals into a normal exit so END stops the servers.
+for my $sig (qw(INT TERM HUP)) {
+    $SIG{$sig} = sub { die "JMAPTest: caught SIG$sig\n" }
+        if !defined $SIG{$sig} || $SIG{$sig} eq '' || $SIG{$sig} eq 'DEFAULT';
+}
+
+# --- HTTP ---------------------------------------------------------------------
+
+sub _auth_header {
+    my ($user, $pass) = @_;
+    $pass = "${user}pw" unless defined $pass;
+    return 'Basic ' . encode_base64("$user:$pass", '');
+}
+
+sub _url {
+    my ($self, $path) = @_;
+    return $path if $path =~ m{^https?://};
+    $path = "/$path" unless $path =~ m{^/};
+    return $self->base_url . $path;
+}
+
+sub request {
+    my ($self, $method, $path, $user, $content, $headers) = @_;
+    my %h = %{ $headers || {} };
+    $h{Authorization} = _auth_header($user) if defined $user && !exists $h{Authorization};
+    my %args = (headers => \%h);
+    $args{content} = $content if defined $content;
+    my $res = $self->{http}->request($method, $self->_url($path), \%args);
+    if (defined $res->{content} && length $res->{content}
+        && ($res->{headers}{'content-type'} || '') =~ /json/i) {
+        $res->{json} = eval { $JSON->decode($res->{content}) };
+    }
+    return $res;
+}
+
+sub get {
+    my ($self, $path, $user) = @_;
+    return $self->request('GET', $path, $user);
+}
+
+sub session {
+    my ($self, $user) = @_;
+    my $res = $self->get('/jmap/session', $user);
+    unless ($res->{status} == 200 && ref $res->{json} eq 'HASH') {
+        diag("GET /jmap/session as $user: $res->{status} $res->{reason}\n"
+             . substr($res->{content} // '', 0, 2000));
+        return undef;
+    }
+    $self->{sessions}{$user} = $res->{json};
+    return $res->{json};
+}
+
+sub account_id {
+    my ($self, $user) = @_;
+    my $s = $self->{sessions}{$user} || $self->session($user) or return undef;
+    my $pa = $s->{primaryAccounts} || {};
+    return $pa->{'urn:ietf:params:jmap:mail'} if $pa->{'urn:ietf:params:jmap:mail'};
+    my @ids = sort keys %{ $s->{accounts} || {} };
+    for my $id (@ids) {
+        return $id if $s->{accounts}{$id}{isPersonal};
+    }
+    return $ids[0];
+}
+
+sub api_raw {
+    my ($self, $user, $body, %headers) = @_;
+    my %h = map { lc($_) => $headers{$_} } keys %headers;
+    $h{'content-type'} = 'application/json' unless exists $h{'content-type'};
+    delete $h{'content-type'} unless defined $h{'content-type'};
+    my $res = $self->request('POST', '/jmap/api', $user, $body, \%h);
+    return ($res->{status}, $res->{headers}, $res->{content});
+}
+
+sub api {
+    my ($self, $user, $using, $calls, %extra) = @_;
+    $using ||= ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'];
+    my $req = { using => $using, methodCalls => $calls, %extra };
+    my ($status, $headers, $body) = $self->api_raw($user, $JSON->encode($req));
+    my $json = eval { $JSON->decode($body) };
+    if ($status != 200 || ref $json ne 'HASH') {
+        diag("POST /jmap/api as $user: status $status, content-type "
+             . ($headers->{'content-type'} // '-') . "\n" . substr($body // '', 0, 2000));
+        return undef;
+    }
+    return $json;
+}
+
+sub _expand_template {
+    my ($tmpl, %vars) = @_;
+    $tmpl =~ s/\{(\w+)\}/exists $vars{$1} ? _pct($vars{$1}) : "{$1}"/ge;
+    return $tmpl;
+}
+
+# RFC 6570 simple string expansion: only unreserved characters stay as they are.
+sub _pct {
+    my ($s) = @_;
+    utf8::encode($s) if utf8::is_utf8($s);
+    $s =~ s/([^A-Za-z0-9\-._~])/sprintf('%%%02X', ord $1)/ge;
+    return $s;
+}
+
+sub upload {
+    my ($self, $user, $account_id, $bytes, $type) = @_;
+    my $s = $self->{sessions}{$user} || $self->session($user);
+    my $tmpl = $s && $s->{uploadUrl} ? $s->{uploadUrl} : $self->base_url . '/jmap/upload/{accountId}/';
+    my $url = _expand_template($tmpl, accountId => $account_id);
+    my %h;
+    $h{'content-type'} = $type if defined $type;
+    return $self->request('POST', $url, $user, $bytes, \%h);
+}
+
+sub download {
+    my ($self, $user, $what) = @_;
+    my $url = $what;
+    if (ref $what eq 'HASH') {
+        my $s = $self->{sessions}{$user} || $self->session($user);
+        my $tmpl = $s && $s->{downloadUrl} ? $s->{downloadUrl}
+            : $self->base_url . '/jmap/download/{accountId}/{blobId}/{name}?type={type}';
+        $url = _expand_template($tmpl, %$what);
+    }
+    return $self->request('GET', $url, $user);
+}
+
+# --- assertions --------------------------------------------------------------
+
+# One subtest: the response is an RFC 7807 problem (RFC 8620 §3.6.1) with the
+# given status (a number or an arrayref of acceptable numbers) and type URN
+# (short names get the urn:ietf:params:jmap:error: prefix); %opt: limit => NAME.
+sub problem_ok {
+    my ($self, $status, $headers, $body, $want_status, $want_type, $name, %opt) = @_;
+    $want_type = "urn:ietf:params:jmap:error:$want_type" unless $want_type =~ /:/;
+    my @ok_status = ref $want_status ? @$want_status : ($want_status);
+    return subtest $name => sub {
+        ok((grep { $status == $_ } @ok_status), "HTTP status $status is one of @ok_status")
+            or diag('body: ' . substr($body // '', 0, 500));
+        like($headers->{'content-type'} // '', qr{^application/problem\+json\b}i,
+             'Content-Type application/problem+json');
+        my $p = eval { $JSON->decode($body // '') };
+        is(ref $p, 'HASH', 'body is a JSON object') or return;
+        is($p->{type}, $want_type, "type $want_type");
+        if (exists $p->{status}) {
+            is($p->{status}, $status, 'problem "status" equals the HTTP status (RFC 7807 §3.1)');
+        }
+        ok(!exists $p->{detail} || (defined $p->{detail} && !ref $p->{detail}),
+           'detail, if present, is a string');
+        is($p->{limit}, $opt{limit}, "limit is \"$opt{limit}\"") if $opt{limit};
+    };
+}
+
+# The method response for call id $id in a Response object, or undef.
+sub response_for {
+    my ($class_or_self, $resp, $id) = @_;
+    return undef unless ref $resp eq 'HASH' && ref $resp->{methodResponses} eq 'ARRAY';
+    for my $r (@{ $resp->{methodResponses} }) {
+        return $r if ref $r eq 'ARRAY' && defined $r->[2] && $r->[2] eq $id;
+    }
+    return undef;
+}
+
+# --- logs and mail -----------------------------------------------------------
+
+sub error_log { _slurp("$_[0]{root}/logs/error.log") }
+sub access_log { _slurp("$_[0]{root}/logs/access.log") }
+
+sub check_error_log {
+    my ($self, @expected) = @_;
+    my @allow = (@{ $self->{expected} }, @expected);
+    my @bad;
+    for my $line (split /\n/, $self->error_log) {
+        next unless $line =~ /\[jmap_smime:(?:error|crit|alert|emerg)\]/
+            || $line =~ /segfault|Segmentation fault|exit signal|AH00052|\[core:(?:crit|alert|emerg)\]/i;
+        next if grep { $line =~ $_ } @allow;
+        push @bad, $line;
+    }
+    my $ok = ok(!@bad, 'error log has no unexpected errors or crashes');
+    diag(join("\n", 'unexpected error-log lines:', @bad[0 .. ($#bad > 29 ? 29 : $#bad)]))
+        if @bad;
+    return $ok;
+}
+
+sub sink_messages {
+    my ($self) = @_;
+    my $d = $self->sink_dir;
+    opendir(my $dh, $d) or return ();
+    my @f = sort grep { /^\d+\.eml$/ } readdir $dh;
+    closedir $dh;
+    return map { "$d/$_" } @f;
+}
+
+1;

@@ -1,0 +1,92 @@
+#!/usr/bin/python3
+"""Byte-exact SMTP sink for mod_jmap_smime tests and the demo.
+
+Usage: /usr/bin/python3 t/lib/smtp_sink.py HOST PORT OUTDIR [PIDFILE]
+
+Every accepted message is stored unchanged (the DATA bytes as received, CRLF
+line ends kept, no added headers) as OUTDIR/NNNN.eml, and its envelope as
+OUTDIR/NNNN.json: {"mail_from": ..., "rcpt_tos": [...], "peer": ...}.
+The .json is written after the .eml, so a reader that sees NNNN.json finds the
+complete message. RCPT TO an address whose local part starts with "reject" is
+answered with 550, so tests can provoke per-recipient failures.
+PIDFILE (default OUTDIR/sink.pid) is written once the socket listens and
+removed on SIGTERM/SIGINT. Needs Debian's python3-aiosmtpd (run with
+/usr/bin/python3, not a pyenv python).
+"""
+import asyncio
+import json
+import os
+import signal
+import sys
+import threading
+
+from aiosmtpd.controller import Controller
+
+
+class RawDirHandler:
+    def __init__(self, outdir):
+        self.outdir = outdir
+        self.lock = threading.Lock()
+        self.count = len([f for f in os.listdir(outdir) if f.endswith(".eml")])
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.split("@", 1)[0].lower().startswith("reject"):
+            return "550 5.1.1 <%s>: recipient rejected by test sink" % address
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.count += 1
+            base = os.path.join(self.outdir, "%04d" % self.count)
+        data = envelope.original_content
+        if data is None:
+            data = envelope.content if isinstance(envelope.content, bytes) \
+                else envelope.content.encode("utf-8", "surrogateescape")
+        tmp = base + ".eml.tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.rename(tmp, base + ".eml")
+        meta = {"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos,
+                "peer": str(session.peer[0]) if session.peer else None,
+                "size": len(data)}
+        with open(base + ".json.tmp", "w") as f:
+            json.dump(meta, f)
+        os.rename(base + ".json.tmp", base + ".json")
+        print("smtp_sink: saved %s.eml (%d bytes) from <%s> to %s"
+              % (base, len(data), envelope.mail_from, ", ".join(envelope.rcpt_tos)),
+              flush=True)
+        return "250 Message accepted for delivery"
+
+
+def main(argv):
+    if len(argv) < 4:
+        sys.stderr.write(__doc__)
+        return 2
+    host, port, outdir = argv[1], int(argv[2]), argv[3]
+    pidfile = argv[4] if len(argv) > 4 else os.path.join(outdir, "sink.pid")
+    os.makedirs(outdir, exist_ok=True)
+    # decode_data=False keeps envelope.original_content as raw bytes.
+    controller = Controller(RawDirHandler(outdir), hostname=host, port=port,
+                            decode_data=False, data_size_limit=100 * 1024 * 1024)
+    controller.start()
+    with open(pidfile + ".tmp", "w") as f:
+        f.write("%d\n" % os.getpid())
+    os.rename(pidfile + ".tmp", pidfile)
+    print("smtp_sink: listening on %s:%d, saving to %s (pid %d)"
+          % (host, port, outdir, os.getpid()), flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(3600):
+        pass
+    controller.stop()
+    try:
+        os.unlink(pidfile)
+    except OSError:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,253 @@
+/* Unit tests: Request object validation, dispatch, result references,
+ * limits — against a real SQLite store opened through apr_dbd. */
+#include <stdlib.h>
+#include <string.h>
+#include <apr_general.h>
+#include <apr_strings.h>
+#include <apr_file_io.h>
+#include "tap.h"
+#include "jm_request.h"
+#include "jm_schema.h"
+#include "jm_store.h"
+#include "jm_log.h"
+
+static apr_pool_t *pool;
+static jm_limits_t limits = { 1000, 2, 5000, 4, 16, 6, 3 };
+static jm_smime_policy_t policy;
+
+static jm_ctx_t *make_ctx(jm_db_t *db, const char *user)
+{
+    jm_ctx_t *ctx = apr_pcalloc(pool, sizeof(*ctx));
+    jm_account_t *acc = apr_pcalloc(pool, sizeof(*acc));
+    int created;
+
+    ctx->pool = pool;
+    ctx->db = db;
+    ctx->limits = &limits;
+    ctx->smime = &policy;
+    ctx->session_state = "s1";
+    acc->username = user;
+    if (jm_store_account_ensure(&acc->id, &created, db, user, pool) != APR_SUCCESS) {
+        diag("account_ensure failed");
+        exit(1);
+    }
+    ctx->account = acc;
+    return ctx;
+}
+
+/* Run body; returns the response or NULL with *ptype = the problem type. */
+static json_t *run(jm_ctx_t *ctx, const char *body, const char **ptype,
+                   const char **plimit)
+{
+    json_t *resp;
+    jm_problem_t *pr;
+
+    jm_request_process(&resp, &pr, ctx, body, strlen(body));
+    *ptype = pr ? pr->type : NULL;
+    if (plimit) {
+        *plimit = pr ? pr->limit : NULL;
+    }
+    return resp;
+}
+
+static const char *resp_name(json_t *resp, size_t i)
+{
+    return json_string_value(json_array_get(json_array_get(
+        json_object_get(resp, "methodResponses"), i), 0));
+}
+
+static json_t *resp_args(json_t *resp, size_t i)
+{
+    return json_array_get(json_array_get(json_object_get(resp, "methodResponses"), i), 1);
+}
+
+static const char *err_type(json_t *resp, size_t i)
+{
+    return json_string_value(json_object_get(resp_args(resp, i), "type"));
+}
+
+#define CORE "\"using\":[\"urn:ietf:params:jmap:core\"]"
+#define MAIL "\"using\":[\"urn:ietf:params:jmap:core\",\"urn:ietf:params:jmap:mail\"]"
+
+static void test_request_level(jm_ctx_t *ctx)
+{
+    const char *type, *limit;
+    static const struct { const char *body, *type, *name; } bad[] = {
+        { "{", "notJSON", "truncated JSON" },
+        { "", "notJSON", "empty body" },
+        { "{\"using\":[],\"methodCalls\":[]} x", "notJSON", "trailing garbage" },
+        { "{\"a\":1,\"a\":2}", "notJSON", "duplicate keys (I-JSON)" },
+        { "\"\xff\xfe\"", "notJSON", "invalid UTF-8" },
+        { "[]", "notRequest", "array instead of object" },
+        { "42", "notRequest", "number" },
+        { "{\"methodCalls\":[]}", "notRequest", "no using" },
+        { "{\"using\":\"x\",\"methodCalls\":[]}", "notRequest", "using not array" },
+        { "{\"using\":[1],\"methodCalls\":[]}", "notRequest", "using with a number" },
+        { "{" CORE "}", "notRequest", "no methodCalls" },
+        { "{" CORE ",\"methodCalls\":{}}", "notRequest", "methodCalls object" },
+        { "{" CORE ",\"methodCalls\":[[\"Core/echo\",{}]]}", "notRequest", "2-element call" },
+        { "{" CORE ",\"methodCalls\":[[\"Core/echo\",[],\"c\"]]}", "notRequest", "args not object" },
+        { "{" CORE ",\"methodCalls\":[[1,{},\"c\"]]}", "notRequest", "name not string" },
+        { "{" CORE ",\"methodCalls\":[[\"Core/echo\",{},3]]}", "notRequest", "id not string" },
+        { "{" CORE ",\"methodCalls\":[],\"createdIds\":[]}", "notRequest", "createdIds array" },
+        { "{" CORE ",\"methodCalls\":[],\"createdIds\":{\"a\":\"b c\"}}", "notRequest", "createdIds bad id" },
+        { "{\"using\":[\"urn:x:nope\"],\"methodCalls\":[]}", "unknownCapability", "unknown capability" },
+        { NULL, NULL, NULL }
+    };
+    int i;
+
+    for (i = 0; bad[i].body; i++) {
+        json_t *r = run(ctx, bad[i].body, &type, NULL);
+        is_str(type, bad[i].type, bad[i].name);
+        ok(r == NULL, "%s: no response object", bad[i].name);
+    }
+    limits.max_calls_in_request = 5;
+    run(ctx, "{" CORE ",\"methodCalls\":[[\"Core/echo\",{},\"1\"],[\"Core/echo\",{},\"2\"],"
+        "[\"Core/echo\",{},\"3\"],[\"Core/echo\",{},\"4\"],[\"Core/echo\",{},\"5\"],"
+        "[\"Core/echo\",{},\"6\"]]}", &type, &limit);
+    is_str(type, "limit", "6 calls > maxCallsInRequest 5");
+    is_str(limit, "maxCallsInRequest", "limit names maxCallsInRequest");
+    limits.max_calls_in_request = 16;
+}
+
+static void test_dispatch(jm_ctx_t *ctx)
+{
+    const char *type;
+    json_t *r;
+
+    r = run(ctx, "{" CORE ",\"methodCalls\":[[\"Core/echo\",{\"hello\":[1,{\"x\":true}]},\"c1\"]]}",
+            &type, NULL);
+    ok(r != NULL, "echo: response");
+    is_str(resp_name(r, 0), "Core/echo", "echo: name");
+    ok(json_equal(resp_args(r, 0), json_pack("{s:[i,{s:b}]}", "hello", 1, "x", 1)),
+       "echo: arguments returned unchanged");
+    is_str(json_string_value(json_object_get(r, "sessionState")), "s1", "sessionState");
+    ok(!json_object_get(r, "createdIds"), "no createdIds when none sent");
+
+    r = run(ctx, "{" CORE ",\"methodCalls\":[[\"Foo/bar\",{},\"a\"],[\"Core/echo\",{},\"b\"]]}",
+            &type, NULL);
+    is_str(resp_name(r, 0), "error", "unknown method -> error");
+    is_str(err_type(r, 0), "unknownMethod", "unknownMethod");
+    is_str(resp_name(r, 1), "Core/echo", "later calls still run");
+
+    r = run(ctx, "{" CORE ",\"methodCalls\":[[\"Mailbox/get\",{\"accountId\":\"x\"},\"a\"]]}",
+            &type, NULL);
+    is_str(err_type(r, 0), "unknownMethod", "capability not in using -> unknownMethod");
+
+    r = run(ctx, "{" MAIL ",\"methodCalls\":[[\"Mailbox/get\",{\"accountId\":\"nope\"},\"a\"],"
+            "[\"Mailbox/get\",{},\"b\"],[\"Mailbox/get\",{\"accountId\":5},\"c\"]]}", &type, NULL);
+    is_str(err_type(r, 0), "accountNotFound", "foreign account -> accountNotFound");
+    is_str(err_type(r, 1), "invalidArguments", "missing accountId -> invalidArguments");
+    is_str(err_type(r, 2), "invalidArguments", "numeric accountId -> invalidArguments");
+
+    r = run(ctx, "{" CORE ",\"methodCalls\":[[\"Core/echo\",{},\"a\"]],\"createdIds\":{\"k1\":\"M123\"}}",
+            &type, NULL);
+    ok(json_equal(json_object_get(r, "createdIds"), json_pack("{s:s}", "k1", "M123")),
+       "createdIds returned");
+}
+
+static void test_mailbox_and_refs(jm_ctx_t *ctx)
+{
+    const char *type;
+    char *body;
+    json_t *r, *list;
+
+    body = apr_psprintf(pool, "{" MAIL ",\"methodCalls\":["
+        "[\"Mailbox/get\",{\"accountId\":\"%s\"},\"m\"],"
+        "[\"Mailbox/get\",{\"accountId\":\"%s\",\"#ids\":{\"resultOf\":\"m\","
+        "\"name\":\"Mailbox/get\",\"path\":\"/list/*/id\"},\"properties\":[\"role\"]},\"n\"],"
+        "[\"Core/echo\",{\"#x\":{\"resultOf\":\"m\",\"name\":\"Mailbox/get\",\"path\":\"/list/0/myRights/mayDelete\"}},\"e\"],"
+        "[\"Core/echo\",{\"#x\":{\"resultOf\":\"zz\",\"name\":\"Mailbox/get\",\"path\":\"/list\"}},\"f\"],"
+        "[\"Core/echo\",{\"#x\":{\"resultOf\":\"m\",\"name\":\"Core/echo\",\"path\":\"/list\"}},\"g\"],"
+        "[\"Core/echo\",{\"#x\":{\"resultOf\":\"m\",\"name\":\"Mailbox/get\",\"path\":\"/nope\"}},\"h\"],"
+        "[\"Core/echo\",{\"#x\":{\"resultOf\":\"m\",\"name\":\"Mailbox/get\",\"path\":\"/list/99\"}},\"i\"],"
+        "[\"Core/echo\",{\"#x\":{\"resultOf\":\"m\",\"name\":\"Mailbox/get\",\"path\":\"/list/~2\"}},\"j\"],"
+        "[\"Core/echo\",{\"#x\":\"notaref\"},\"k\"],"
+        "[\"Core/echo\",{\"x\":1,\"#x\":{\"resultOf\":\"m\",\"name\":\"Mailbox/get\",\"path\":\"\"}},\"l\"]"
+        "]}", ctx->account->id, ctx->account->id);
+    r = run(ctx, body, &type, NULL);
+    if (!ok(r != NULL, "refs: response")) {
+        diag("problem: %s", type ? type : "?");
+    }
+    list = json_object_get(resp_args(r, 0), "list");
+    is_int(json_array_size(list), 6, "six standard mailboxes");
+    is_str(resp_name(r, 1), "Mailbox/get", "#ids with /list/*/id resolves");
+    is_int(json_array_size(json_object_get(resp_args(r, 1), "list")), 6, "all six fetched by ref");
+    ok(json_object_get(json_array_get(json_object_get(resp_args(r, 1), "list"), 0), "role")
+       && !json_object_get(json_array_get(json_object_get(resp_args(r, 1), "list"), 0), "name"),
+       "properties filter keeps id+role only");
+    ok(json_is_false(json_object_get(resp_args(r, 2), "x")), "pointer to a scalar");
+    is_str(err_type(r, 3), "invalidResultReference", "unknown resultOf");
+    is_str(err_type(r, 4), "invalidResultReference", "name mismatch");
+    is_str(err_type(r, 5), "invalidResultReference", "missing member");
+    is_str(err_type(r, 6), "invalidResultReference", "index out of range");
+    is_str(err_type(r, 7), "invalidResultReference", "bad ~ escape");
+    is_str(err_type(r, 8), "invalidResultReference", "not a ResultReference object");
+    is_str(err_type(r, 9), "invalidArguments", "both x and #x");
+
+    body = apr_psprintf(pool, "{" MAIL ",\"methodCalls\":["
+        "[\"Mailbox/get\",{\"accountId\":\"%s\",\"ids\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\"]},\"m\"],"
+        "[\"Mailbox/get\",{\"accountId\":\"%s\",\"ids\":\"x\"},\"n\"],"
+        "[\"Mailbox/get\",{\"accountId\":\"%s\",\"properties\":[\"bogus\"]},\"o\"],"
+        "[\"Mailbox/get\",{\"accountId\":\"%s\",\"ids\":[\"nope\"]},\"p\"]"
+        "]}", ctx->account->id, ctx->account->id, ctx->account->id, ctx->account->id);
+    r = run(ctx, body, &type, NULL);
+    is_str(err_type(r, 0), "requestTooLarge", "7 ids > maxObjectsInGet 6");
+    is_str(err_type(r, 1), "invalidArguments", "ids not an array");
+    is_str(err_type(r, 2), "invalidArguments", "unknown property");
+    ok(json_equal(json_object_get(resp_args(r, 3), "notFound"), json_pack("[s]", "nope")),
+       "unknown id in notFound");
+}
+
+int main(void)
+{
+    const apr_dbd_driver_t *drv;
+    apr_dbd_t *h;
+    jm_db_t *db, *db2;
+    const char *err = NULL, *dir, *file;
+    int from = -1;
+    jm_ctx_t *alice, *bob;
+
+    apr_initialize();
+    apr_pool_create(&pool, NULL);
+    apr_dbd_init(pool);
+    dir = apr_psprintf(pool, "/tmp/jm-test-request.%d", (int)getpid());
+    apr_dir_make_recursive(dir, APR_OS_DEFAULT, pool);
+    file = apr_pstrcat(pool, dir, "/t.db", NULL);
+    if (apr_dbd_get_driver(pool, "sqlite3", &drv) != APR_SUCCESS
+        || apr_dbd_open(drv, pool, file, &h) != APR_SUCCESS) {
+        printf("1..0 # SKIP no sqlite3 apr_dbd driver\n");
+        return 0;
+    }
+    ok(jm_db_wrap(&db, drv, h, apr_hash_make(pool), pool, pool) == APR_SUCCESS, "wrap");
+    ok(jm_schema_migrate(db, &from, &err, pool) == APR_SUCCESS, "fresh schema");
+    is_int(from, 0, "empty database was version 0");
+    ok(jm_schema_migrate(db, &from, &err, pool) == APR_SUCCESS, "second migration is a no-op");
+    is_int(from, 1, "then it is version 1");
+    ok(jm_db_exec_literal(db, "UPDATE jm_schema SET version = 99", pool) == APR_SUCCESS, "fake newer");
+    ok(jm_schema_migrate(db, &from, &err, pool) != APR_SUCCESS, "newer schema refused");
+    ok(err && strstr(err, "newer"), "with a clear message: %s", err ? err : "");
+    jm_db_exec_literal(db, "UPDATE jm_schema SET version = 1", pool);
+
+    alice = make_ctx(db, "alice");
+    bob = make_ctx(db, "bob");
+    ok(strcmp(alice->account->id, bob->account->id) != 0, "one account per user");
+    ok(jm_db_wrap(&db2, drv, h, apr_hash_make(pool), pool, pool) == APR_SUCCESS, "rewrap");
+    {
+        jm_ctx_t *again = make_ctx(db2, "alice");
+        is_str(again->account->id, alice->account->id, "account is stable");
+    }
+    test_request_level(alice);
+    test_dispatch(alice);
+    test_mailbox_and_refs(alice);
+    {
+        const char *type;
+        json_t *r = run(bob, apr_psprintf(pool, "{" MAIL ",\"methodCalls\":[[\"Mailbox/get\","
+                        "{\"accountId\":\"%s\"},\"a\"]]}", alice->account->id), &type, NULL);
+        is_str(err_type(r, 0), "accountNotFound", "bob cannot read alice's account");
+    }
+    apr_dbd_close(drv, h);
+    apr_file_remove(file, pool);
+    apr_dir_remove(dir, pool);
+    return done_testing();
+}
