@@ -383,6 +383,9 @@ static apr_status_t build(jm_certdir_t **pcd, const jm_certdir_conf_t *conf,
     cd->conf.user_mail_attr = apr_pstrdup(p, conf->user_mail_attr && *conf->user_mail_attr
                                           ? conf->user_mail_attr : "mail");
     cd->cert_attrs = (const char **)attr_list(conf, p);
+    /* only jm_ldap (which copies them) and build() need these */
+    cd->conf.bind_dn = cd->conf.bind_password = cd->conf.tls_cafile = NULL;
+    cd->conf.cert_attrs = cd->conf.trust_files = cd->conf.crl_files = NULL;
 
     cd->anchors = sk_X509_new_null();
     apr_pool_cleanup_register(p, cd->anchors, x509_sk_cleanup, apr_pool_cleanup_null);
@@ -747,8 +750,8 @@ static int cmp_not_after_desc(const void *a, const void *b)
 /* ---------------------------------------------------------- CRLs, verify */
 
 /* Fetch CRLs and CA certificates of certificationAuthority entries. */
-static apr_status_t refresh_dir_crls(jm_certdir_t *cd, const char **perr,
-                                     apr_pool_t *p)
+static apr_status_t refresh_dir_crls(jm_certdir_t *cd, apr_time_t deadline,
+                                     const char **perr, apr_pool_t *p)
 {
     static const char *const attrs[] = {
         "certificateRevocationList;binary", "cACertificate;binary", NULL
@@ -761,7 +764,8 @@ static apr_status_t refresh_dir_crls(jm_certdir_t *cd, const char **perr,
     int i, j, k;
 
     rv = jm_ldap_search(&entries, cd->ldap, cd->conf.base, LDAP_SCOPE_SUBTREE,
-                        "(objectClass=certificationAuthority)", attrs, 0, perr, p);
+                        "(objectClass=certificationAuthority)", attrs, 0, deadline,
+                        perr, p);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -845,7 +849,8 @@ static apr_status_t refresh_dir_crls(jm_certdir_t *cd, const char **perr,
  * the directory part first when it is due (RFC 5280 §5.1.2.5 nextUpdate). */
 static apr_status_t current_crls(STACK_OF(X509_CRL) **pcrls,
                                  STACK_OF(X509) **pcas, jm_certdir_t *cd,
-                                 const char **perr, apr_pool_t *p)
+                                 apr_time_t deadline, const char **perr,
+                                 apr_pool_t *p)
 {
     STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
     STACK_OF(X509) *cas = sk_X509_new_null();
@@ -864,7 +869,7 @@ static apr_status_t current_crls(STACK_OF(X509_CRL) **pcrls,
         apr_thread_mutex_lock(cd->mutex);
         due = !cd->dir_loaded || apr_time_now() >= cd->dir_refresh_at;
         apr_thread_mutex_unlock(cd->mutex);
-        if (due && APR_SUCCESS != (rv = refresh_dir_crls(cd, perr, p))) {
+        if (due && APR_SUCCESS != (rv = refresh_dir_crls(cd, deadline, perr, p))) {
             return rv;
         }
     }
@@ -1031,8 +1036,8 @@ static void reject_verdict(verdict_t *v, apr_array_header_t *cands,
 }
 
 static apr_status_t decide(verdict_t *v, jm_certdir_t *cd,
-                           apr_array_header_t *cands, const char **perr,
-                           apr_pool_t *scratch)
+                           apr_array_header_t *cands, apr_time_t deadline,
+                           const char **perr, apr_pool_t *scratch)
 {
     apr_array_header_t *fit = apr_array_make(scratch, cands->nelts, sizeof(candidate_t));
     STACK_OF(X509_CRL) *crls;
@@ -1057,7 +1062,8 @@ static apr_status_t decide(verdict_t *v, jm_certdir_t *cd,
         return APR_SUCCESS;
     }
     qsort(fit->elts, (size_t)fit->nelts, sizeof(candidate_t), cmp_not_after_desc);
-    if (APR_SUCCESS != (rv = current_crls(&crls, &cas, cd, perr, scratch))) {
+    if (APR_SUCCESS != (rv = current_crls(&crls, &cas, cd, deadline, perr,
+                                            scratch))) {
         return rv;
     }
     /* Latest notAfter first; an older certificate that verifies beats a
@@ -1110,6 +1116,7 @@ apr_status_t jm_certdir_find_encryption_cert(jm_cert_lookup_t *res,
     apr_pool_t *scratch = NULL;
     cache_entry_t hit;
     verdict_t v;
+    apr_time_t deadline;
     const char *key, *filter;
     apr_status_t rv;
     int i, j, k;
@@ -1139,8 +1146,10 @@ apr_status_t jm_certdir_find_encryption_cert(jm_cert_lookup_t *res,
         *perr = "cannot build the certificate search filter";
         return rv;
     }
+    /* one time budget for the certificate search and a CRL refresh */
+    deadline = apr_time_now() + 2 * cd->conf.timeout;
     rv = jm_ldap_search(&entries, cd->ldap, cd->conf.base, LDAP_SCOPE_SUBTREE,
-                        filter, cd->cert_attrs, 0, perr, p);
+                        filter, cd->cert_attrs, 0, deadline, perr, p);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -1159,7 +1168,7 @@ apr_status_t jm_certdir_find_encryption_cert(jm_cert_lookup_t *res,
         }
     }
     memset(&v, 0, sizeof(v));
-    if (APR_SUCCESS != (rv = decide(&v, cd, cands, perr, scratch))) {
+    if (APR_SUCCESS != (rv = decide(&v, cd, cands, deadline, perr, scratch))) {
         goto leave;
     }
     if (v.cert) {
@@ -1249,7 +1258,7 @@ apr_status_t jm_certdir_user_addresses(apr_array_header_t **paddrs,
     attrs[0] = cd->conf.user_mail_attr;
     attrs[1] = NULL;
     rv = jm_ldap_search(&entries, cd->ldap, cd->conf.base, LDAP_SCOPE_SUBTREE,
-                        filter, attrs, 0, perr, p);
+                        filter, attrs, 0, 0, perr, p);
     if (rv != APR_SUCCESS) {
         return rv;
     }

@@ -25,12 +25,12 @@ const char *jm_hp_hcp_baseline(const char *name, const char *raw, apr_pool_t *p)
     return raw;
 }
 
-/* Fields a reader sees; only these go into the legacy display element. */
+/* Fields a legacy MUA renders (RFC 9787 "user-facing"); only these go
+ * into the legacy display element. Keywords/Comments are not shown. */
 static int user_facing(const char *name)
 {
     static const char *const uf[] = {
-        "Subject", "From", "To", "Cc", "Date", "Reply-To", "Keywords",
-        "Comments", NULL
+        "Subject", "From", "To", "Cc", "Date", "Reply-To", "Followup-To", NULL
     };
     int i;
 

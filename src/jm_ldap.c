@@ -319,13 +319,16 @@ static apr_array_header_t *copy_entries(LDAP *h, LDAPMessage *res,
 apr_status_t jm_ldap_search(apr_array_header_t **pentries, jm_ldap_t *ld,
                             const char *base, int scope, const char *filter,
                             const char *const *attrs, int sizelimit,
-                            const char **perr, apr_pool_t *p)
+                            apr_time_t deadline, const char **perr,
+                            apr_pool_t *p)
 {
-    apr_time_t deadline = apr_time_now() + 2 * ld->conf.timeout;
     apr_status_t rv = APR_EGENERAL;
     int attempt, rc = LDAP_OTHER;
 
     *perr = NULL;
+    if (!deadline) {
+        deadline = apr_time_now() + 2 * ld->conf.timeout;
+    }
     for (attempt = 0; attempt < 2; ++attempt) {
         apr_interval_time_t left = deadline - apr_time_now();
         LDAP *h = attempt == 0 ? pop_idle(ld) : NULL;

@@ -68,16 +68,19 @@ int jm_ldap_filter_template_ok(const char *tmpl);
  * @param scope     LDAP_SCOPE_BASE / ONELEVEL / SUBTREE
  * @param attrs     NULL-terminated attribute list, NULL for all
  * @param sizelimit 0: none
+ * @param deadline  give up at this time (a caller doing several searches
+ *                  for one answer shares one budget); 0: now + 2 x timeout
  * @param perr      out: reason on failure
  * @return APR_SUCCESS; APR_TIMEUP (operation or connect timed out) or
  *   APR_EAGAIN (server down / cannot connect) after one reconnect-and-retry;
  *   APR_EACCES (bind refused); APR_EGENERAL (other LDAP error). Never blocks
- *   much longer than 2 x conf->timeout in total.
+ *   much past the deadline (each operation is bounded by the time left).
  */
 apr_status_t jm_ldap_search(apr_array_header_t **pentries, jm_ldap_t *ld,
                             const char *base, int scope, const char *filter,
                             const char *const *attrs, int sizelimit,
-                            const char **perr, apr_pool_t *p);
+                            apr_time_t deadline, const char **perr,
+                            apr_pool_t *p);
 
 /** Counters: directory round trips (search attempts) and reconnects after
  *  a failed handle. */

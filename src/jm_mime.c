@@ -1,5 +1,6 @@
 /* RFC 8621 §4.6 Email/set create: JSON → RFC 5322 message (GMime for the
- * encodings), plus the signer/recipient address rules of the S/MIME draft §4.
+ * encodings). The reading side (Email/get, signer/recipient rules, GMime
+ * set-up) is in jm_mime_get.c.
  *
  * The top-level header section is written by hand from jm_hdr_t raw values
  * (so nothing is re-encoded behind our back); the body entity is a GMime
@@ -13,197 +14,6 @@
 #include <apr_lib.h>
 #include "jm_log.h"
 #include "jm_mime_int.h"
-
-static GMimeFormatOptions *fmt_crlf;
-
-void jm_mime_global_init(void)
-{
-    static int done;
-
-    if (done) {
-        return;
-    }
-    done = 1;
-    g_mime_init();
-    fmt_crlf = g_mime_format_options_new();
-    g_mime_format_options_set_newline_format(fmt_crlf, GMIME_NEWLINE_FORMAT_DOS);
-    g_mime_format_options_set_param_encoding_method(
-        fmt_crlf, GMIME_PARAM_ENCODING_METHOD_RFC2231);
-}
-
-GMimeFormatOptions *jm_mime_fmt(void)
-{
-    return fmt_crlf;
-}
-
-static apr_status_t gobj_cleanup(void *data)
-{
-    g_object_unref(data);
-    return APR_SUCCESS;
-}
-
-void *jm_mime_own(void *gobj, apr_pool_t *p)
-{
-    if (gobj) {
-        apr_pool_cleanup_register(p, gobj, gobj_cleanup, apr_pool_cleanup_null);
-    }
-    return gobj;
-}
-
-const char *jm_mime_obj_bytes(apr_size_t *plen, GMimeObject *obj, apr_pool_t *p)
-{
-    GMimeStream *ms = g_mime_stream_mem_new();
-    GByteArray *ba;
-    char *out;
-
-    g_mime_object_write_to_stream(obj, fmt_crlf, ms);
-    ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(ms));
-    out = apr_palloc(p, ba->len + 1);
-    memcpy(out, ba->data, ba->len);
-    out[ba->len] = '\0';
-    *plen = ba->len;
-    g_object_unref(ms);
-    return out;
-}
-
-GMimeMessage *jm_mime_parse_bytes(const char *data, apr_size_t len, apr_pool_t *p)
-{
-    GMimeStream *s = g_mime_stream_mem_new_with_buffer(data, len);
-    GMimeParser *parser = g_mime_parser_new_with_stream(s);
-    GMimeMessage *m;
-
-    g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
-    m = g_mime_parser_construct_message(parser, NULL);
-    g_object_unref(parser);
-    g_object_unref(s);
-    return jm_mime_own(m, p);
-}
-
-const char *jm_mime_hdr_raw(GMimeHeader *h, apr_pool_t *p)
-{
-    const char *raw = g_mime_header_get_raw_value(h);
-    apr_size_t n;
-
-    if (!raw) {
-        return "";
-    }
-    n = strlen(raw);
-    while (n > 0 && (raw[n - 1] == '\n' || raw[n - 1] == '\r')) {
-        --n;
-    }
-    return apr_pstrndup(p, raw, n);
-}
-
-/* ------------------------------------------------------------------ */
-/* header:Name:form property names (RFC 8621 §4.1.2, §4.1.3)          */
-/* ------------------------------------------------------------------ */
-
-int jm_mime_valid_field_name(const char *name)
-{
-    const unsigned char *c = (const unsigned char *)name;
-
-    if (!*c) {
-        return 0;
-    }
-    for (; *c; ++c) {
-        if (*c < 33 || *c > 126 || *c == ':') {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* Which parsed forms each field defined by RFC 5322 / RFC 2369 allows
- * (RFC 8621 §4.1.2.2-§4.1.2.7). Fields not listed allow every form. */
-static const struct {
-    const char *name;
-    int forms;
-} field_forms[] = {
-    { "Subject", JM_FORM_TEXT }, { "Comments", JM_FORM_TEXT },
-    { "Keywords", JM_FORM_TEXT },
-    { "From", JM_FORM_ADDRESSES | JM_FORM_GROUPED },
-    { "Sender", JM_FORM_ADDRESSES | JM_FORM_GROUPED },
-    { "Reply-To", JM_FORM_ADDRESSES | JM_FORM_GROUPED },
-    { "To", JM_FORM_ADDRESSES | JM_FORM_GROUPED },
-    { "Cc", JM_FORM_ADDRESSES | JM_FORM_GROUPED },
-    { "Bcc", JM_FORM_ADDRESSES | JM_FORM_GROUPED },
-    { "Resent-From", JM_FORM_ADDRESSES | JM_FORM_GROUPED },
-    { "Resent-Sender", JM_FORM_ADDRESSES | JM_FORM_GROUPED },
-    { "Resent-Reply-To", JM_FORM_ADDRESSES | JM_FORM_GROUPED },
-    { "Resent-To", JM_FORM_ADDRESSES | JM_FORM_GROUPED },
-    { "Resent-Cc", JM_FORM_ADDRESSES | JM_FORM_GROUPED },
-    { "Resent-Bcc", JM_FORM_ADDRESSES | JM_FORM_GROUPED },
-    { "Message-ID", JM_FORM_MSGIDS }, { "In-Reply-To", JM_FORM_MSGIDS },
-    { "References", JM_FORM_MSGIDS }, { "Resent-Message-ID", JM_FORM_MSGIDS },
-    { "Date", JM_FORM_DATE }, { "Resent-Date", JM_FORM_DATE },
-    { "Return-Path", 0 }, { "Received", 0 },
-    { "List-Help", JM_FORM_URLS }, { "List-Unsubscribe", JM_FORM_URLS },
-    { "List-Subscribe", JM_FORM_URLS }, { "List-Post", JM_FORM_URLS },
-    { "List-Owner", JM_FORM_URLS }, { "List-Archive", JM_FORM_URLS },
-};
-
-static int forms_allowed(const char *name)
-{
-    apr_size_t i;
-
-    for (i = 0; i < sizeof(field_forms) / sizeof(field_forms[0]); ++i) {
-        if (!strcasecmp(field_forms[i].name, name)) {
-            return field_forms[i].forms | JM_FORM_RAW;
-        }
-    }
-    return 0x7f;
-}
-
-int jm_mime_hprop_parse(jm_hprop_t *hp, const char *prop, apr_pool_t *p)
-{
-    static const struct { const char *n; int f; } forms[] = {
-        { "asRaw", JM_FORM_RAW }, { "asText", JM_FORM_TEXT },
-        { "asAddresses", JM_FORM_ADDRESSES },
-        { "asGroupedAddresses", JM_FORM_GROUPED },
-        { "asMessageIds", JM_FORM_MSGIDS }, { "asDate", JM_FORM_DATE },
-        { "asURLs", JM_FORM_URLS },
-    };
-    const char *rest, *colon;
-    apr_size_t i;
-
-    if (strncmp(prop, "header:", 7)) {
-        return -1;
-    }
-    rest = prop + 7;
-    colon = strchr(rest, ':');
-    hp->name = colon ? apr_pstrndup(p, rest, colon - rest) : rest;
-    hp->form = JM_FORM_RAW;
-    hp->all = 0;
-    if (!jm_mime_valid_field_name(hp->name)) {
-        return -1;
-    }
-    if (colon) {
-        rest = colon + 1;
-        if (!strcmp(rest, "all")) {
-            hp->all = 1;
-        }
-        else {
-            const char *c2 = strchr(rest, ':');
-            const char *fname = c2 ? apr_pstrndup(p, rest, c2 - rest) : rest;
-            int found = 0;
-
-            for (i = 0; i < sizeof(forms) / sizeof(forms[0]); ++i) {
-                if (!strcmp(forms[i].n, fname)) {
-                    hp->form = forms[i].f;
-                    found = 1;
-                }
-            }
-            if (!found || (c2 && strcmp(c2 + 1, "all"))) {
-                return -1;
-            }
-            hp->all = c2 != NULL;
-        }
-    }
-    if (!(forms_allowed(hp->name) & hp->form)) {
-        return -1;
-    }
-    return 0;
-}
 
 /* ------------------------------------------------------------------ */
 /* build context and errors                                           */
@@ -279,7 +89,7 @@ static const char *fold_structured(const char *name, const char *value,
                                    apr_pool_t *p)
 {
     char *line = g_strdup_printf("%s: %s", name, value);
-    char *f = g_mime_utils_structured_header_fold(NULL, fmt_crlf, line);
+    char *f = g_mime_utils_structured_header_fold(NULL, jm_mime_fmt(), line);
     const char *raw = raw_from_folded(f, name, p);
 
     g_free(line);
@@ -328,9 +138,9 @@ static const char *enc_text(bctx_t *b, const char *path, const char *name,
         invalid(b, path, "CR and LF are not allowed in a header value");
         return NULL;
     }
-    enc = g_mime_utils_header_encode_text(fmt_crlf, s, "utf-8");
+    enc = g_mime_utils_header_encode_text(jm_mime_fmt(), s, "utf-8");
     line = g_strdup_printf("%s: %s", name, enc);
-    f = g_mime_utils_unstructured_header_fold(NULL, fmt_crlf, line);
+    f = g_mime_utils_unstructured_header_fold(NULL, jm_mime_fmt(), line);
     raw = raw_from_folded(f, name, b->p);
     g_free(enc);
     g_free(line);
@@ -427,7 +237,7 @@ static const char *enc_addrlist(bctx_t *b, const char *name,
     const char *raw;
 
     g_string_append_printf(gs, "%s: ", name);
-    internet_address_list_encode(list, fmt_crlf, gs);
+    internet_address_list_encode(list, jm_mime_fmt(), gs);
     raw = raw_from_folded(gs->str, name, b->p);
     g_string_free(gs, TRUE);
     return raw;
@@ -748,7 +558,7 @@ static apr_status_t top_header(bctx_t *b, const char *prop, const char *name,
 }
 
 static apr_status_t headers_prop(bctx_t *b, json_t *arr, apr_hash_t *seen,
-                                 const char *path, GMimeObject *part,
+                                 const char *path, int on_part,
                                  apr_array_header_t *out)
 {
     apr_size_t i;
@@ -767,7 +577,7 @@ static apr_status_t headers_prop(bctx_t *b, json_t *arr, apr_hash_t *seen,
                            "must be a valid header field name");
         }
         name = json_string_value(jn);
-        if (!part && (is_content_field(name) || !strcasecmp(name, "MIME-Version"))) {
+        if (!on_part && (is_content_field(name) || !strcasecmp(name, "MIME-Version"))) {
             return invalid(b, apr_pstrcat(b->p, ip, "/name", NULL),
                            "MIME structural header fields belong on body parts");
         }
@@ -926,7 +736,7 @@ static const char *jstr_opt(bctx_t *b, json_t *j, const char *key,
 
 /* Part-level header:* and headers: appended raw after the Content-* ones. */
 static apr_status_t part_headers(bctx_t *b, json_t *j, const char *path,
-                                 const part_opts_t *po, apr_hash_t *seen,
+                                 apr_hash_t *seen,
                                  apr_array_header_t *out)
 {
     const char *key;
@@ -939,7 +749,7 @@ static apr_status_t part_headers(bctx_t *b, json_t *j, const char *path,
         apr_array_header_t *raws;
 
         if (!strcmp(key, "headers")) {
-            if (APR_SUCCESS != (rv = headers_prop(b, v, seen, kp, (GMimeObject *)1,
+            if (APR_SUCCESS != (rv = headers_prop(b, v, seen, kp, 1,
                                                   out))) {
                 return rv;
             }
@@ -967,7 +777,6 @@ static apr_status_t part_headers(bctx_t *b, json_t *j, const char *path,
             }
         }
     }
-    (void)po;
     return APR_SUCCESS;
 }
 
@@ -1005,7 +814,7 @@ static GMimeObject *build_multipart(bctx_t *b, json_t *j, const char *path,
 {
     GMimeMultipart *mp;
     json_t *subs = json_object_get(j, "subParts"), *sp;
-    part_opts_t sub = { "text/plain", 0 };
+    part_opts_t sub = { NULL, 0 };
     apr_size_t i;
 
     if (strncasecmp(type, "multipart/", 10)) {
@@ -1098,7 +907,7 @@ static GMimePart *build_leaf(bctx_t *b, json_t *j, const char *path,
         }
         rv = b->fetch ? b->fetch(&data, &len, b->fetch_ctx, json_string_value(bid), b->p)
                       : APR_NOTFOUND;
-        if (APR_STATUS_IS_NOTFOUND(rv) || rv == APR_NOTFOUND) {
+        if (APR_STATUS_IS_NOTFOUND(rv)) {
             json_array_append_new(b->not_found, json_string(json_string_value(bid)));
             return NULL;
         }
@@ -1185,8 +994,9 @@ static GMimeObject *build_part(bctx_t *b, json_t *j, const char *path,
     }
     if (!type) {
         type = json_object_get(j, "subParts") ? "multipart/mixed"
+             : po->default_type ? po->default_type
              : json_object_get(j, "blobId") ? "application/octet-stream"
-             : po->default_type;
+             : "text/plain";
     }
     if (!valid_media_type(type)) {
         invalid(b, apr_pstrcat(b->p, path, "/type", NULL), "not a media type");
@@ -1217,7 +1027,7 @@ static GMimeObject *build_part(bctx_t *b, json_t *j, const char *path,
     if (lang && !json_is_null(lang)) {
         claim(seen, "Content-Language", "language", b->p);
     }
-    if (part_headers(b, j, path, po, seen, extra)
+    if (part_headers(b, j, path, seen, extra)
         || check_part_fields(b, path, extra, po)) {
         return NULL;
     }
@@ -1342,7 +1152,7 @@ static GMimeObject *build_flat(bctx_t *b, json_t *create)
     apr_array_header_t *inl = apr_array_make(b->p, 2, sizeof(GMimeObject *));
     apr_array_header_t *att = apr_array_make(b->p, 2, sizeof(GMimeObject *));
     apr_array_header_t *none = apr_array_make(b->p, 1, sizeof(GMimeObject *));
-    part_opts_t po = { "application/octet-stream", 0 };
+    part_opts_t po = { NULL, 0 };
     apr_size_t i;
     json_t *a;
 
@@ -1374,6 +1184,10 @@ static GMimeObject *build_flat(bctx_t *b, json_t *create)
                 APR_ARRAY_PUSH(inl, GMimeObject *) = o;
             }
             else {
+                /* listed as an attachment: say so, or readers may inline it */
+                if (!disp) {
+                    g_mime_object_set_disposition(o, "attachment");
+                }
                 APR_ARRAY_PUSH(att, GMimeObject *) = o;
             }
         }
@@ -1531,7 +1345,7 @@ static apr_status_t top_props(bctx_t *b, json_t *create)
         else if (!strcmp(key, "headers")) {
             apr_array_header_t *out = apr_array_make(b->p, 4, sizeof(jm_hdr_t));
 
-            rv = headers_prop(b, v, b->top_seen, key, NULL, out);
+            rv = headers_prop(b, v, b->top_seen, key, 0, out);
             if (rv == APR_SUCCESS) {
                 apr_array_cat(b->hdrs, out);
             }
@@ -1571,7 +1385,7 @@ static GMimeObject *build_body(bctx_t *b, json_t *create)
         return NULL;
     }
     if (bs && !json_is_null(bs)) {
-        part_opts_t po = { "text/plain", 1 };
+        part_opts_t po = { NULL, 1 };
         body = build_part(b, bs, "bodyStructure", &po);
     }
     else if (flat) {
@@ -1653,12 +1467,9 @@ apr_status_t jm_mime_build(jm_mime_msg_t **pmsg, json_t *create,
     }
     *o = '\0';
 
-    msg = apr_pcalloc(p, sizeof(*msg));
-    msg->hdrs = b.hdrs;
-    msg->data = out;
-    msg->len = o - out;
-    msg->gmsg = jm_mime_parse_bytes(msg->data, msg->len, p);
-    if (!msg->gmsg) {
+    /* read the header section back from the bytes, so root-part fields and
+     * the parsed message agree with what is stored */
+    if (APR_SUCCESS != jm_mime_msg_from_bytes(&msg, out, o - out, p)) {
         jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
                       JMLOGNO(04001) "a built message did not parse back");
         b.fail = APR_EGENERAL;
@@ -1687,174 +1498,3 @@ leave:
     return *pmsg ? APR_SUCCESS : APR_EGENERAL;
 }
 
-/** Wrap stored bytes (e.g. a draft read back) as a jm_mime_msg_t. */
-apr_status_t jm_mime_msg_from_bytes(jm_mime_msg_t **pmsg, const char *data,
-                                    apr_size_t len, apr_pool_t *p)
-{
-    jm_mime_msg_t *msg = apr_pcalloc(p, sizeof(*msg));
-    GMimeHeaderList *hl;
-    int i, n;
-
-    *pmsg = NULL;
-    msg->data = apr_pstrmemdup(p, data, len);
-    msg->len = len;
-    if (!(msg->gmsg = jm_mime_parse_bytes(msg->data, len, p))) {
-        return APR_EINVAL;
-    }
-    msg->hdrs = apr_array_make(p, 16, sizeof(jm_hdr_t));
-    hl = g_mime_object_get_header_list((GMimeObject *)msg->gmsg);
-    n = g_mime_header_list_get_count(hl);
-    for (i = 0; i < n; ++i) {
-        GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
-        const char *name = g_mime_header_get_raw_name(h);
-        jm_hdr_t *e;
-
-        if (is_content_field(name) || !strcasecmp(name, "MIME-Version")) {
-            continue;
-        }
-        e = apr_array_push(msg->hdrs);
-        e->name = apr_pstrdup(p, name);
-        e->raw = jm_mime_hdr_raw(h, p);
-    }
-    *pmsg = msg;
-    return APR_SUCCESS;
-}
-
-apr_status_t jm_mime_to_bytes(const char **pdata, apr_size_t *plen,
-                              jm_mime_msg_t *msg, apr_pool_t *p)
-{
-    (void)p;
-    *pdata = msg->data;
-    *plen = msg->len;
-    return APR_SUCCESS;
-}
-
-void *jm_mime_gmime(jm_mime_msg_t *msg)
-{
-    return msg->gmsg;
-}
-
-/* ------------------------------------------------------------------ */
-/* addresses: signer (draft §4) and recipients                        */
-/* ------------------------------------------------------------------ */
-
-/* Every mailbox of an address-list value, group members flattened. */
-static void collect_mailboxes(apr_array_header_t *out, InternetAddressList *l,
-                              apr_pool_t *p)
-{
-    int i, n = internet_address_list_length(l);
-
-    for (i = 0; i < n; ++i) {
-        InternetAddress *ia = internet_address_list_get_address(l, i);
-
-        if (INTERNET_ADDRESS_IS_GROUP(ia)) {
-            collect_mailboxes(out, internet_address_group_get_members(
-                (InternetAddressGroup *)ia), p);
-        }
-        else if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
-            const char *a = internet_address_mailbox_get_addr(
-                (InternetAddressMailbox *)ia);
-            if (a && *a) {
-                APR_ARRAY_PUSH(out, const char *) = apr_pstrdup(p, a);
-            }
-        }
-    }
-}
-
-static apr_array_header_t *field_mailboxes(const char *raw, apr_pool_t *p)
-{
-    apr_array_header_t *out = apr_array_make(p, 4, sizeof(const char *));
-    InternetAddressList *l = internet_address_list_parse(NULL, raw);
-
-    if (l) {
-        collect_mailboxes(out, l, p);
-        g_object_unref(l);
-    }
-    return out;
-}
-
-static json_t *invalid_email(const char *prop, const char *desc)
-{
-    return json_pack("{s:s, s:[s], s:s}", "type", "invalidEmail",
-                     "properties", prop, "description", desc);
-}
-
-apr_status_t jm_mime_signer_address(const char **paddr, jm_mime_msg_t *msg,
-                                    json_t **pseterr, apr_pool_t *p)
-{
-    const char *fields[] = { "Sender", "From" }, *props[] = { "sender", "from" };
-    int f, i, count;
-    const char *raw = NULL;
-    apr_array_header_t *mbs;
-    char *addr, *at;
-
-    *paddr = NULL;
-    *pseterr = NULL;
-    for (f = 0; f < 2; ++f) {
-        count = 0;
-        for (i = 0; i < msg->hdrs->nelts; ++i) {
-            jm_hdr_t *h = &APR_ARRAY_IDX(msg->hdrs, i, jm_hdr_t);
-            if (!strcasecmp(h->name, fields[f])) {
-                ++count;
-                raw = h->raw;
-            }
-        }
-        if (count > 1) {
-            *pseterr = jm_json_own(p, invalid_email(props[f], apr_psprintf(
-                p, "more than one %s header field: the signer is ambiguous",
-                fields[f])));
-            return APR_EINVAL;
-        }
-        if (count == 1) {
-            break;
-        }
-    }
-    if (f == 2) {
-        *pseterr = jm_json_own(p, invalid_email(
-            "from", "no From or Sender address to sign as"));
-        return APR_EINVAL;
-    }
-    mbs = field_mailboxes(raw, p);
-    if (mbs->nelts != 1) {
-        *pseterr = jm_json_own(p, invalid_email(props[f], apr_psprintf(
-            p, "the %s field must hold exactly one address to sign as (has %d)",
-            fields[f], mbs->nelts)));
-        return APR_EINVAL;
-    }
-    addr = apr_pstrdup(p, APR_ARRAY_IDX(mbs, 0, const char *));
-    if ((at = strrchr(addr, '@'))) {
-        for (; *at; ++at) {
-            *at = apr_tolower(*at);
-        }
-    }
-    *paddr = addr;
-    return APR_SUCCESS;
-}
-
-apr_array_header_t *jm_mime_recipients(jm_mime_msg_t *msg, apr_pool_t *p)
-{
-    apr_array_header_t *out = apr_array_make(p, 8, sizeof(const char *));
-    apr_hash_t *seen = apr_hash_make(p);
-    int i, j;
-
-    for (i = 0; i < msg->hdrs->nelts; ++i) {
-        jm_hdr_t *h = &APR_ARRAY_IDX(msg->hdrs, i, jm_hdr_t);
-        apr_array_header_t *mbs;
-
-        if (strcasecmp(h->name, "To") && strcasecmp(h->name, "Cc")
-            && strcasecmp(h->name, "Bcc")) {
-            continue;
-        }
-        mbs = field_mailboxes(h->raw, p);
-        for (j = 0; j < mbs->nelts; ++j) {
-            const char *a = APR_ARRAY_IDX(mbs, j, const char *);
-            const char *key = lower(a, p);
-
-            if (!apr_hash_get(seen, key, APR_HASH_KEY_STRING)) {
-                apr_hash_set(seen, key, APR_HASH_KEY_STRING, a);
-                APR_ARRAY_PUSH(out, const char *) = a;
-            }
-        }
-    }
-    return out;
-}

@@ -1,4 +1,6 @@
-/* RFC 8621 §4.1/§4.2: Email/get properties from stored message bytes.
+/* The reading side of jm_mime: GMime set-up, header:Name:form names, the
+ * S/MIME draft §4 signer/recipient rules, and RFC 8621 §4.1/§4.2 Email/get
+ * properties from stored message bytes.
  *
  * The top-level header section is split by hand so that "headers" keeps the
  * exact order and raw octets; MIME structure, decoding and address parsing
@@ -14,6 +16,386 @@
 #include "jm_mime_int.h"
 
 #define PREVIEW_CHARS 256
+
+static GMimeFormatOptions *fmt_crlf;
+
+void jm_mime_global_init(void)
+{
+    static int done;
+
+    if (done) {
+        return;
+    }
+    done = 1;
+    g_mime_init();
+    fmt_crlf = g_mime_format_options_new();
+    g_mime_format_options_set_newline_format(fmt_crlf, GMIME_NEWLINE_FORMAT_DOS);
+    g_mime_format_options_set_param_encoding_method(
+        fmt_crlf, GMIME_PARAM_ENCODING_METHOD_RFC2231);
+}
+
+GMimeFormatOptions *jm_mime_fmt(void)
+{
+    return fmt_crlf;
+}
+
+static apr_status_t gobj_cleanup(void *data)
+{
+    g_object_unref(data);
+    return APR_SUCCESS;
+}
+
+void *jm_mime_own(void *gobj, apr_pool_t *p)
+{
+    if (gobj) {
+        apr_pool_cleanup_register(p, gobj, gobj_cleanup, apr_pool_cleanup_null);
+    }
+    return gobj;
+}
+
+const char *jm_mime_obj_bytes(apr_size_t *plen, GMimeObject *obj, apr_pool_t *p)
+{
+    GMimeStream *ms = g_mime_stream_mem_new();
+    GByteArray *ba;
+    char *out;
+
+    g_mime_object_write_to_stream(obj, fmt_crlf, ms);
+    ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(ms));
+    out = apr_palloc(p, ba->len + 1);
+    memcpy(out, ba->data, ba->len);
+    out[ba->len] = '\0';
+    *plen = ba->len;
+    g_object_unref(ms);
+    return out;
+}
+
+GMimeMessage *jm_mime_parse_bytes(const char *data, apr_size_t len, apr_pool_t *p)
+{
+    GMimeStream *s = g_mime_stream_mem_new_with_buffer(data, len);
+    GMimeParser *parser = g_mime_parser_new_with_stream(s);
+    GMimeMessage *m;
+
+    g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+    m = g_mime_parser_construct_message(parser, NULL);
+    g_object_unref(parser);
+    g_object_unref(s);
+    return jm_mime_own(m, p);
+}
+
+const char *jm_mime_hdr_raw(GMimeHeader *h, apr_pool_t *p)
+{
+    const char *raw = g_mime_header_get_raw_value(h);
+    apr_size_t n;
+
+    if (!raw) {
+        return "";
+    }
+    n = strlen(raw);
+    while (n > 0 && (raw[n - 1] == '\n' || raw[n - 1] == '\r')) {
+        --n;
+    }
+    return apr_pstrndup(p, raw, n);
+}
+
+/* ------------------------------------------------------------------ */
+/* header:Name:form property names (RFC 8621 §4.1.2, §4.1.3)          */
+/* ------------------------------------------------------------------ */
+
+int jm_mime_valid_field_name(const char *name)
+{
+    const unsigned char *c = (const unsigned char *)name;
+
+    if (!*c) {
+        return 0;
+    }
+    for (; *c; ++c) {
+        if (*c < 33 || *c > 126 || *c == ':') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Which parsed forms each field defined by RFC 5322 / RFC 2369 allows
+ * (RFC 8621 §4.1.2.2-§4.1.2.7). Fields not listed allow every form. */
+static const struct {
+    const char *name;
+    int forms;
+} field_forms[] = {
+    { "Subject", JM_FORM_TEXT }, { "Comments", JM_FORM_TEXT },
+    { "Keywords", JM_FORM_TEXT },
+    { "From", JM_FORM_ADDRESSES | JM_FORM_GROUPED },
+    { "Sender", JM_FORM_ADDRESSES | JM_FORM_GROUPED },
+    { "Reply-To", JM_FORM_ADDRESSES | JM_FORM_GROUPED },
+    { "To", JM_FORM_ADDRESSES | JM_FORM_GROUPED },
+    { "Cc", JM_FORM_ADDRESSES | JM_FORM_GROUPED },
+    { "Bcc", JM_FORM_ADDRESSES | JM_FORM_GROUPED },
+    { "Resent-From", JM_FORM_ADDRESSES | JM_FORM_GROUPED },
+    { "Resent-Sender", JM_FORM_ADDRESSES | JM_FORM_GROUPED },
+    { "Resent-Reply-To", JM_FORM_ADDRESSES | JM_FORM_GROUPED },
+    { "Resent-To", JM_FORM_ADDRESSES | JM_FORM_GROUPED },
+    { "Resent-Cc", JM_FORM_ADDRESSES | JM_FORM_GROUPED },
+    { "Resent-Bcc", JM_FORM_ADDRESSES | JM_FORM_GROUPED },
+    { "Message-ID", JM_FORM_MSGIDS }, { "In-Reply-To", JM_FORM_MSGIDS },
+    { "References", JM_FORM_MSGIDS }, { "Resent-Message-ID", JM_FORM_MSGIDS },
+    { "Date", JM_FORM_DATE }, { "Resent-Date", JM_FORM_DATE },
+    { "Return-Path", 0 }, { "Received", 0 },
+    { "List-Help", JM_FORM_URLS }, { "List-Unsubscribe", JM_FORM_URLS },
+    { "List-Subscribe", JM_FORM_URLS }, { "List-Post", JM_FORM_URLS },
+    { "List-Owner", JM_FORM_URLS }, { "List-Archive", JM_FORM_URLS },
+};
+
+static int forms_allowed(const char *name)
+{
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(field_forms) / sizeof(field_forms[0]); ++i) {
+        if (!strcasecmp(field_forms[i].name, name)) {
+            return field_forms[i].forms | JM_FORM_RAW;
+        }
+    }
+    return 0x7f;
+}
+
+int jm_mime_hprop_parse(jm_hprop_t *hp, const char *prop, apr_pool_t *p)
+{
+    static const struct { const char *n; int f; } forms[] = {
+        { "asRaw", JM_FORM_RAW }, { "asText", JM_FORM_TEXT },
+        { "asAddresses", JM_FORM_ADDRESSES },
+        { "asGroupedAddresses", JM_FORM_GROUPED },
+        { "asMessageIds", JM_FORM_MSGIDS }, { "asDate", JM_FORM_DATE },
+        { "asURLs", JM_FORM_URLS },
+    };
+    const char *rest, *colon;
+    apr_size_t i;
+
+    if (strncmp(prop, "header:", 7)) {
+        return -1;
+    }
+    rest = prop + 7;
+    colon = strchr(rest, ':');
+    hp->name = colon ? apr_pstrndup(p, rest, colon - rest) : rest;
+    hp->form = JM_FORM_RAW;
+    hp->all = 0;
+    if (!jm_mime_valid_field_name(hp->name)) {
+        return -1;
+    }
+    if (colon) {
+        rest = colon + 1;
+        if (!strcmp(rest, "all")) {
+            hp->all = 1;
+        }
+        else {
+            const char *c2 = strchr(rest, ':');
+            const char *fname = c2 ? apr_pstrndup(p, rest, c2 - rest) : rest;
+            int found = 0;
+
+            for (i = 0; i < sizeof(forms) / sizeof(forms[0]); ++i) {
+                if (!strcmp(forms[i].n, fname)) {
+                    hp->form = forms[i].f;
+                    found = 1;
+                }
+            }
+            if (!found || (c2 && strcmp(c2 + 1, "all"))) {
+                return -1;
+            }
+            hp->all = c2 != NULL;
+        }
+    }
+    if (!(forms_allowed(hp->name) & hp->form)) {
+        return -1;
+    }
+    return 0;
+}
+
+
+static int is_content_field(const char *name)
+{
+    return !strncasecmp(name, "Content-", 8);
+}
+
+static char *lower(const char *s, apr_pool_t *p)
+{
+    char *lc = apr_pstrdup(p, s), *c;
+
+    for (c = lc; *c; ++c) {
+        *c = apr_tolower(*c);
+    }
+    return lc;
+}
+
+/** Wrap stored bytes (e.g. a draft read back) as a jm_mime_msg_t. */
+apr_status_t jm_mime_msg_from_bytes(jm_mime_msg_t **pmsg, const char *data,
+                                    apr_size_t len, apr_pool_t *p)
+{
+    jm_mime_msg_t *msg = apr_pcalloc(p, sizeof(*msg));
+    GMimeHeaderList *hl;
+    int i, n;
+
+    *pmsg = NULL;
+    msg->data = apr_pstrmemdup(p, data, len);
+    msg->len = len;
+    if (!(msg->gmsg = jm_mime_parse_bytes(msg->data, len, p))) {
+        return APR_EINVAL;
+    }
+    msg->hdrs = apr_array_make(p, 16, sizeof(jm_hdr_t));
+    hl = g_mime_object_get_header_list((GMimeObject *)msg->gmsg);
+    n = g_mime_header_list_get_count(hl);
+    for (i = 0; i < n; ++i) {
+        GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+        const char *name = g_mime_header_get_raw_name(h);
+        jm_hdr_t *e;
+
+        if (is_content_field(name) || !strcasecmp(name, "MIME-Version")) {
+            continue;
+        }
+        e = apr_array_push(msg->hdrs);
+        e->name = apr_pstrdup(p, name);
+        e->raw = jm_mime_hdr_raw(h, p);
+    }
+    *pmsg = msg;
+    return APR_SUCCESS;
+}
+
+apr_status_t jm_mime_to_bytes(const char **pdata, apr_size_t *plen,
+                              jm_mime_msg_t *msg, apr_pool_t *p)
+{
+    (void)p;
+    *pdata = msg->data;
+    *plen = msg->len;
+    return APR_SUCCESS;
+}
+
+void *jm_mime_gmime(jm_mime_msg_t *msg)
+{
+    return msg->gmsg;
+}
+
+/* ------------------------------------------------------------------ */
+/* addresses: signer (draft §4) and recipients                        */
+/* ------------------------------------------------------------------ */
+
+/* Every mailbox of an address-list value, group members flattened. */
+static void collect_mailboxes(apr_array_header_t *out, InternetAddressList *l,
+                              apr_pool_t *p)
+{
+    int i, n = internet_address_list_length(l);
+
+    for (i = 0; i < n; ++i) {
+        InternetAddress *ia = internet_address_list_get_address(l, i);
+
+        if (INTERNET_ADDRESS_IS_GROUP(ia)) {
+            collect_mailboxes(out, internet_address_group_get_members(
+                (InternetAddressGroup *)ia), p);
+        }
+        else if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
+            const char *a = internet_address_mailbox_get_addr(
+                (InternetAddressMailbox *)ia);
+            if (a && *a) {
+                APR_ARRAY_PUSH(out, const char *) = apr_pstrdup(p, a);
+            }
+        }
+    }
+}
+
+static apr_array_header_t *field_mailboxes(const char *raw, apr_pool_t *p)
+{
+    apr_array_header_t *out = apr_array_make(p, 4, sizeof(const char *));
+    InternetAddressList *l = internet_address_list_parse(NULL, raw);
+
+    if (l) {
+        collect_mailboxes(out, l, p);
+        g_object_unref(l);
+    }
+    return out;
+}
+
+static json_t *invalid_email(const char *prop, const char *desc)
+{
+    return json_pack("{s:s, s:[s], s:s}", "type", "invalidEmail",
+                     "properties", prop, "description", desc);
+}
+
+apr_status_t jm_mime_signer_address(const char **paddr, jm_mime_msg_t *msg,
+                                    json_t **pseterr, apr_pool_t *p)
+{
+    const char *fields[] = { "Sender", "From" }, *props[] = { "sender", "from" };
+    int f, i, count;
+    const char *raw = NULL;
+    apr_array_header_t *mbs;
+    char *addr, *at;
+
+    *paddr = NULL;
+    *pseterr = NULL;
+    for (f = 0; f < 2; ++f) {
+        count = 0;
+        for (i = 0; i < msg->hdrs->nelts; ++i) {
+            jm_hdr_t *h = &APR_ARRAY_IDX(msg->hdrs, i, jm_hdr_t);
+            if (!strcasecmp(h->name, fields[f])) {
+                ++count;
+                raw = h->raw;
+            }
+        }
+        if (count > 1) {
+            *pseterr = jm_json_own(p, invalid_email(props[f], apr_psprintf(
+                p, "more than one %s header field: the signer is ambiguous",
+                fields[f])));
+            return APR_EINVAL;
+        }
+        if (count == 1) {
+            break;
+        }
+    }
+    if (f == 2) {
+        *pseterr = jm_json_own(p, invalid_email(
+            "from", "no From or Sender address to sign as"));
+        return APR_EINVAL;
+    }
+    mbs = field_mailboxes(raw, p);
+    if (mbs->nelts != 1) {
+        *pseterr = jm_json_own(p, invalid_email(props[f], apr_psprintf(
+            p, "the %s field must hold exactly one address to sign as (has %d)",
+            fields[f], mbs->nelts)));
+        return APR_EINVAL;
+    }
+    addr = apr_pstrdup(p, APR_ARRAY_IDX(mbs, 0, const char *));
+    if ((at = strrchr(addr, '@'))) {
+        for (; *at; ++at) {
+            *at = apr_tolower(*at);
+        }
+    }
+    *paddr = addr;
+    return APR_SUCCESS;
+}
+
+apr_array_header_t *jm_mime_recipients(jm_mime_msg_t *msg, apr_pool_t *p)
+{
+    apr_array_header_t *out = apr_array_make(p, 8, sizeof(const char *));
+    apr_hash_t *seen = apr_hash_make(p);
+    int i, j;
+
+    for (i = 0; i < msg->hdrs->nelts; ++i) {
+        jm_hdr_t *h = &APR_ARRAY_IDX(msg->hdrs, i, jm_hdr_t);
+        apr_array_header_t *mbs;
+
+        if (strcasecmp(h->name, "To") && strcasecmp(h->name, "Cc")
+            && strcasecmp(h->name, "Bcc")) {
+            continue;
+        }
+        mbs = field_mailboxes(h->raw, p);
+        for (j = 0; j < mbs->nelts; ++j) {
+            const char *a = APR_ARRAY_IDX(mbs, j, const char *);
+            const char *key = lower(a, p);
+
+            if (!apr_hash_get(seen, key, APR_HASH_KEY_STRING)) {
+                apr_hash_set(seen, key, APR_HASH_KEY_STRING, a);
+                APR_ARRAY_PUSH(out, const char *) = a;
+            }
+        }
+    }
+    return out;
+}
+
 
 typedef struct gpart_t gpart_t;
 struct gpart_t {

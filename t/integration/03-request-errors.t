@@ -30,7 +30,7 @@ sub bad {
 
 subtest 'a valid request works (baseline)' => sub {
     my ($st, $h, $body) = $t->api_raw('alice', echo_req(x => 1));
-    is($st, 200, '200');
+    is($st, 200, 'status 200');
     like($h->{'content-type'} // '', qr{^application/json\b}i, 'application/json');
 };
 
@@ -90,7 +90,7 @@ bad('createdIds value is not a string',
 subtest 'unknown Request properties are ignored (§3.3)' => sub {
     my ($st, $h, $body) = $t->api_raw('alice',
         qq({"using":["$CORE"],"methodCalls":[["Core/echo",{"a":1},"c1"]],"futureThing":{"x":[1]}}));
-    is($st, 200, '200');
+    is($st, 200, 'status 200');
     my $d = eval { $json->decode($body) } || {};
     is_deeply($d->{methodResponses}, [['Core/echo', { a => 1 }, 'c1']], 'echo processed');
 };
@@ -158,7 +158,7 @@ subtest 'PUT and DELETE on the API URL' => sub {
 };
 subtest 'unauthenticated POST' => sub {
     my ($st) = $t->api_raw(undef, echo_req());
-    is($st, 401, '401');
+    is($st, 401, 'status 401');
 };
 
 # The server must still work normally after all of that.

@@ -1,5 +1,7 @@
 package JMAPTest;
 
+=encoding utf8
+
 =head1 NAME
 
 JMAPTest - private httpd + slapd + SMTP sink for mod_jmap_smime integration tests
@@ -126,6 +128,11 @@ httpd LogLevel (default C<info>).
 
 Overrides C<$JMAP_TEST_MPM>.
 
+=item quiet_start_failure => 1
+
+Do not diag the error log when httpd fails to start (for tests that expect
+the failure; the text is in C<$@>).
+
 =item db => { driver => ..., params => ... }
 
 Use this DBDriver/DBDParams instead of the fresh per-object database
@@ -176,6 +183,21 @@ percent-encoded). Returns the response hashref (+ C<json> if JSON).
 =item get($path, $user) / request($method, $path, $user, $content, \%headers)
 
 Raw HTTP without following redirects; response hashref (+ C<json>).
+
+=item problem_ok($status, \%headers, $body, $want_status(es), $type, $name, limit => NAME)
+
+One subtest checking an RFC 7807 problem response (RFC 8620 §3.6.1):
+status (number or arrayref), Content-Type application/problem+json, type URN
+(short names get the urn:ietf:params:jmap:error: prefix), "status" member
+equal to the HTTP status when present, and the "limit" member.
+
+=item JMAPTest->response_for($response, $call_id)
+
+The first method response invocation with that call id, or undef.
+
+=item access_log
+
+The access log text (format: C<%h %u %t "%r" %>s %b %Dus>).
 
 =item error_log / check_error_log(@expected_patterns)
 
@@ -615,16 +637,19 @@ sub _start_httpd {
                 last;
             }
             last if $pid && !_pid_alive($pid);
+            # -k start returns before post_config: a failure there shows in the log.
+            last if !$pid && substr(_slurp($log), $logsize) =~ /AH00016|AH00020|Configuration Failed/;
             sleep 0.05;
         }
     }
     return 1 if $ok;
     my $errlog = _slurp($log);
     $errlog = substr($errlog, $logsize) if length($errlog) >= $logsize;
-    diag("httpd did not start (exit " . ($rc >> 8) . ")\n--- output:\n$out"
-         . "--- error log:\n$errlog--- config: $conf");
+    my $why = "httpd did not start (exit " . ($rc >> 8) . ")\n--- output:\n$out"
+        . "--- error log:\n$errlog--- config: $conf\n";
+    diag($why) unless $self->{opts}{quiet_start_failure};
     $self->_kill_httpd;
-    die "JMAPTest: httpd did not start on 127.0.0.1:$self->{port}\n";
+    die "JMAPTest: httpd did not start on 127.0.0.1:$self->{port}\n$why";
 }
 
 sub _kill_httpd {

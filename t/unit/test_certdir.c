@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <apr_general.h>
 #include <apr_strings.h>
@@ -51,11 +52,25 @@ static int log_is_level(jm_log_level_t level)
     return level <= JM_LOG_WARNING || getenv("JM_TEST_DEBUG");
 }
 
+static int keep_tmp;
+
+/* Only async-signal-safe calls: kill, fork, execv, waitpid. */
 static void on_signal(int sig)
 {
     if (slapd_pid > 0) {
         kill(slapd_pid, SIGCONT);
         kill(slapd_pid, SIGKILL);
+    }
+    if (tmpdir[0] && !keep_tmp) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            char *const args[] = { "rm", "-rf", tmpdir, NULL };
+            execv("/bin/rm", args);
+            _exit(127);
+        }
+        if (pid > 0) {
+            waitpid(pid, NULL, 0);
+        }
     }
     signal(sig, SIG_DFL);
     raise(sig);
@@ -82,7 +97,7 @@ static void cleanup(void)
         }
         slapd_pid = 0;
     }
-    if (tmpdir[0] && !getenv("JM_TEST_KEEP")) {
+    if (tmpdir[0] && !keep_tmp) {
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
         if (system(cmd) != 0) {
             fprintf(stderr, "cannot remove %s\n", tmpdir);
@@ -174,6 +189,30 @@ static void slapd_stop(void)
              ldapdir);
     run(cmd);
     slapd_pid = 0;
+}
+
+/* SIGSTOP is asynchronous: wait until the kernel reports slapd stopped. */
+static int stop_slapd_process(void)
+{
+    char f[64], buf[512], *rp;
+    int i;
+
+    kill(slapd_pid, SIGSTOP);
+    snprintf(f, sizeof(f), "/proc/%d/stat", (int)slapd_pid);
+    for (i = 0; i < 200; ++i) {
+        FILE *fp = fopen(f, "r");
+        size_t n = fp ? fread(buf, 1, sizeof(buf) - 1, fp) : 0;
+        if (fp) {
+            fclose(fp);
+        }
+        buf[n] = '\0';
+        rp = strrchr(buf, ')');
+        if (rp && (rp[2] == 'T' || rp[2] == 't')) {
+            return 0;
+        }
+        apr_sleep(apr_time_from_msec(10));
+    }
+    return -1;
 }
 
 static X509 *load_pem(const char *name)
@@ -632,7 +671,7 @@ static void test_slow_and_restart(apr_pool_t *p)
     }
     is_str(lookup(&res, cd, "alice@example.com", p), "OK", "warm connection");
     r = reconnects(cd);
-    kill(slapd_pid, SIGSTOP);
+    ok(stop_slapd_process() == 0, "slapd stopped with SIGSTOP");
     t0 = apr_time_now();
     rv = jm_certdir_find_encryption_cert(&res, cd, "bob@example.com", &err, p);
     dt = apr_time_now() - t0;
@@ -820,6 +859,7 @@ int main(int argc, char **argv)
         printf("1..0 # SKIP slapd not installed\n");
         return 0;
     }
+    keep_tmp = getenv("JM_TEST_KEEP") != NULL;
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/jm-certdir.XXXXXX");
     if (!mkdtemp(tmpdir)) {
         printf("1..0 # SKIP mkdtemp: %s\n", strerror(errno));

@@ -18,6 +18,7 @@
 
 #include "jm_log.h"
 #include "jm_mime.h"
+#include "jm_mime_int.h"   /* jm_mime_msg_from_bytes */
 #include "jm_smime.h"
 #include "tap.h"
 
@@ -353,6 +354,7 @@ static void test_encodings_and_dates(void)
               &err);
     d = bytes(m, &len);
     ok(m != NULL, "bodyStructure tree builds");
+    ok(crlf_clean(d, len), "bodyStructure: CRLF everywhere (part headers too)");
     ok(contains(d, "Content-Language:en\r\n") || contains(d, "Content-Language: en\r\n"),
        "part header:Content-Language written");
     g = get_props(d, len, "[\"bodyStructure\",\"textBody\",\"attachments\"]", 0);
@@ -362,6 +364,13 @@ static void test_encodings_and_dates(void)
     is_str(jstr(g, "bodyStructure/subParts/1/location"), "http://x.example/a", "location");
     is_str(jstr(g, "attachments/0/name"), "a.bin", "blob part is an attachment");
     is_str(jstr(g, "textBody/0/partId"), "1", "textBody points at part 1");
+
+    m = build("{\"from\":[{\"email\":\"a@example.com\"}],"
+              "\"textBody\":[{\"blobId\":\"Btxt\"}]}", &err);
+    d = bytes(m, &len);
+    ok(contains(d, "Content-Type: text/plain"), "textBody blob defaults to text/plain");
+    ok(contains(d, "\r\n\r\nplain attachment\r\nline two\r\n"),
+       "CRLF text blob is not doubled to CR CR LF");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -913,7 +922,55 @@ static void test_smime(void)
            "no HP: nothing copied into the payload");
     }
 
-    /* 6. bad arguments */
+    /* 6. an 8bit stored draft is made 7-bit before detached signing */
+    {
+        static const char eightbit[] =
+            "From: alice@example.com\r\nTo: bob@example.com\r\nSubject: 8bit\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: 8bit\r\n\r\nGr\xc3\xbc\xc3\x9f dich\r\n";
+        jm_mime_msg_t *m8 = NULL;
+
+        ok(jm_mime_msg_from_bytes(&m8, eightbit, sizeof(eightbit) - 1, pool)
+           == APR_SUCCESS, "8bit draft wrapped");
+        o.header_protect = 1;
+        o.sign = 1;
+        o.encrypt = 0;
+        o.sign_opaque = 0;
+        rc = m8 ? jm_smime_protect(&out, &olen, m8, &o, &cerr, pool) : APR_EGENERAL;
+        ok(rc == APR_SUCCESS && all_7bit(out, olen),
+           "8bit body re-encoded to 7-bit before signing (RFC 8551 §3.1.3)");
+        if (rc == APR_SUCCESS) {
+            json_t *g;
+
+            spit("s6.eml", out, olen);
+            is_int(sh("openssl cms -verify -in s6.eml -CAfile ca.pem -out s6.txt"), 0,
+                   "re-encoded message verifies");
+            inner = slurp("s6.txt", &ilen);
+            g = inner ? get_props(inner, ilen, "[\"bodyValues\",\"subject\"]", 0) : NULL;
+            is_str(jstr(g, "bodyValues/1/value"), "Grüß dich\n", "content survives re-encoding");
+            is_str(jstr(g, "subject"), "8bit", "protected Subject inside");
+        }
+    }
+
+    /* 7. a header set on the bodyStructure root is a message header: it is
+     * protected like the others */
+    m = build("{\"from\":[{\"email\":\"alice@example.com\"}],"
+              "\"bodyStructure\":{\"partId\":\"t\",\"header:X-Root\":\" rootval\"},"
+              "\"bodyValues\":{\"t\":{\"value\":\"x\"}}}", &err);
+    o.encrypt = 1;
+    o.sign = 0;
+    rc = m ? jm_smime_protect(&out, &olen, m, &o, &cerr, pool) : APR_EGENERAL;
+    ok(rc == APR_SUCCESS, "root-part header message protected");
+    if (rc == APR_SUCCESS) {
+        spit("e7.eml", out, olen);
+        sh("openssl cms -decrypt -in e7.eml -recip bob.pem -inkey bob.key -out e7.txt");
+        inner = slurp("e7.txt", &ilen);
+        ok(contains(inner, "X-Root: rootval\r\n")
+           && contains(inner, "HP-Outer: X-Root: rootval\r\n"),
+           "root-part header copied and recorded in HP-Outer");
+    }
+
+    /* 8. bad arguments */
     o.sign = 1;
     o.signer = NULL;
     ok(jm_smime_protect(&out, &olen, m, &o, &cerr, pool) == APR_EINVAL,
