@@ -295,7 +295,7 @@ static json_t *read_metadata(jm_email_row_t *row, jm_call_t *call, json_t *c,
                              "mailboxIds values must be true.");
         }
         for (j = 0; id && j < boxes->nelts; j++) {
-            found |= strcmp(APR_ARRAY_IDX(boxes, j, jm_mailbox_row_t *)->id, id) == 0;
+            found |= strcmp(APR_ARRAY_IDX(boxes, j, const char *), id) == 0;
         }
         if (!found) {
             return set_error("invalidProperties", apr_psprintf(p, "mailboxIds/%s", k),
@@ -660,8 +660,8 @@ apr_status_t jm_email_set(jm_call_t *call)
                                  old_state);
         }
     }
-    if (APR_SUCCESS != (rv = jm_store_mailboxes(&boxes, ctx->db, ctx->account->id,
-                                                call->pool))) {
+    if (APR_SUCCESS != (rv = jm_store_mailbox_ids(&boxes, ctx->db, ctx->account->id,
+                                                  call->pool))) {
         return rv;
     }
     created = jm_json_own(call->pool, json_object());

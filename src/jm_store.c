@@ -180,6 +180,24 @@ apr_status_t jm_store_mailboxes(apr_array_header_t **pboxes, jm_db_t *db,
     return APR_SUCCESS;
 }
 
+apr_status_t jm_store_mailbox_ids(apr_array_header_t **pids, jm_db_t *db,
+                                  const char *account_id, apr_pool_t *p)
+{
+    apr_array_header_t *rows, *ids;
+    apr_status_t rv;
+    int i;
+
+    if (APR_SUCCESS != (rv = SELECT(&rows, db, JM_SQL_MAILBOX_IDS, p, account_id))) {
+        return rv;
+    }
+    ids = apr_array_make(p, rows->nelts, sizeof(const char *));
+    for (i = 0; i < rows->nelts; i++) {
+        APR_ARRAY_PUSH(ids, const char *) = COL(rows, i, 0);
+    }
+    *pids = ids;
+    return APR_SUCCESS;
+}
+
 apr_status_t jm_store_blob_put(jm_db_t *db, const char *account_id,
                                const char *blob_id, const char *type,
                                const void *data, apr_size_t len, apr_pool_t *p)

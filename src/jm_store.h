@@ -43,6 +43,10 @@ typedef struct {
 apr_status_t jm_store_mailboxes(apr_array_header_t **pboxes, jm_db_t *db,
                                 const char *account_id, apr_pool_t *p);
 
+/** Just the mailbox ids of an account (const char*): cheap, no counts. */
+apr_status_t jm_store_mailbox_ids(apr_array_header_t **pids, jm_db_t *db,
+                                  const char *account_id, apr_pool_t *p);
+
 /** Store blob bytes under id (content-addressed: same id, same bytes). */
 apr_status_t jm_store_blob_put(jm_db_t *db, const char *account_id,
                                const char *blob_id, const char *type,

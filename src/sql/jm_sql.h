@@ -16,6 +16,7 @@ typedef enum {
     JM_SQL_CHANGE_INSERT,       /* account, type, state, object id, kind */
     JM_SQL_MAILBOX_LIST,        /* account -> id, name, parent, role, sort */
     JM_SQL_MAILBOX_INSERT,      /* id, account, name, parent, role, sort */
+    JM_SQL_MAILBOX_IDS,         /* account -> id */
     JM_SQL_MAILBOX_COUNTS,      /* account -> mailbox, total, unread, threads, unread threads */
     JM_SQL_BLOB_INSERT,         /* account, id, size, type, data(base64), created */
     JM_SQL_BLOB_GET,            /* account, id -> size, type, data */

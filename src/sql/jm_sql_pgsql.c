@@ -59,6 +59,7 @@ const jm_sql_dialect_t jm_sql_pgsql = {
             " FROM jm_mailboxes WHERE account_id = %s ORDER BY sort_order, name",
         [JM_SQL_MAILBOX_INSERT] = "INSERT INTO jm_mailboxes (id, account_id, name,"
             " parent_id, role, sort_order) VALUES (%s, %s, %s, %s, %s, %lld)",
+        [JM_SQL_MAILBOX_IDS] = "SELECT id FROM jm_mailboxes WHERE account_id = %s",
         [JM_SQL_MAILBOX_COUNTS] = "SELECT m.mailbox_id, COUNT(*),"
             " SUM(CASE WHEN e.seen = 0 THEN 1 ELSE 0 END), COUNT(DISTINCT e.thread_id),"
             " COUNT(DISTINCT CASE WHEN e.seen = 0 THEN e.thread_id END)"
