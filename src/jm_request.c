@@ -270,6 +270,22 @@ void jm_call_add_created(jm_call_t *call, const char *creation_id, const char *i
     json_object_set_new(call->created_ids, creation_id, json_string(id));
 }
 
+/* RFC 8620 §5.1: an id given twice is answered once. */
+static json_t *dedupe_ids(json_t *ids, apr_pool_t *p)
+{
+    json_t *out = jm_json_own(p, json_array()), *seen = json_object(), *v;
+    size_t i;
+
+    json_array_foreach(ids, i, v) {
+        if (!json_object_get(seen, json_string_value(v))) {
+            json_object_set_new(seen, json_string_value(v), json_true());
+            json_array_append(out, v);
+        }
+    }
+    json_decref(seen);
+    return out;
+}
+
 int jm_call_check_get_args(jm_call_t *call, json_t **pids, json_t **pprops)
 {
     json_t *ids = json_object_get(call->args, "ids");
@@ -296,6 +312,7 @@ int jm_call_check_get_args(jm_call_t *call, json_t **pids, json_t **pprops)
                           call->ctx->limits->max_objects_in_get);
             return 0;
         }
+        ids = dedupe_ids(ids, call->pool);
     }
     else {
         ids = NULL;
