@@ -16,6 +16,7 @@
 #include "src/mod_jm_dbd.h"
 #include "src/mod_jm_limits.h"
 #include "jm_log.h"
+#include "jm_db.h"
 #include "jm_mime.h"
 #include "jm_certdir.h"
 
@@ -79,6 +80,10 @@ static void jm_child_init(apr_pool_t *pchild, server_rec *s)
     const char *err = NULL;
 
     jm_mime_global_init();
+    if (jm_db_process_init(pchild) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, JMLOGNO_GLUE(01004)
+                     "cannot create the store's write lock");
+    }
     for (sp = s; sp; sp = sp->next) {
         jm_srv_conf_t *sc = jm_config_get(sp), *main_sc = jm_config_get(s);
         if (!sc->dir.url) {

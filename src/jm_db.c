@@ -1,10 +1,25 @@
 /* apr_dbd with lazily prepared statements per connection. */
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_thread_mutex.h>
 #include "jm_db.h"
 #include "jm_log.h"
 
 #define SETUP_MARK "jmap_smime:connection-setup-done"
+
+/* apr_dbd's SQLite driver runs every statement under one process-wide mutex,
+ * so a thread waiting for the database write lock would block the thread
+ * holding it. Writers of one process therefore queue here, before BEGIN.
+ * Created once in child_init; read-only afterwards. */
+static apr_thread_mutex_t *write_lock;
+
+apr_status_t jm_db_process_init(apr_pool_t *pchild)
+{
+    if (write_lock) {
+        return APR_SUCCESS;
+    }
+    return apr_thread_mutex_create(&write_lock, APR_THREAD_MUTEX_DEFAULT, pchild);
+}
 
 const jm_sql_dialect_t *jm_db_dialect_for(const char *driver_name)
 {
@@ -81,6 +96,13 @@ apr_status_t jm_db_wrap(jm_db_t **pdb, const apr_dbd_driver_t *driver,
         return APR_ENOTIMPL;
     }
     if (!apr_hash_get(prepared, SETUP_MARK, APR_HASH_KEY_STRING)) {
+        if (db->dialect->on_connect_native
+            && db->dialect->on_connect_native(apr_dbd_native_handle(driver, handle))) {
+            jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                          JMLOGNO(01009) "cannot set up the %s connection",
+                          db->dialect->driver);
+            return APR_EGENERAL;
+        }
         for (q = db->dialect->on_connect; q && *q; q++) {
             const char *ignored;
             rv = db->dialect->on_connect_returns_rows
@@ -183,19 +205,46 @@ apr_status_t jm_db_select(apr_array_header_t **prows, jm_db_t *db,
     return APR_SUCCESS;
 }
 
+static apr_status_t end_txn(jm_db_t *db, int rollback);
+
+static apr_status_t txn_cleanup(void *data)
+{
+    jm_db_t *db = data;
+
+    if (db->txn) {
+        jm_log_perror(JM_LOG_MARK, JM_LOG_WARNING, 0, db->txn_pool,
+                      JMLOGNO(01011) "transaction left open; rolling back");
+        end_txn(db, 1);
+    }
+    return APR_SUCCESS;
+}
+
+static void unlock_writers(jm_db_t *db)
+{
+    if (db->dialect->serialize_writers && write_lock) {
+        apr_thread_mutex_unlock(write_lock);
+    }
+}
+
 apr_status_t jm_db_begin(jm_db_t *db, apr_pool_t *p)
 {
-    int rc = apr_dbd_transaction_start(db->driver, p, db->handle, &db->txn);
+    int rc;
 
+    if (db->dialect->serialize_writers && write_lock) {
+        apr_thread_mutex_lock(write_lock);
+    }
+    rc = apr_dbd_transaction_start(db->driver, p, db->handle, &db->txn);
     if (rc != 0) {
         note_error(db, rc, p);
         jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
                       JMLOGNO(01006) "cannot start transaction: %s",
                       db->last_error);
         db->txn = NULL;
+        unlock_writers(db);
         return APR_EGENERAL;
     }
     db->txn_pool = p;
+    apr_pool_cleanup_register(p, db, txn_cleanup, apr_pool_cleanup_null);
     return APR_SUCCESS;
 }
 
@@ -213,6 +262,8 @@ static apr_status_t end_txn(jm_db_t *db, int rollback)
     }
     rc = apr_dbd_transaction_end(db->driver, p, db->txn);
     db->txn = NULL;
+    apr_pool_cleanup_kill(p, db, txn_cleanup);
+    unlock_writers(db);
     if (rc != 0) {
         jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
                       JMLOGNO(01007) "cannot %s transaction: %s",

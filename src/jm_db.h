@@ -24,6 +24,10 @@ typedef struct {
     const char *last_error;    /**< driver's message for the last failure */
 } jm_db_t;
 
+/** Per-process set-up (child_init, before threads): the lock that queues
+ *  SQLite write transactions of this process. */
+apr_status_t jm_db_process_init(apr_pool_t *pchild);
+
 /** The dialect for an apr_dbd driver name, or NULL if unsupported. */
 const jm_sql_dialect_t *jm_db_dialect_for(const char *driver_name);
 
@@ -54,7 +58,8 @@ apr_status_t jm_db_exec_literal(jm_db_t *db, const char *sql, apr_pool_t *p);
 apr_status_t jm_db_select_literal(const char **pfirst, jm_db_t *db,
                                   const char *sql, apr_pool_t *p);
 
-/** Transactions: one per jm_db_t at a time. rollback after a failure. */
+/** Transactions: one per jm_db_t at a time; rollback after a failure. A
+ *  transaction still open when its pool is cleared is rolled back. */
 apr_status_t jm_db_begin(jm_db_t *db, apr_pool_t *p);
 apr_status_t jm_db_commit(jm_db_t *db);
 apr_status_t jm_db_rollback(jm_db_t *db);

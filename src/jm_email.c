@@ -468,7 +468,7 @@ static apr_status_t prepare_create(pending_t **ppend, json_t **perr,
     apr_pool_t *p = call->pool;
     smime_args_t a = *defaults;
     jm_mime_msg_t *msg = NULL;
-    json_t *mime_in, *err = NULL;
+    json_t *err = NULL;
     const char *bad = NULL, *signer_addr = NULL;
     const jm_signer_t *signer = NULL;
     STACK_OF(X509) *recips = NULL;
@@ -499,12 +499,9 @@ static apr_status_t prepare_create(pending_t **ppend, json_t **perr,
     if ((*perr = read_metadata(&pend->row, call, c, boxes)) != NULL) {
         return APR_SUCCESS;
     }
-    /* the message itself: everything else in the creation object */
-    mime_in = jm_json_own(p, json_deep_copy(c));
-    for (i = 0; smime_arg_names[i]; i++) {
-        json_object_del(mime_in, smime_arg_names[i]);
-    }
-    rv = jm_mime_build(&msg, mime_in, fetch_blob_cb, call->ctx, &err, p);
+    /* the message itself: jm_mime_build skips the metadata and the S/MIME
+     * arguments read above */
+    rv = jm_mime_build(&msg, c, fetch_blob_cb, call->ctx, &err, p);
     if (rv == APR_EINVAL || rv == APR_NOTFOUND) {
         *perr = err ? err : set_error("invalidProperties", NULL, "Invalid Email.");
         return APR_SUCCESS;

@@ -389,13 +389,29 @@ static int using_has(json_t *using, const char *cap)
     return 0;
 }
 
-/* Run one call and append its response(s). */
+static int has_references(json_t *args)
+{
+    const char *key;
+    json_t *v;
+
+    json_object_foreach(args, key, v) {
+        if (key[0] == '#') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Run one call and append its response(s). Methods treat call->args as
+ * read-only, so it is copied only when result references rewrite it. */
 static void run_call(json_t *responses, jm_ctx_t *ctx, json_t *using,
                      json_t *invocation, json_t *created_ids)
 {
     const char *name = json_string_value(json_array_get(invocation, 0));
     const char *call_id = json_string_value(json_array_get(invocation, 2));
-    json_t *args = json_deep_copy(json_array_get(invocation, 1));
+    json_t *args = has_references(json_array_get(invocation, 1))
+        ? json_deep_copy(json_array_get(invocation, 1))  /* resolved in place */
+        : json_incref(json_array_get(invocation, 1));
     const jm_method_t *m = jm_methods_find(name);
     jm_call_t call;
     json_t *err = NULL;

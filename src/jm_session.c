@@ -1,5 +1,4 @@
 /* RFC 8620 §2 Session object. */
-#include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 #include "jm_session.h"
@@ -65,13 +64,24 @@ static json_t *session_without_state(const jm_ctx_t *ctx, const char *base_url,
             "/eventsource/?types={types}&closeafter={closeafter}&ping={ping}", NULL));
 }
 
-static const char *state_of(json_t *s, apr_pool_t *p)
+/* The state is a digest of everything the session object is made of, so it
+ * changes exactly when the session does; computed without building the
+ * object because every API response carries it (sessionState). */
+static const char *state_of(const jm_ctx_t *ctx, const char *base_url,
+                            const char *path, apr_pool_t *p)
 {
-    char *text = json_dumps(s, JSON_COMPACT | JSON_SORT_KEYS);
-    const char *h = jm_util_sha256_hex(text, strlen(text), p);
+    const jm_limits_t *l = ctx->limits;
+    const char *const *c;
+    const char *text = apr_psprintf(p, "%s|%s|%s|%s|%ld|%ld|%ld|%ld|%ld|%ld|%ld",
+        ctx->account->id, ctx->account->username, base_url, path,
+        l->max_size_upload, l->max_concurrent_upload, l->max_size_request,
+        l->max_concurrent_requests, l->max_calls_in_request,
+        l->max_objects_in_get, l->max_objects_in_set);
 
-    free(text);
-    return apr_pstrndup(p, h, 16);
+    for (c = jm_capabilities; *c; c++) {
+        text = apr_pstrcat(p, text, "|", *c, NULL);
+    }
+    return apr_pstrndup(p, jm_util_sha256_hex(text, strlen(text), p), 16);
 }
 
 json_t *jm_session_build(const jm_ctx_t *ctx, const char *base_url,
@@ -79,16 +89,12 @@ json_t *jm_session_build(const jm_ctx_t *ctx, const char *base_url,
 {
     json_t *s = session_without_state(ctx, base_url, path, p);
 
-    json_object_set_new(s, "state", json_string(state_of(s, p)));
+    json_object_set_new(s, "state", json_string(state_of(ctx, base_url, path, p)));
     return s;
 }
 
 const char *jm_session_state(const jm_ctx_t *ctx, const char *base_url,
                              const char *path, apr_pool_t *p)
 {
-    json_t *s = session_without_state(ctx, base_url, path, p);
-    const char *st = state_of(s, p);
-
-    json_decref(s);
-    return st;
+    return state_of(ctx, base_url, path, p);
 }

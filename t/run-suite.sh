@@ -113,7 +113,7 @@ for driver in $DRIVERS; do
     record "integration [$driver] ($(( $(date +%s) - start )) s)" "$rc"
     # Keep prove's report of failing files for the summary.
     sed -n '/^Test Summary Report/,/^Files=/p' "$WORK/prove-$driver.log" \
-        | grep -v -e '^Test Summary Report' -e '^---' | sed "s/^/    [$driver] /" \
+        | grep -v -e '^Test Summary Report' -e '^---' -e '^Files=' | sed "s/^/    [$driver] /" \
         > "$WORK/verdicts-$driver.txt" || true
 done
 

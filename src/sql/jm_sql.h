@@ -38,6 +38,10 @@ typedef struct {
     int schema_version;             /**< the version these statements expect */
     const char *const *on_connect;  /**< per-connection setup, NULL-terminated */
     int on_connect_returns_rows;    /**< SQLite PRAGMAs answer with a row */
+    /** 1: one write transaction per process at a time (see jm_db_begin). */
+    int serialize_writers;
+    /** Driver-level setup on the native handle (apr_dbd_native_handle), or NULL. */
+    int (*on_connect_native)(void *native);
 } jm_sql_dialect_t;
 
 extern const jm_sql_dialect_t jm_sql_sqlite3;

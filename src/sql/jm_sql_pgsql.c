@@ -88,5 +88,7 @@ const jm_sql_dialect_t jm_sql_pgsql = {
     migrations,
     1,
     on_connect,
-    0
+    0,
+    0,
+    NULL
 };

@@ -1,6 +1,30 @@
 /* SQL for the sqlite3 driver (the embedded default). */
 #include <stddef.h>
+#include <sqlite3.h>
+#include <apr_time.h>
 #include "jm_sql.h"
+
+/* Wait for a writer in another process in short steps. SQLite's own busy
+ * timeout sleeps 1, 2, 5, 10 ... 100 ms between polls, and without a handler
+ * apr_dbd retries only after a long sleep, so a transaction that takes one
+ * millisecond would make the next one wait tens of milliseconds. apr_dbd
+ * holds its process-wide mutex while we wait, which is why writers in one
+ * process are queued on jm_db's own lock instead (serialize_writers).
+ * Bounded at 10 s. */
+static int busy_wait(void *ctx, int n)
+{
+    (void)ctx;
+    if (n >= 50000) {
+        return 0;
+    }
+    apr_sleep(200);
+    return 1;
+}
+
+static int sqlite_on_connect(void *native)
+{
+    return sqlite3_busy_handler((sqlite3 *)native, busy_wait, NULL) == SQLITE_OK ? 0 : -1;
+}
 
 /* Version 0 -> 1: the initial schema. WAL is set by jm_schema (it cannot
  * run inside a transaction). Blob bytes are stored base64-encoded: apr_dbd's
@@ -34,9 +58,6 @@ static const char *const v1[] = {
 static const char *const *const migrations[] = { v1, NULL };
 
 static const char *const on_connect[] = {
-    /* apr_dbd never sets a busy timeout; WAL plus this keeps concurrent
-     * threads from seeing "database is locked" */
-    "PRAGMA busy_timeout = 10000",
     /* in WAL mode NORMAL keeps the database consistent on power loss and
      * saves an fsync per commit (the last commits may be lost, not torn) */
     "PRAGMA synchronous = NORMAL",
@@ -94,5 +115,7 @@ const jm_sql_dialect_t jm_sql_sqlite3 = {
     migrations,
     1,
     on_connect,
-    1
+    1,
+    1,
+    sqlite_on_connect
 };

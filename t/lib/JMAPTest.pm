@@ -374,6 +374,7 @@ sub new {
     $self->_write_htpasswd;
     $self->_write_conf;
     $self->_start_httpd;
+    $self->_start_guardian;
     return $self;
 }
 
@@ -639,6 +640,12 @@ sub _start_httpd {
             last if $pid && !_pid_alive($pid);
             # -k start returns before post_config: a failure there shows in the log.
             last if !$pid && substr(_slurp($log), $logsize) =~ /AH00016|AH00020|Configuration Failed/;
+            # ... and a crash there leaves no pid file, no log line and no process.
+            if (!$pid && time > $end - 19 && !_procs_with_arg($conf)) {
+                $out .= "(no httpd process is left and it wrote no pid file: a crash during "
+                      . "startup? With JMAP_TEST_KEEP=1 try: gdb -batch -ex run -ex bt --args $HTTPD -X -f $conf)\n";
+                last;
+            }
             sleep 0.05;
         }
     }
@@ -649,7 +656,21 @@ sub _start_httpd {
         . "--- error log:\n$errlog--- config: $conf\n";
     diag($why) unless $self->{opts}{quiet_start_failure};
     $self->_kill_httpd;
-    die "JMAPTest: httpd did not start on 127.0.0.1:$self->{port}\n$why";
+    die "JMAPTest: httpd did not start on 127.0.0.1:$self->{port}\n"
+        . ($self->{opts}{quiet_start_failure} ? $why : '');
+}
+
+# PIDs of processes whose command line contains $arg (Linux /proc).
+sub _procs_with_arg {
+    my ($arg) = @_;
+    my @pids;
+    opendir(my $dh, '/proc') or return ();
+    for my $pid (grep { /^\d+$/ } readdir $dh) {
+        my $cmd = _slurp("/proc/$pid/cmdline");
+        push @pids, $pid if index($cmd, "\0$arg") >= 0;
+    }
+    closedir $dh;
+    return @pids;
 }
 
 sub _kill_httpd {
@@ -686,6 +707,10 @@ sub stop {
     my ($self) = @_;
     return if $self->{stopped} || $$ != $self->{owner_pid};
     $self->{stopped} = 1;
+    if (my $g = delete $self->{guardian_pid}) {
+        kill 'TERM', $g;
+        waitpid($g, 0);
+    }
     # Signal everything first and then wait: each takes a second or two to exit.
     my $slapd = $self->{slapd_pid}
         || (_slurp("$self->{root}/ldap/slapd.pid") =~ /(\d+)/ ? $1 : undef);
@@ -723,10 +748,44 @@ END {
     }
 }
 
-# Turn signals into a normal exit so END stops the servers.
-for my $sig (qw(INT TERM HUP)) {
-    $SIG{$sig} = sub { die "JMAPTest: caught SIG$sig\n" }
+# Turn signals into a normal exit so END stops the servers ("exit", not
+# "die": a die could be caught by an eval, e.g. inside HTTP::Tiny).
+my %SIGNUM = (INT => 2, TERM => 15, HUP => 1);
+for my $sig (sort keys %SIGNUM) {
+    $SIG{$sig} = sub { diag("JMAPTest: caught SIG$sig, stopping servers"); exit(128 + $SIGNUM{$sig}) }
         if !defined $SIG{$sig} || $SIG{$sig} eq '' || $SIG{$sig} eq 'DEFAULT';
+}
+
+# A guardian process in its own session stops this object's servers if the
+# test process disappears without running END (SIGKILL, e.g. from a timeout).
+sub _start_guardian {
+    my ($self) = @_;
+    my $parent = $$;
+    my $pid = fork;
+    return unless defined $pid;
+    if ($pid) {
+        $self->{guardian_pid} = $pid;
+        return;
+    }
+    POSIX::setsid();
+    open(STDIN, '<', '/dev/null');
+    open(STDOUT, '>', '/dev/null');
+    open(STDERR, '>', '/dev/null');
+    $SIG{$_} = 'DEFAULT' for keys %SIGNUM;
+    $SIG{TERM} = sub { POSIX::_exit(0) };     # normal stop() ends the guardian
+    sleep 1 while getppid() == $parent;
+    my $r = $self->{root};
+    for my $f ("$r/run/httpd.pid", "$r/run/sink.pid", "$r/ldap/slapd.pid") {
+        my $p = _slurp($f) =~ /(\d+)/ ? $1 : 0;
+        kill 'TERM', $p if $p > 1;
+    }
+    sleep 3;
+    for my $f ("$r/run/httpd.pid", "$r/ldap/slapd.pid") {
+        my $p = _slurp($f) =~ /(\d+)/ ? $1 : 0;
+        kill 'KILL', $p if $p > 1 && kill(0, $p);
+    }
+    remove_tree($r) unless $ENV{JMAP_TEST_KEEP};
+    POSIX::_exit(0);
 }
 
 # --- HTTP ---------------------------------------------------------------------

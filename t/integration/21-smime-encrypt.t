@@ -1,0 +1,387 @@
+# 21-smime-encrypt.t — Email/set create with smimeEncrypt (draft-ietf-jmap-
+# smime-sender-extensions-02 §4): encrypted to the sender and every To/Cc/Bcc
+# recipient (certificates from the test directory), checked with the openssl
+# CLI: each recipient's key decrypts, a non-recipient's does not; AES-256-GCM
+# authEnveloped-data by default (RFC 8551 §3.4), enveloped-data AES-256-CBC
+# and RSAES-OAEP by configuration; sign-then-encrypt; header protection with
+# hcp_baseline (RFC 9788: Subject "[...]" outside, hp="cipher", HP-Outer,
+# Bcc never inside).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Test::More;
+use JSON::PP;
+use MIME::Base64 qw(decode_base64 encode_base64);
+use File::Temp qw(tempdir);
+use POSIX ();
+use JMAPTest;
+
+my $T = JSON::PP::true;
+my $F = JSON::PP::false;
+my $TMP = tempdir('jmap21-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $SEQ = 0;
+
+# ---- helpers (files, commands) ----------------------------------------------
+
+sub spew {
+    my ($name, $data) = @_;
+    my $f = sprintf('%s/%03d-%s', $TMP, ++$SEQ, $name);
+    open(my $fh, '>:raw', $f) or die "$f: $!";
+    print $fh $data;
+    close $fh or die "$f: $!";
+    return $f;
+}
+
+sub slurp {
+    my ($f) = @_;
+    open(my $fh, '<:raw', $f) or return '';
+    local $/;
+    my $d = <$fh>;
+    return defined $d ? $d : '';
+}
+
+# Run a command without a shell: { rc, out, err }.
+sub run_cmd {
+    my (@cmd) = @_;
+    my $out = spew('stdout', '');
+    my $err = spew('stderr', '');
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if (!$pid) {
+        open(STDIN, '<', '/dev/null');
+        open(STDOUT, '>', $out);
+        open(STDERR, '>', $err);
+        exec { $cmd[0] } @cmd or POSIX::_exit(127);
+    }
+    waitpid($pid, 0);
+    return { rc => $?, out => slurp($out), err => slurp($err) };
+}
+
+# ---- helpers (MIME) -----------------------------------------------------------
+
+# (header section incl. its last CRLF, body)
+sub split_entity {
+    my ($m) = @_;
+    my $i = index($m, "\r\n\r\n");
+    return ($m, '') if $i < 0;
+    return (substr($m, 0, $i + 2), substr($m, $i + 4));
+}
+
+# [[name, unfolded value], ...] in order
+sub fields {
+    my ($h) = @_;
+    $h =~ s/\r\n(?=[ \t])//g;
+    my @f;
+    for my $l (split /\r\n/, $h) {
+        next unless length $l;
+        push @f, [$1, $2] if $l =~ /^([!-9;-~]+):[ \t]*(.*?)[ \t]*$/;
+    }
+    return \@f;
+}
+
+sub field {
+    my ($f, $name) = @_;
+    my @v = map { $_->[1] } grep { lc $_->[0] eq lc $name } @$f;
+    return wantarray ? @v : $v[0];
+}
+
+# Parts of a multipart body: the bytes between the delimiter lines
+# (RFC 2046 §5.1.1: the CRLF before a delimiter belongs to the delimiter).
+sub mime_parts {
+    my ($body, $boundary) = @_;
+    my $delim = "\r\n--$boundary";
+    my $s = "\r\n" . $body;
+    my @parts;
+    my $pos = index($s, $delim);
+    while ($pos >= 0) {
+        my $after = $pos + length $delim;
+        last if substr($s, $after, 2) eq '--';
+        my $eol = index($s, "\r\n", $after);
+        last if $eol < 0;
+        my $next = index($s, $delim, $eol + 2);
+        last if $next < 0;
+        push @parts, substr($s, $eol + 2, $next - $eol - 2);
+        $pos = $next;
+    }
+    return @parts;
+}
+
+sub ct_param {
+    my ($ct, $name) = @_;
+    return $1 if $ct =~ /;\s*\Q$name\E\s*=\s*"([^"]*)"/i;
+    return $1 if $ct =~ /;\s*\Q$name\E\s*=\s*([^;\s]+)/i;
+    return undef;
+}
+
+# ---- helpers (openssl) ----------------------------------------------------------
+
+my $t = JMAPTest->new();
+my $PKI = $t->pki_dir;
+
+sub cms_decrypt {
+    my ($msg, $who) = @_;
+    my $in = spew('enc.eml', $msg);
+    my $r = run_cmd('openssl', 'cms', '-decrypt', '-recip', "$PKI/$who.pem",
+                    '-inkey', "$PKI/$who.key", '-in', $in, '-out', "$in.dec");
+    $r->{ok} = $r->{rc} == 0 && -s "$in.dec";
+    $r->{content} = slurp("$in.dec");
+    return $r;
+}
+
+sub cms_verify {
+    my ($msg) = @_;
+    my $in = spew('msg.eml', $msg);
+    my $r = run_cmd('openssl', 'cms', '-verify', '-CAfile', "$PKI/ca.pem", '-in', $in,
+                    '-out', "$in.content", '-signer', "$in.signer.pem");
+    $r->{ok} = $r->{rc} == 0 && $r->{err} =~ /Verification successful/;
+    $r->{content} = slurp("$in.content");
+    $r->{signer_text} = -s "$in.signer.pem"
+        ? run_cmd('openssl', 'x509', '-in', "$in.signer.pem", '-noout', '-email')->{out} : '';
+    return $r;
+}
+
+sub cms_print {
+    my ($msg) = @_;
+    my $r = run_cmd('openssl', 'cms', '-cmsout', '-print', '-in', spew('print.eml', $msg));
+    return $r->{rc} ? '' : $r->{out};
+}
+
+# ---- helpers (JMAP; $t first: several servers in this file) ------------------------
+
+my %MBOX;
+sub mbox {
+    my ($s, $user, $role) = @_;
+    my $key = $s->port . "/$user";
+    unless ($MBOX{$key}) {
+        my $r = $s->api($user, undef,
+                        [['Mailbox/get', { accountId => $s->account_id($user) }, 'm']]);
+        my $l = $r ? $r->{methodResponses}[0][1]{list} : [];
+        $MBOX{$key} = { map { (($_->{role} // $_->{name}) => $_->{id}) } @$l };
+    }
+    return $MBOX{$key}{$role} // 'no-such-mailbox';
+}
+
+my $BODY = "Hello Bob,\nthe secret numbers are in: 42.\n";
+
+sub message {
+    my ($s, $user, %o) = @_;
+    return {
+        mailboxIds    => { mbox($s, $user, 'drafts') => $T },
+        from          => [{ name => 'Alice Example', email => 'alice@example.com' }],
+        to            => [{ name => 'Bob Example', email => 'bob@example.com' }],
+        subject       => 'Secret plans',
+        bodyStructure => { type => 'text/plain', partId => 'b1' },
+        bodyValues    => { b1 => { value => $BODY } },
+        %o,
+    };
+}
+
+sub email_set {
+    my ($s, $user, $create, %args) = @_;
+    my $r = $s->api($user, undef, [['Email/set',
+        { accountId => $s->account_id($user), create => $create, %args }, 's']]);
+    my $resp = JMAPTest->response_for($r, 's');
+    return $resp && $resp->[0] eq 'Email/set' ? $resp->[1] : { methodError => $resp };
+}
+
+sub create_one {
+    my ($s, $user, $msg, %args) = @_;
+    my $res = email_set($s, $user, { k1 => $msg }, %args);
+    my $c = $res->{created} && $res->{created}{k1};
+    unless (ok($c && $c->{blobId}, "$user: Email/set created k1")) {
+        diag(explain($res));
+        return;
+    }
+    my $dl = $s->download($user, { accountId => $s->account_id($user), blobId => $c->{blobId},
+                                   name => 'message.eml', type => 'message/rfc822' });
+    ok($dl->{status} == 200, 'downloaded the created blob') or return;
+    is(length $dl->{content}, $c->{size}, 'created size equals the downloaded length');
+    return ($c, $dl->{content});
+}
+
+sub recipient_count {
+    my ($print) = @_;
+    my @n = $print =~ /\bd\.(?:ktri|kari):/g;
+    return scalar @n;
+}
+
+# The outer header checks of an encrypted message; returns the outer fields.
+sub check_outer_encrypted {
+    my ($bytes, $smime_type, $what) = @_;
+    my ($oh, $ob) = split_entity($bytes);
+    my $of = fields($oh);
+    my $ct = field($of, 'Content-Type') // '';
+    like($ct, qr{^application/pkcs7-mime\s*;}i, "$what: outer Content-Type application/pkcs7-mime");
+    is(ct_param($ct, 'smime-type'), $smime_type, "$what: smime-type=$smime_type");
+    like(field($of, 'Content-Transfer-Encoding') // '', qr/^base64$/i, "$what: base64");
+    unlike($bytes, qr/secret numbers/, "$what: the body is not readable in the stored message");
+    return $of;
+}
+
+# RFC 9788 on an encrypted message's Cryptographic Payload.
+sub check_hp_cipher {
+    my ($outer, $payload, $what) = @_;
+    my ($ih, $ib) = split_entity($payload);
+    my $in = fields($ih);
+    is(field($outer, 'Subject'), '[...]', "$what: outer Subject is \"[...]\" (hcp_baseline)");
+    is(field($in, 'Subject'), 'Secret plans', "$what: real Subject inside");
+    is(ct_param(field($in, 'Content-Type') // '', 'hp'), 'cipher', "$what: hp=\"cipher\"");
+    for my $name (qw(From To Date Message-ID)) {
+        is(field($in, $name), field($outer, $name), "$what: protected $name equals the outer one");
+    }
+    my %hpo = map { /^([^:]+):\s*(.*)$/ ? (lc($1) => $2) : () } field($in, 'HP-Outer');
+    # Bcc is outside (the sender's stored copy) but must not leak inside.
+    my @outer_ns = grep { $_->[0] !~ /^(?:Content-|MIME-Version$|Bcc$)/i } @$outer;
+    for my $f (@outer_ns) {
+        is($hpo{lc $f->[0]}, $f->[1], "$what: HP-Outer records the outer $f->[0]");
+    }
+    is(scalar(keys %hpo), scalar(@outer_ns), "$what: one HP-Outer line per outer non-structural field");
+    ok(!defined field($in, 'Bcc'), "$what: no Bcc inside the payload");
+    ok(!exists $hpo{bcc}, "$what: no HP-Outer line for Bcc");
+    like($ib, qr/the secret numbers are in: 42\./, "$what: the body");
+    return $in;
+}
+
+ok($t->session('alice'), 'alice has a session') or do { done_testing; exit };
+
+subtest 'alice encrypts to bob: authEnveloped-data AES-256-GCM, both can decrypt' => sub {
+    my ($c, $bytes) = create_one($t, 'alice', message($t, 'alice', smimeEncrypt => $T)) or return;
+    my $of = check_outer_encrypted($bytes, 'authEnveloped-data', 'default');
+    my $print = cms_print($bytes);
+    like($print, qr/contentEncryptionAlgorithm:\s*\n\s*algorithm: aes-256-gcm \(2\.16\.840\.1\.101\.3\.4\.1\.46\)/,
+         'content encryption AES-256-GCM');
+    is(recipient_count($print), 2, 'two RecipientInfos (alice + bob)');
+    like($print, qr/rsaEncryption \(1\.2\.840\.113549\.1\.1\.1\)/, 'RSA PKCS#1 v1.5 key transport (default)');
+    my $d = cms_decrypt($bytes, 'bob');
+    ok($d->{ok}, 'bob decrypts with openssl') or diag($d->{err});
+    check_hp_cipher($of, $d->{content}, 'bob');
+    my $da = cms_decrypt($bytes, 'alice');
+    ok($da->{ok}, 'alice (the sender) decrypts too') or diag($da->{err});
+    is($da->{content}, $d->{content}, 'same payload for alice');
+    ok(!cms_decrypt($bytes, 'carol')->{ok}, 'carol (not a recipient) cannot decrypt');
+};
+
+subtest 'carol (EC P-256, key agreement) as a recipient' => sub {
+    my $msg = message($t, 'alice', to => [{ name => 'Carol', email => 'carol@example.com' }],
+                      smimeEncrypt => $T);
+    my ($c, $bytes) = create_one($t, 'alice', $msg) or return;
+    check_outer_encrypted($bytes, 'authEnveloped-data', 'to carol');
+    my $print = cms_print($bytes);
+    like($print, qr/\bd\.kari:/, 'a KeyAgreeRecipientInfo for the EC key');
+    my $d = cms_decrypt($bytes, 'carol');
+    ok($d->{ok}, 'carol decrypts with her EC key') or diag($d->{err});
+    like($d->{content}, qr/the secret numbers are in: 42/, 'payload body');
+    ok(cms_decrypt($bytes, 'alice')->{ok}, 'alice decrypts');
+    ok(!cms_decrypt($bytes, 'bob')->{ok}, 'bob (not a recipient) cannot');
+};
+
+subtest 'To, Cc and Bcc recipients can all decrypt; Bcc stays out of the payload' => sub {
+    my $msg = message($t, 'alice', cc => [{ name => 'Carol', email => 'carol@example.com' }],
+                      bcc => [{ name => 'Sales', email => 'sales@example.com' }],
+                      smimeEncrypt => $T);
+    my ($c, $bytes) = create_one($t, 'alice', $msg) or return;
+    my $of = check_outer_encrypted($bytes, 'authEnveloped-data', 'to+cc+bcc');
+    is(recipient_count(cms_print($bytes)), 4, 'four RecipientInfos (alice, bob, carol, sales)');
+    my $payload;
+    for my $who (qw(bob carol sales alice)) {
+        my $d = cms_decrypt($bytes, $who);
+        ok($d->{ok}, "$who decrypts") or diag($d->{err});
+        $payload //= $d->{content} if $d->{ok};
+    }
+    ok(!cms_decrypt($bytes, 'heidi')->{ok}, 'heidi (not a recipient) cannot');
+    return unless defined $payload;
+    my $in = check_hp_cipher($of, $payload, 'to+cc+bcc');
+    like(field($in, 'Cc') // '', qr/carol\@example\.com/, 'Cc is protected');
+    unlike($payload, qr/sales\@example\.com/i, 'the Bcc address appears nowhere in the payload');
+};
+
+subtest 'group syntax (header:To:asGroupedAddresses): every member can decrypt' => sub {
+    my %msg = %{ message($t, 'alice', smimeEncrypt => $T) };
+    delete $msg{to};
+    $msg{'header:To:asGroupedAddresses'} = [{ name => 'Team', addresses => [
+        { name => 'Bob', email => 'bob@example.com' },
+        { name => 'Carol', email => 'carol@example.com' } ] }];
+    my ($c, $bytes) = create_one($t, 'alice', \%msg) or return;
+    my ($oh) = split_entity($bytes);
+    like(field(fields($oh), 'To') // '', qr/^Team:.*bob\@example\.com.*carol\@example\.com.*;$/,
+         'outer To uses group syntax');
+    ok(cms_decrypt($bytes, $_)->{ok}, "group member $_ decrypts") for qw(bob carol);
+};
+
+subtest 'sign then encrypt: decrypt, then openssl verifies the inner signed entity' => sub {
+    for my $opaque (1, 0) {
+        my $what = $opaque ? 'opaque' : 'detached';
+        my $msg = message($t, 'alice', smimeSign => $T, smimeEncrypt => $T,
+                          smimeSignOpaque => $opaque ? $T : $F);
+        my ($c, $bytes) = create_one($t, 'alice', $msg) or return;
+        my $of = check_outer_encrypted($bytes, 'authEnveloped-data', "sign+encrypt $what");
+        my $d = cms_decrypt($bytes, 'bob');
+        ok($d->{ok}, "$what: bob decrypts") or return diag($d->{err});
+        my ($ih) = split_entity($d->{content});
+        like(field(fields($ih), 'Content-Type') // '',
+             $opaque ? qr{^application/pkcs7-mime;.*smime-type=signed-data}i : qr{^multipart/signed}i,
+             "$what: the decrypted entity is the signed one");
+        my $v = cms_verify($d->{content});
+        ok($v->{ok}, "$what: openssl verifies the inner signature") or diag($v->{err});
+        like($v->{signer_text}, qr/^alice\@example\.com$/m, "$what: signed by alice");
+        check_hp_cipher($of, $v->{content}, "sign+encrypt $what");
+    }
+};
+
+subtest 'headerProtect false with encryption: outer Subject kept, no hp' => sub {
+    my $msg = message($t, 'alice', smimeEncrypt => $T, headerProtect => $F);
+    my ($c, $bytes) = create_one($t, 'alice', $msg) or return;
+    my $of = check_outer_encrypted($bytes, 'authEnveloped-data', 'headerProtect false');
+    is(field($of, 'Subject'), 'Secret plans', 'outer Subject unchanged');
+    my $d = cms_decrypt($bytes, 'bob');
+    ok($d->{ok}, 'bob decrypts') or return;
+    my ($ih, $ib) = split_entity($d->{content});
+    my $in = fields($ih);
+    ok(!defined ct_param(field($in, 'Content-Type') // '', 'hp'), 'no hp parameter');
+    ok(!defined field($in, $_), "no $_ in the payload") for qw(Subject HP-Outer From);
+    like($ib, qr/the secret numbers are in: 42/, 'body');
+};
+
+is(scalar($t->sink_messages), 0, 'Email/set alone sends nothing');
+$t->check_error_log;
+$t->stop;
+
+# ---- configuration variants ------------------------------------------------------------------
+
+{
+    my $s = JMAPTest->new(extra_conf => "JMAPContentEncryption aes256-cbc\n");
+    subtest 'JMAPContentEncryption aes256-cbc: enveloped-data' => sub {
+        my ($c, $bytes) = create_one($s, 'alice', message($s, 'alice', smimeEncrypt => $T)) or return;
+        my $of = check_outer_encrypted($bytes, 'enveloped-data', 'cbc');
+        like(cms_print($bytes), qr/contentEncryptionAlgorithm:\s*\n\s*algorithm: aes-256-cbc \(2\.16\.840\.1\.101\.3\.4\.1\.42\)/,
+             'content encryption AES-256-CBC');
+        my $d = cms_decrypt($bytes, 'bob');
+        ok($d->{ok}, 'bob decrypts') or diag($d->{err});
+        check_hp_cipher($of, $d->{content}, 'cbc') if $d->{ok};
+        ok(cms_decrypt($bytes, 'alice')->{ok}, 'alice decrypts');
+    };
+    $s->check_error_log;
+    $s->stop;
+}
+
+{
+    my $s = JMAPTest->new(extra_conf => "JMAPKeyTransportRSAPadding oaep\n");
+    subtest 'JMAPKeyTransportRSAPadding oaep: RSAES-OAEP key transport' => sub {
+        my ($c, $bytes) = create_one($s, 'alice', message($s, 'alice', smimeEncrypt => $T)) or return;
+        check_outer_encrypted($bytes, 'authEnveloped-data', 'oaep');
+        my $print = cms_print($bytes);
+        my @oaep = $print =~ /keyEncryptionAlgorithm:\s*\n\s*algorithm: \S+ \(1\.2\.840\.113549\.1\.1\.7\)/g;
+        is(scalar @oaep, 2, 'both RSA recipients use rsaesOaep (1.2.840.113549.1.1.7)');
+        unlike($print, qr/keyEncryptionAlgorithm:\s*\n\s*algorithm: rsaEncryption/, 'no PKCS#1 v1.5 key transport');
+        for my $who (qw(bob alice)) {
+            my $d = cms_decrypt($bytes, $who);
+            ok($d->{ok}, "$who decrypts with openssl") or diag($d->{err});
+            like($d->{content}, qr/the secret numbers are in: 42/, "$who: payload body");
+        }
+    };
+    $s->check_error_log;
+    $s->stop;
+}
+
+done_testing;

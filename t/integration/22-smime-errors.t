@@ -1,0 +1,447 @@
+# 22-smime-errors.t — what Email/set create must refuse (draft-ietf-jmap-
+# smime-sender-extensions-02 §4, RFC 8621 §4.6, RFC 8620 §5.3): every refusal
+# is a SetError of the right type naming what failed, stores nothing (Email
+# count and state unchanged) and sends nothing (SMTP sink empty).
+#   validEncryptionKeyNotFound + invalidRecipients for expired, revoked,
+#   wrong-usage, untrusted, missing certificates and unknown addresses;
+#   serverUnavailable when the directory is down (never an unencrypted
+#   message); invalidEmail for 0 or 2 From addresses/fields;
+#   signedSenderNotAllowed for addresses the account may not sign as or has
+#   no key for; invalidProperties / invalidArguments for non-boolean S/MIME
+#   arguments; CR/LF injection refused.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Test::More;
+use JSON::PP;
+use MIME::Base64 qw(decode_base64 encode_base64);
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use POSIX ();
+use JMAPTest;
+
+my $T = JSON::PP::true;
+my $F = JSON::PP::false;
+my $TMP = tempdir('jmap22-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $SEQ = 0;
+
+# ---- helpers (files, commands) ----------------------------------------------
+
+sub spew {
+    my ($name, $data) = @_;
+    my $f = sprintf('%s/%03d-%s', $TMP, ++$SEQ, $name);
+    open(my $fh, '>:raw', $f) or die "$f: $!";
+    print $fh $data;
+    close $fh or die "$f: $!";
+    return $f;
+}
+
+sub slurp {
+    my ($f) = @_;
+    open(my $fh, '<:raw', $f) or return '';
+    local $/;
+    my $d = <$fh>;
+    return defined $d ? $d : '';
+}
+
+# Run a command without a shell: { rc, out, err }.
+sub run_cmd {
+    my (@cmd) = @_;
+    my $out = spew('stdout', '');
+    my $err = spew('stderr', '');
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if (!$pid) {
+        open(STDIN, '<', '/dev/null');
+        open(STDOUT, '>', $out);
+        open(STDERR, '>', $err);
+        exec { $cmd[0] } @cmd or POSIX::_exit(127);
+    }
+    waitpid($pid, 0);
+    return { rc => $?, out => slurp($out), err => slurp($err) };
+}
+
+# ---- helpers (MIME) -----------------------------------------------------------
+
+# (header section incl. its last CRLF, body)
+sub split_entity {
+    my ($m) = @_;
+    my $i = index($m, "\r\n\r\n");
+    return ($m, '') if $i < 0;
+    return (substr($m, 0, $i + 2), substr($m, $i + 4));
+}
+
+# [[name, unfolded value], ...] in order
+sub fields {
+    my ($h) = @_;
+    $h =~ s/\r\n(?=[ \t])//g;
+    my @f;
+    for my $l (split /\r\n/, $h) {
+        next unless length $l;
+        push @f, [$1, $2] if $l =~ /^([!-9;-~]+):[ \t]*(.*?)[ \t]*$/;
+    }
+    return \@f;
+}
+
+sub field {
+    my ($f, $name) = @_;
+    my @v = map { $_->[1] } grep { lc $_->[0] eq lc $name } @$f;
+    return wantarray ? @v : $v[0];
+}
+
+# Parts of a multipart body: the bytes between the delimiter lines
+# (RFC 2046 §5.1.1: the CRLF before a delimiter belongs to the delimiter).
+sub mime_parts {
+    my ($body, $boundary) = @_;
+    my $delim = "\r\n--$boundary";
+    my $s = "\r\n" . $body;
+    my @parts;
+    my $pos = index($s, $delim);
+    while ($pos >= 0) {
+        my $after = $pos + length $delim;
+        last if substr($s, $after, 2) eq '--';
+        my $eol = index($s, "\r\n", $after);
+        last if $eol < 0;
+        my $next = index($s, $delim, $eol + 2);
+        last if $next < 0;
+        push @parts, substr($s, $eol + 2, $next - $eol - 2);
+        $pos = $next;
+    }
+    return @parts;
+}
+
+sub ct_param {
+    my ($ct, $name) = @_;
+    return $1 if $ct =~ /;\s*\Q$name\E\s*=\s*"([^"]*)"/i;
+    return $1 if $ct =~ /;\s*\Q$name\E\s*=\s*([^;\s]+)/i;
+    return undef;
+}
+
+# ---- helpers (openssl) ----------------------------------------------------------
+
+my $t = JMAPTest->new();
+my $PKI = $t->pki_dir;
+
+sub cms_decrypt {
+    my ($msg, $who) = @_;
+    my $in = spew('enc.eml', $msg);
+    my $r = run_cmd('openssl', 'cms', '-decrypt', '-recip', "$PKI/$who.pem",
+                    '-inkey', "$PKI/$who.key", '-in', $in, '-out', "$in.dec");
+    $r->{ok} = $r->{rc} == 0 && -s "$in.dec";
+    $r->{content} = slurp("$in.dec");
+    return $r;
+}
+
+# ---- helpers (JMAP; $t first: several servers in this file) ------------------------
+
+my %MBOX;
+sub mbox {
+    my ($s, $user, $role) = @_;
+    my $key = $s->port . "/$user";
+    unless ($MBOX{$key}) {
+        my $r = $s->api($user, undef,
+                        [['Mailbox/get', { accountId => $s->account_id($user) }, 'm']]);
+        my $l = $r ? $r->{methodResponses}[0][1]{list} : [];
+        $MBOX{$key} = { map { (($_->{role} // $_->{name}) => $_->{id}) } @$l };
+    }
+    return $MBOX{$key}{$role} // 'no-such-mailbox';
+}
+
+my $BODY = "Hello Bob,\nthe numbers are in: 42.\n";
+
+sub message {
+    my ($s, $user, %o) = @_;
+    return {
+        mailboxIds    => { mbox($s, $user, 'drafts') => $T },
+        from          => [{ name => 'Alice Example', email => 'alice@example.com' }],
+        to            => [{ name => 'Bob Example', email => 'bob@example.com' }],
+        subject       => 'Plans',
+        bodyStructure => { type => 'text/plain', partId => 'b1' },
+        bodyValues    => { b1 => { value => $BODY } },
+        %o,
+    };
+}
+
+sub email_set {
+    my ($s, $user, $create, %args) = @_;
+    my $r = $s->api($user, undef, [['Email/set',
+        { accountId => $s->account_id($user), create => $create, %args }, 's']]);
+    my $resp = JMAPTest->response_for($r, 's');
+    return $resp && $resp->[0] eq 'Email/set' ? $resp->[1] : { methodError => $resp };
+}
+
+sub create_one {
+    my ($s, $user, $msg, %args) = @_;
+    my $res = email_set($s, $user, { k1 => $msg }, %args);
+    my $c = $res->{created} && $res->{created}{k1};
+    unless (ok($c && $c->{blobId}, "$user: Email/set created k1")) {
+        diag(explain($res));
+        return;
+    }
+    my $dl = $s->download($user, { accountId => $s->account_id($user), blobId => $c->{blobId},
+                                   name => 'message.eml', type => 'message/rfc822' });
+    ok($dl->{status} == 200, 'downloaded the created blob') or return;
+    is(length $dl->{content}, $c->{size}, 'created size equals the downloaded length');
+    return ($c, $dl->{content});
+}
+
+# (number of Emails, Email state) of an account: metadata properties only.
+sub email_state {
+    my ($s, $user) = @_;
+    my $r = $s->api($user, undef, [['Email/get', { accountId => $s->account_id($user),
+                                                    ids => undef, properties => ['id'] }, 'g']]);
+    my $a = $r && $r->{methodResponses}[0][0] eq 'Email/get' ? $r->{methodResponses}[0][1] : {};
+    return (scalar @{ $a->{list} || [] }, $a->{state} // 'none');
+}
+
+# One creation that must fail with $type: the SetError (or undef).
+sub refused {
+    my ($s, $user, $msg, $type, $name, %args) = @_;
+    my $err;
+    subtest $name => sub {
+        my ($n0, $st0) = email_state($s, $user);
+        my $res = email_set($s, $user, { k1 => $msg }, %args);
+        ok(!($res->{created} && $res->{created}{k1}), 'not created');
+        $err = $res->{notCreated} && $res->{notCreated}{k1};
+        is(ref $err eq 'HASH' && $err->{type}, $type, "SetError type $type")
+            or diag(explain($res));
+        ok(!defined $err->{description} || !ref $err->{description}, 'description is a string')
+            if ref $err eq 'HASH';
+        my ($n1, $st1) = email_state($s, $user);
+        is($n1, $n0, 'no Email stored');
+        is($st1, $st0, 'Email state unchanged');
+        is($res->{newState}, $res->{oldState}, 'newState equals oldState') if $res->{oldState};
+        is(scalar($s->sink_messages), 0, 'nothing sent to the SMTP sink');
+    };
+    return ref $err eq 'HASH' ? $err : {};
+}
+
+sub invalid_emails {
+    my ($err) = @_;
+    return [sort map { lc($_->{email} // '') } @{ ref $err->{invalidRecipients} eq 'ARRAY'
+                                                    ? $err->{invalidRecipients} : [] }];
+}
+
+ok($t->session('alice'), 'alice has a session') or do { done_testing; exit };
+
+# ---- recipients without a usable certificate ----------------------------------------------
+
+my %bad = (
+    dave    => 'expired',
+    erin    => 'revoked',
+    frank   => 'unusable',
+    grace   => 'untrusted',
+    mallory => 'notFound',
+    nobody  => 'notFound',
+);
+for my $who (sort keys %bad) {
+    my $addr = "$who\@example.com";
+    my $err = refused($t, 'alice', message($t, 'alice', to => [{ email => $addr }],
+                      smimeEncrypt => $T), 'validEncryptionKeyNotFound',
+                      "encrypt to $addr ($bad{$who})");
+    is_deeply(invalid_emails($err), [$addr], "$who: invalidRecipients names exactly $addr");
+    my ($ir) = grep { lc($_->{email} // '') eq $addr } @{ $err->{invalidRecipients} || [] };
+    is($ir && $ir->{status}, $bad{$who}, "$who: status $bad{$who}");
+    ok($ir && defined $ir->{reason} && length $ir->{reason}, "$who: has a reason");
+    like($err->{description} // '', qr/\Q$addr\E/, "$who: description names $addr");
+}
+
+{
+    my $err = refused($t, 'alice', message($t, 'alice',
+        to => [{ email => 'dave@example.com' }, { email => 'erin@example.com' }],
+        cc => [{ email => 'bob@example.com' }], smimeEncrypt => $T),
+        'validEncryptionKeyNotFound', 'two failing recipients and one good one');
+    is_deeply(invalid_emails($err), ['dave@example.com', 'erin@example.com'],
+              'invalidRecipients: both failing addresses, not bob');
+    like($err->{description} // '', qr/dave\@example\.com/, 'description names dave');
+    like($err->{description} // '', qr/erin\@example\.com/, 'description names erin');
+    unlike($err->{description} // '', qr/bob\@example\.com/, 'description does not name bob');
+}
+
+subtest 'a failing creation does not stop a good one in the same call' => sub {
+    my ($n0) = email_state($t, 'alice');
+    my $res = email_set($t, 'alice', {
+        good => message($t, 'alice', smimeEncrypt => $T),
+        bad  => message($t, 'alice', to => [{ email => 'dave@example.com' }], smimeEncrypt => $T),
+    });
+    ok($res->{created} && $res->{created}{good}, 'good one created');
+    is($res->{notCreated} && $res->{notCreated}{bad}{type}, 'validEncryptionKeyNotFound', 'bad one refused');
+    ok(!($res->{notCreated} && $res->{notCreated}{good}), 'good one not in notCreated');
+    my ($n1) = email_state($t, 'alice');
+    is($n1, $n0 + 1, 'exactly one Email more');
+};
+
+# ---- From / Sender ------------------------------------------------------------------------------
+
+refused($t, 'alice', message($t, 'alice', from => [{ email => 'alice@example.com' },
+                                                   { email => 'alice.smith@example.com' }],
+                             smimeSign => $T),
+        'invalidEmail', 'two addresses in From (signing)');
+refused($t, 'alice', message($t, 'alice', from => [{ email => 'alice@example.com' },
+                                                   { email => 'bob@example.com' }],
+                             smimeEncrypt => $T),
+        'invalidEmail', 'two addresses in From (encrypting)');
+{
+    my %m = %{ message($t, 'alice', smimeSign => $T) };
+    delete $m{from};
+    $m{headers} = [{ name => 'From', value => ' alice@example.com' },
+                   { name => 'From', value => ' Alice <alice@example.com>' }];
+    refused($t, 'alice', \%m, 'invalidEmail', 'two From header fields (via headers)');
+    delete $m{headers};
+    refused($t, 'alice', \%m, 'invalidEmail', 'no From at all (signing)');
+    $m{smimeSign} = $F;
+    $m{smimeEncrypt} = $T;
+    refused($t, 'alice', \%m, 'invalidEmail', 'no From at all (encrypting)');
+}
+{
+    my $err = refused($t, 'alice', message($t, 'alice', sender => [{ email => 'bob@example.com' }],
+                                           smimeSign => $T),
+                      'signedSenderNotAllowed', 'Sender overrides From: alice with Sender bob');
+    like($err->{description} // '', qr/bob\@example\.com/, 'description names the Sender address');
+    refused($t, 'alice', message($t, 'alice', sender => [{ email => 'alice@example.com' },
+                                                         { email => 'bob@example.com' }],
+                                 smimeSign => $T),
+            'invalidEmail', 'two addresses in Sender');
+}
+
+# ---- who may sign as whom --------------------------------------------------------------------------
+
+{
+    my $err = refused($t, 'bob', message($t, 'bob', smimeSign => $T),
+                      'signedSenderNotAllowed', 'bob signing as alice');
+    like($err->{description} // '', qr/alice\@example\.com/, 'description names alice@example.com');
+}
+subtest 'alice signing as sales@example.com works (JMAPSendAs)' => sub {
+    my $res = email_set($t, 'alice', { k1 => message($t, 'alice', from => [{ email => 'sales@example.com' }],
+                                                     smimeSign => $T) });
+    ok($res->{created} && $res->{created}{k1}, 'created') or diag(explain($res));
+};
+refused($t, 'carol', message($t, 'carol', from => [{ email => 'sales@example.com' }], smimeSign => $T),
+        'signedSenderNotAllowed', 'carol (not in JMAPSendAs) signing as sales@example.com');
+{
+    my $err = refused($t, 'heidi', message($t, 'heidi', from => [{ email => 'heidi@example.com' }],
+                                           smimeSign => $T),
+                      'signedSenderNotAllowed', 'heidi: her own address, but no JMAPSigningKey');
+    like($err->{description} // '', qr/heidi\@example\.com/, 'description names heidi@example.com');
+    my $res = email_set($t, 'heidi', { k1 => message($t, 'heidi', from => [{ email => 'heidi@example.com' }]) });
+    ok($res->{created} && $res->{created}{k1}, 'control: heidi may create the same email unsigned');
+}
+
+# ---- Bcc only -------------------------------------------------------------------------------------------
+
+subtest 'Bcc-only recipients with smimeEncrypt' => sub {
+    my %m = %{ message($t, 'alice', smimeEncrypt => $T) };
+    delete $m{to};
+    $m{bcc} = [{ email => 'bob@example.com' }];
+    my $res = email_set($t, 'alice', { k1 => \%m });
+    my $c = $res->{created} && $res->{created}{k1};
+    ok($c, 'created') or return diag(explain($res));
+    my $dl = $t->download('alice', { accountId => $t->account_id('alice'), blobId => $c->{blobId},
+                                     name => 'm.eml', type => 'message/rfc822' });
+    my $d = cms_decrypt($dl->{content} // '', 'bob');
+    ok($d->{ok}, 'the Bcc recipient decrypts') or diag($d->{err});
+    like($d->{content}, qr/the numbers are in: 42/, 'payload body');
+    unlike($d->{content}, qr/^Bcc:/mi, 'no Bcc field inside');
+    ok(!cms_decrypt($dl->{content} // '', 'carol')->{ok}, 'carol (not a recipient) cannot');
+};
+
+# ---- argument types ------------------------------------------------------------------------------------
+
+for my $v ('true', 1, JSON::PP::null, {}) {
+    my $shown = ref $v ? 'an object' : defined $v ? "\"$v\"" : 'null';
+    my $err = refused($t, 'alice', message($t, 'alice', smimeSign => $v), 'invalidProperties',
+                      "smimeSign $shown inside the creation");
+    ok(grep({ $_ eq 'smimeSign' } @{ $err->{properties} || [] }), 'properties names smimeSign')
+        or diag(explain($err));
+}
+{
+    my $err = refused($t, 'alice', message($t, 'alice', headerProtect => 'no', smimeSign => $T),
+                      'invalidProperties', 'headerProtect "no" inside the creation');
+    ok(grep({ $_ eq 'headerProtect' } @{ $err->{properties} || [] }), 'properties names headerProtect');
+}
+subtest 'smimeEncrypt "yes" at method level: invalidArguments method error' => sub {
+    my ($n0, $st0) = email_state($t, 'alice');
+    my $r = $t->api('alice', undef, [['Email/set', { accountId => $t->account_id('alice'),
+        smimeEncrypt => 'yes', create => { k1 => message($t, 'alice') } }, 's']]);
+    my $resp = JMAPTest->response_for($r, 's') || [];
+    is($resp->[0], 'error', 'a method-level error');
+    is($resp->[1]{type}, 'invalidArguments', 'invalidArguments');
+    like($resp->[1]{description} // '', qr/smimeEncrypt/, 'description names smimeEncrypt');
+    my ($n1, $st1) = email_state($t, 'alice');
+    is($n1, $n0, 'nothing stored');
+    is($st1, $st0, 'state unchanged');
+};
+
+# ---- header injection --------------------------------------------------------------------------------------
+
+my $INJ = "X-Injected: yes";
+my @inject = (
+    [subject => { subject => "Hi\r\n$INJ" }, 'subject'],
+    [subjectLF => { subject => "Hi\n$INJ" }, 'subject'],
+    [fromName => { from => [{ name => "Alice\r\n$INJ", email => 'alice@example.com' }] }, 'from/0/name'],
+    [toName => { to => [{ name => "Bob\n$INJ", email => 'bob@example.com' }] }, 'to/0/name'],
+    [toEmail => { to => [{ email => "bob\@example.com\r\n$INJ" }] }, 'to/0/email'],
+    [asText => { 'header:X-Note:asText' => "x\r\n$INJ" }, 'header:X-Note:asText'],
+    [asRaw => { 'header:X-Note' => " x\r\n$INJ" }, 'header:X-Note'],
+);
+for my $case (@inject) {
+    my ($label, $over, $path) = @$case;
+    for my $sign (0, 1) {
+        my $err = refused($t, 'alice', message($t, 'alice', %$over, ($sign ? (smimeSign => $T) : ())),
+                          'invalidProperties', "CR/LF in $label" . ($sign ? ' (signed)' : ''));
+        ok(grep({ $_ eq $path } @{ $err->{properties} || [] }), "properties names $path")
+            or diag(explain($err->{properties}));
+    }
+}
+{
+    my %m = %{ message($t, 'alice') };
+    $m{headers} = [{ name => 'X-Note', value => " x\r\n$INJ" }];
+    my $err = refused($t, 'alice', \%m, 'invalidProperties', 'CR/LF in a headers[] value');
+    ok(grep({ m{^headers} } @{ $err->{properties} || [] }), 'properties points into headers')
+        or diag(explain($err->{properties}));
+}
+subtest 'no stored message carries an injected header line' => sub {
+    my $r = $t->api('alice', undef, [['Email/get', { accountId => $t->account_id('alice'),
+                                                      ids => undef, properties => ['blobId'] }, 'g']]);
+    my $list = $r ? $r->{methodResponses}[0][1]{list} : [];
+    ok(@$list > 0, 'there are stored emails to look at');
+    my $hits = 0;
+    for my $e (@$list) {
+        my $dl = $t->download('alice', { accountId => $t->account_id('alice'), blobId => $e->{blobId},
+                                         name => 'm.eml', type => 'message/rfc822' });
+        $hits++ if ($dl->{content} // '') =~ /^X-Injected:/mi;
+    }
+    is($hits, 0, 'no X-Injected line in any of ' . scalar(@$list) . ' stored messages');
+};
+
+is(scalar($t->sink_messages), 0, 'nothing was sent to the SMTP sink');
+$t->check_error_log;
+$t->stop;
+
+# ---- the directory is down ------------------------------------------------------------------------------------
+
+{
+    my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp',
+                                     Listen => 1) or die "no port: $!";
+    my $closed = $sock->sockport;
+    close $sock;                                  # nothing listens there now
+    my $s = JMAPTest->new(directives => { JMAPLDAPURL => "ldap://127.0.0.1:$closed" },
+                          extra_conf => "JMAPLDAPTimeout 2\n");
+    ok($s->session('alice'), 'server with an unreachable directory answers the session');
+    my $err = refused($s, 'alice', message($s, 'alice', smimeEncrypt => $T), 'serverUnavailable',
+                      'directory down: encrypt to bob');
+    ok(!exists $err->{invalidRecipients}, 'no invalidRecipients (this is not a certificate problem)');
+    refused($s, 'alice', message($s, 'alice', smimeEncrypt => $T, smimeSign => $T), 'serverUnavailable',
+            'directory down: sign + encrypt');
+    refused($s, 'alice', message($s, 'alice', smimeSign => $T), 'serverUnavailable',
+            'directory down: sign (sending authorisation cannot be checked)');
+    subtest 'directory down: an unprotected email can still be created' => sub {
+        my $res = email_set($s, 'alice', { k1 => message($s, 'alice') });
+        ok($res->{created} && $res->{created}{k1}, 'created') or diag(explain($res));
+    };
+    $s->check_error_log;
+    $s->stop;
+}
+
+done_testing;
