@@ -190,11 +190,14 @@ apr_status_t jm_db_select(apr_array_header_t **prows, jm_db_t *db,
                       db->last_error);
         return APR_EGENERAL;
     }
-    ncols = apr_dbd_num_cols(db->driver, res);
     rows = apr_array_make(p, 4, sizeof(const char **));
-    /* always drain to -1: the driver frees the result only then */
+    /* always drain to -1: the driver frees the result only then. The
+     * column count is known only once a row is fetched (pgsql streams
+     * sequential results). */
     while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
-        const char **cols = apr_pcalloc(p, sizeof(char *) * (ncols + 1));
+        const char **cols;
+        ncols = apr_dbd_num_cols(db->driver, res);
+        cols = apr_pcalloc(p, sizeof(char *) * (ncols + 1));
         for (i = 0; i < ncols; i++) {
             const char *v = apr_dbd_get_entry(db->driver, row, i);
             cols[i] = apr_pstrdup(p, v ? v : "");

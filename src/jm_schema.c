@@ -6,23 +6,25 @@
 #include "jm_schema.h"
 #include "jm_log.h"
 
-/* The schema version, 0 for an empty database, -1 if it cannot be read. */
+/* The schema version, 0 for an empty database, -1 if it cannot be read.
+ * Run as literal (constant, parameterless) statements rather than prepared
+ * ones: the schema changes under this connection while it migrates. */
 static int read_version(jm_db_t *db, apr_pool_t *p)
 {
-    apr_array_header_t *rows;
+    const char *v = NULL;
 
-    if (jm_db_select(&rows, db, JM_SQL_SCHEMA_EXISTS, 0, NULL, p) != APR_SUCCESS
-        || rows->nelts != 1) {
+    if (jm_db_select_literal(&v, db, db->dialect->stmt[JM_SQL_SCHEMA_EXISTS], p)
+        != APR_SUCCESS || !v) {
         return -1;
     }
-    if (atoi(APR_ARRAY_IDX(rows, 0, const char **)[0]) == 0) {
+    if (atoi(v) == 0) {
         return 0;
     }
-    if (jm_db_select(&rows, db, JM_SQL_SCHEMA_VERSION, 0, NULL, p) != APR_SUCCESS
-        || rows->nelts != 1) {
+    if (jm_db_select_literal(&v, db, db->dialect->stmt[JM_SQL_SCHEMA_VERSION], p)
+        != APR_SUCCESS || !v) {
         return -1;
     }
-    return atoi(APR_ARRAY_IDX(rows, 0, const char **)[0]);
+    return atoi(v);
 }
 
 static apr_status_t run_step(jm_db_t *db, int from, const char **perr,
@@ -53,9 +55,6 @@ static apr_status_t run_step(jm_db_t *db, int from, const char **perr,
     if (APR_SUCCESS != (rv = jm_db_commit(db))) {
         *perr = apr_psprintf(p, "cannot commit migration %d -> %d", from, from + 1);
     }
-    /* statements prepared before the schema changed are stale (SQLite
-     * reports SQLITE_SCHEMA for them): prepare afresh from now on */
-    apr_hash_clear(db->prepared);
     return rv;
 }
 
