@@ -27,7 +27,7 @@ typedef struct jm_mime_msg_t jm_mime_msg_t;
  * Date and MIME-Version when missing. Keys outside RFC 8621 (e.g. the
  * S/MIME arguments, mailboxIds, keywords, receivedAt) are ignored here:
  * the caller handles those.
- * @param pseterr on APR_EINVAL: a SetError object, e.g.
+ * @param pseterr on APR_EINVAL: a SetError object owned by p, e.g.
  *        {"type":"invalidProperties","properties":["bodyStructure/type"],
  *         "description":"..."} or {"type":"blobNotFound","notFound":[..]}
  */
@@ -75,6 +75,7 @@ typedef struct {
  * bodyValues, hasAttachment, preview, header:Name:form). Metadata (id,
  * blobId, threadId, mailboxIds, keywords, size, receivedAt) is the caller's.
  * Unknown property names: APR_EINVAL with *pbad = the first unknown name.
+ * *pprops belongs to p (take a reference to keep it longer).
  */
 apr_status_t jm_mime_email_props(json_t **pprops, const char *raw, apr_size_t len,
                                  const jm_mime_get_opts_t *opts,
