@@ -10,6 +10,7 @@ typedef struct {
     apr_array_header_t *send_as;  /**< const char*: lower-cased addresses the
                                    *   account may send and sign as */
     int send_as_known;            /**< 0 until send_as has been resolved */
+    int read_only;                /**< JMAPReadOnlyUsers: no method may change it */
 } jm_account_t;
 
 #endif

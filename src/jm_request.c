@@ -443,6 +443,10 @@ static void run_call(json_t *responses, jm_ctx_t *ctx, json_t *using,
             err = jm_error_method("accountNotFound", apr_psprintf(call.pool,
                     "No account \"%s\" for this user.", json_string_value(acc)));
         }
+        else if ((m->flags & JM_METHOD_WRITES) && ctx->account->read_only) {
+            err = jm_error_method("accountReadOnly", apr_psprintf(call.pool,
+                    "Account \"%s\" is read-only.", json_string_value(acc)));
+        }
     }
     if (!err) {
         rv = m->fn(&call);

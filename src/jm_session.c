@@ -52,7 +52,7 @@ static json_t *session_without_state(const jm_ctx_t *ctx, const char *base_url,
         "accounts", ctx->account->id,
             "name", ctx->account->username,
             "isPersonal", 1,
-            "isReadOnly", 0,
+            "isReadOnly", ctx->account->read_only,
             "accountCapabilities", acaps,
         "primaryAccounts", primary,
         "username", ctx->account->username,
@@ -72,8 +72,9 @@ static const char *state_of(const jm_ctx_t *ctx, const char *base_url,
 {
     const jm_limits_t *l = ctx->limits;
     const char *const *c;
-    const char *text = apr_psprintf(p, "%s|%s|%s|%s|%ld|%ld|%ld|%ld|%ld|%ld|%ld",
-        ctx->account->id, ctx->account->username, base_url, path,
+    const char *text = apr_psprintf(p, "%s|%s|%d|%s|%s|%ld|%ld|%ld|%ld|%ld|%ld|%ld",
+        ctx->account->id, ctx->account->username, ctx->account->read_only,
+        base_url, path,
         l->max_size_upload, l->max_concurrent_upload, l->max_size_request,
         l->max_concurrent_requests, l->max_calls_in_request,
         l->max_objects_in_get, l->max_objects_in_set);

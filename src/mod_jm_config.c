@@ -65,6 +65,7 @@ void *jm_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     MERGE_NUM(limits.max_objects_in_get);
     MERGE_NUM(limits.max_objects_in_set);
     MERGE_PTR(send_as);
+    MERGE_PTR(read_only_users);
     MERGE_PTR(keystore);
     MERGE_NUM(sig_pad);
     MERGE_NUM(cipher);
@@ -213,6 +214,18 @@ static const char *add_send_as(cmd_parms *cmd, void *d, int argc, char *const ar
     for (i = 1; i < argc; i++) {
         APR_ARRAY_PUSH(r->users, const char *) = apr_pstrdup(cmd->pool, argv[i]);
     }
+    return NULL;
+}
+
+static const char *add_read_only_user(cmd_parms *cmd, void *d, const char *arg)
+{
+    jm_srv_conf_t *sc = srv(cmd);
+
+    (void)d;
+    if (!sc->read_only_users) {
+        sc->read_only_users = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(sc->read_only_users, const char *) = arg;
     return NULL;
 }
 
@@ -449,6 +462,8 @@ const command_rec jm_config_cmds[] = {
     LIMIT("JMAPMaxObjectsInSet", max_objects_in_set),
     AP_INIT_TAKE_ARGV("JMAPSendAs", add_send_as, NULL, RSRC_CONF,
                       "address user [user ...]: users who may send as address"),
+    AP_INIT_ITERATE("JMAPReadOnlyUsers", add_read_only_user, NULL, RSRC_CONF,
+                    "users whose accounts are read-only"),
     AP_INIT_TAKE23("JMAPSigningKey", add_signing_key, NULL, RSRC_CONF,
                    "address file-or-URI [passphrase-file]"),
     AP_INIT_TAKE1("JMAPSignatureRSAPadding", set_sig_pad, NULL, RSRC_CONF,

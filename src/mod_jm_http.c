@@ -138,7 +138,7 @@ static int make_ctx(jm_ctx_t *ctx, request_rec *r, jm_srv_conf_t *sc,
                     const char *base)
 {
     jm_account_t *acc = apr_pcalloc(r->pool, sizeof(*acc));
-    int created = 0;
+    int created = 0, i;
     apr_status_t rv;
 
     memset(ctx, 0, sizeof(*ctx));
@@ -153,6 +153,10 @@ static int make_ctx(jm_ctx_t *ctx, request_rec *r, jm_srv_conf_t *sc,
                        "The store is unavailable; try again later.");
     }
     acc->username = r->user;
+    for (i = 0; sc->read_only_users && i < sc->read_only_users->nelts; i++) {
+        acc->read_only |= !strcmp(APR_ARRAY_IDX(sc->read_only_users, i, const char *),
+                                  r->user);
+    }
     rv = jm_store_account_ensure(&acc->id, &created, ctx->db, r->user, r->pool);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, JMLOGNO_GLUE(01122)

@@ -246,6 +246,18 @@ int main(void)
                         "{\"accountId\":\"%s\"},\"a\"]]}", alice->account->id), &type, NULL);
         is_str(err_type(r, 0), "accountNotFound", "bob cannot read alice's account");
     }
+    {
+        const char *type;
+        json_t *r;
+        alice->account->read_only = 1;
+        r = run(alice, apr_psprintf(pool, "{" MAIL ",\"methodCalls\":["
+                "[\"Email/set\",{\"accountId\":\"%s\",\"create\":{}},\"a\"],"
+                "[\"Mailbox/get\",{\"accountId\":\"%s\"},\"b\"]]}",
+                alice->account->id, alice->account->id), &type, NULL);
+        is_str(err_type(r, 0), "accountReadOnly", "read-only account: Email/set refused");
+        is_str(resp_name(r, 1), "Mailbox/get", "read-only account: reading works");
+        alice->account->read_only = 0;
+    }
     apr_dbd_close(drv, h);
     apr_file_remove(file, pool);
     apr_dir_remove(dir, pool);
