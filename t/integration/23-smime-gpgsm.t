@@ -16,109 +16,15 @@ use MIME::Base64 qw(decode_base64 encode_base64);
 use File::Temp qw(tempdir);
 use POSIX ();
 use JMAPTest;
+use MIMECheck qw(scratch_dir spew slurp run_cmd split_entity fields field mime_parts ct_param);
 
 my $T = JSON::PP::true;
 my $F = JSON::PP::false;
-my $TMP = tempdir('jmap23-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-my $SEQ = 0;
+my $TMP = scratch_dir();
 
 for my $tool (qw(gpgsm gpgconf openssl)) {
     plan skip_all => "$tool not installed"
         unless grep { -x "$_/$tool" } split /:/, $ENV{PATH};
-}
-
-# ---- helpers (files, commands) ----------------------------------------------
-
-sub spew {
-    my ($name, $data) = @_;
-    my $f = sprintf('%s/%03d-%s', $TMP, ++$SEQ, $name);
-    open(my $fh, '>:raw', $f) or die "$f: $!";
-    print $fh $data;
-    close $fh or die "$f: $!";
-    return $f;
-}
-
-sub slurp {
-    my ($f) = @_;
-    open(my $fh, '<:raw', $f) or return '';
-    local $/;
-    my $d = <$fh>;
-    return defined $d ? $d : '';
-}
-
-# Run a command without a shell: { rc, out, err }. A trailing hashref
-# { stdin => FILE } makes FILE the standard input (for --passphrase-fd 0).
-sub run_cmd {
-    my (@cmd) = @_;
-    my %o = ref $cmd[-1] eq 'HASH' ? %{ pop @cmd } : ();
-    my $out = spew('stdout', '');
-    my $err = spew('stderr', '');
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
-    if (!$pid) {
-        open(STDIN, '<', $o{stdin} // '/dev/null') or POSIX::_exit(126);
-        open(STDOUT, '>', $out);
-        open(STDERR, '>', $err);
-        exec { $cmd[0] } @cmd or POSIX::_exit(127);
-    }
-    waitpid($pid, 0);
-    return { rc => $?, out => slurp($out), err => slurp($err) };
-}
-
-# ---- helpers (MIME) -----------------------------------------------------------
-
-# (header section incl. its last CRLF, body)
-sub split_entity {
-    my ($m) = @_;
-    my $i = index($m, "\r\n\r\n");
-    return ($m, '') if $i < 0;
-    return (substr($m, 0, $i + 2), substr($m, $i + 4));
-}
-
-# [[name, unfolded value], ...] in order
-sub fields {
-    my ($h) = @_;
-    $h =~ s/\r\n(?=[ \t])//g;
-    my @f;
-    for my $l (split /\r\n/, $h) {
-        next unless length $l;
-        push @f, [$1, $2] if $l =~ /^([!-9;-~]+):[ \t]*(.*?)[ \t]*$/;
-    }
-    return \@f;
-}
-
-sub field {
-    my ($f, $name) = @_;
-    my @v = map { $_->[1] } grep { lc $_->[0] eq lc $name } @$f;
-    return wantarray ? @v : $v[0];
-}
-
-# Parts of a multipart body: the bytes between the delimiter lines
-# (RFC 2046 §5.1.1: the CRLF before a delimiter belongs to the delimiter).
-sub mime_parts {
-    my ($body, $boundary) = @_;
-    my $delim = "\r\n--$boundary";
-    my $s = "\r\n" . $body;
-    my @parts;
-    my $pos = index($s, $delim);
-    while ($pos >= 0) {
-        my $after = $pos + length $delim;
-        last if substr($s, $after, 2) eq '--';
-        my $eol = index($s, "\r\n", $after);
-        last if $eol < 0;
-        my $next = index($s, $delim, $eol + 2);
-        last if $next < 0;
-        push @parts, substr($s, $eol + 2, $next - $eol - 2);
-        $pos = $next;
-    }
-    return @parts;
-}
-
-sub ct_param {
-    my ($ct, $name) = @_;
-    return $1 if $ct =~ /;\s*\Q$name\E\s*=\s*"([^"]*)"/i;
-    return $1 if $ct =~ /;\s*\Q$name\E\s*=\s*([^;\s]+)/i;
-    return undef;
 }
 
 # ---- helpers (openssl) ----------------------------------------------------------
