@@ -57,7 +57,7 @@ static int jm_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
         jm_srv_conf_t *sc = jm_config_get(sp);
         jm_config_resolve(sc);
         if (sc->dir.url && jm_certdir_check_conf(&sc->dir, &err, ptemp) != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sp, JMLOGNO_GLUE(01001)
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sp, JMLOGNO_GLUE(01201)
                          "certificate directory configuration: %s",
                          err ? err : "invalid");
             return HTTP_INTERNAL_SERVER_ERROR;
@@ -67,7 +67,7 @@ static int jm_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     if ((rc = jm_dbd_migrate_all(pconf, ptemp, s)) != OK) {
         return rc;
     }
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, JMLOGNO_GLUE(01002)
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, JMLOGNO_GLUE(01202)
                  "mod_jmap_smime %s ready", "0.1.0");
     return OK;
 }
@@ -81,7 +81,7 @@ static void jm_child_init(apr_pool_t *pchild, server_rec *s)
 
     jm_mime_global_init();
     if (jm_db_process_init(pchild) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, JMLOGNO_GLUE(01004)
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, JMLOGNO_GLUE(01204)
                      "cannot create the store's write lock");
     }
     for (sp = s; sp; sp = sp->next) {
@@ -96,7 +96,7 @@ static void jm_child_init(apr_pool_t *pchild, server_rec *s)
             continue;
         }
         if (jm_certdir_create(&sc->certdir, &sc->dir, &err, pchild) != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, JMLOGNO_GLUE(01003)
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, sp, JMLOGNO_GLUE(01203)
                          "cannot set up the certificate directory: %s; "
                          "encryption will fail", err ? err : "unknown error");
             sc->certdir = NULL;
