@@ -285,7 +285,7 @@ static json_t *read_metadata(jm_email_row_t *row, jm_call_t *call, json_t *c,
     int j;
 
     if (!json_is_object(mb) || json_object_size(mb) == 0) {
-        return set_error(call->pool, "invalidProperties", "mailboxIds",
+        return set_error(p, "invalidProperties", "mailboxIds",
                          "An Email must be in at least one Mailbox.");
     }
     row->mailbox_ids = apr_array_make(p, 2, sizeof(const char *));
@@ -293,14 +293,14 @@ static json_t *read_metadata(jm_email_row_t *row, jm_call_t *call, json_t *c,
         const char *id = jm_call_resolve_id(call, k);
         int found = 0;
         if (!json_is_true(v)) {
-            return set_error(call->pool, "invalidProperties", apr_psprintf(p, "mailboxIds/%s", k),
+            return set_error(p, "invalidProperties", apr_psprintf(p, "mailboxIds/%s", k),
                              "mailboxIds values must be true.");
         }
         for (j = 0; id && j < boxes->nelts; j++) {
             found |= strcmp(APR_ARRAY_IDX(boxes, j, const char *), id) == 0;
         }
         if (!found) {
-            return set_error(call->pool, "invalidProperties", apr_psprintf(p, "mailboxIds/%s", k),
+            return set_error(p, "invalidProperties", apr_psprintf(p, "mailboxIds/%s", k),
                              apr_psprintf(p, "No Mailbox \"%s\".", k));
         }
         APR_ARRAY_PUSH(row->mailbox_ids, const char *) = id;
@@ -308,12 +308,12 @@ static json_t *read_metadata(jm_email_row_t *row, jm_call_t *call, json_t *c,
     norm = json_object();
     if (kw && !json_is_object(kw)) {
         json_decref(norm);
-        return set_error(call->pool, "invalidProperties", "keywords", "keywords must be an object.");
+        return set_error(p, "invalidProperties", "keywords", "keywords must be an object.");
     }
     json_object_foreach(kw, k, v) {
         if (!json_is_true(v) || !valid_keyword(k)) {
             json_decref(norm);
-            return set_error(call->pool, "invalidProperties", apr_psprintf(p, "keywords/%s", k),
+            return set_error(p, "invalidProperties", apr_psprintf(p, "keywords/%s", k),
                              "Invalid keyword (RFC 8621 §4.1.1).");
         }
         /* keywords are case-insensitive and returned lower-case */
@@ -325,7 +325,7 @@ static json_t *read_metadata(jm_email_row_t *row, jm_call_t *call, json_t *c,
     v = json_object_get(c, "receivedAt");
     if (v && (!json_is_string(v)
               || jm_util_parse_date(json_string_value(v), 1, &row->received_at))) {
-        return set_error(call->pool, "invalidProperties", "receivedAt",
+        return set_error(p, "invalidProperties", "receivedAt",
                          "receivedAt must be a UTCDate.");
     }
     return NULL;
@@ -348,28 +348,28 @@ static json_t *choose_signer(const jm_signer_t **psigner, const char **paddr,
     int i, ok = 0;
 
     if (jm_mime_signer_address(paddr, msg, &err, p) != APR_SUCCESS) {
-        return err ? err : set_error(call->pool, "invalidEmail", "from",
+        return err ? err : set_error(p, "invalidEmail", "from",
                                      "No signer address in Sender or From.");
     }
     rv = jm_identity_send_as(&allowed, call);
     if (rv == APR_EAGAIN) {
-        return set_error(call->pool, "serverUnavailable", NULL, "The directory is unreachable; "
+        return set_error(p, "serverUnavailable", NULL, "The directory is unreachable; "
                          "the sending authorisation cannot be checked. Try again later.");
     }
     if (rv != APR_SUCCESS) {
-        return set_error(call->pool, "serverFail", NULL, "Cannot resolve sending addresses.");
+        return set_error(p, "serverFail", NULL, "Cannot resolve sending addresses.");
     }
     for (i = 0; i < allowed->nelts; i++) {
         ok |= strcasecmp(APR_ARRAY_IDX(allowed, i, const char *), *paddr) == 0;
     }
     if (!ok) {
-        return set_error(call->pool, "signedSenderNotAllowed", "from", apr_psprintf(p,
+        return set_error(p, "signedSenderNotAllowed", "from", apr_psprintf(p,
                          "This account may not sign as %s.", *paddr));
     }
     *psigner = call->ctx->keystore ? jm_keystore_find(call->ctx->keystore, *paddr)
                                    : NULL;
     if (!*psigner) {
-        return set_error(call->pool, "signedSenderNotAllowed", "from", apr_psprintf(p,
+        return set_error(p, "signedSenderNotAllowed", "from", apr_psprintf(p,
                          "No signing key is configured for %s.", *paddr));
     }
     return NULL;
@@ -429,7 +429,7 @@ static json_t *collect_recipients(STACK_OF(X509) **precips, jm_call_t *call,
                           a, why ? why : "");
             sk_X509_free(recips);
             json_decref(failed);
-            return set_error(call->pool, "serverUnavailable", NULL, apr_psprintf(p,
+            return set_error(p, "serverUnavailable", NULL, apr_psprintf(p,
                 "The certificate directory could not be reached (%s); nothing "
                 "was stored. Try again later.", why ? why : "timeout"));
         }
@@ -445,7 +445,7 @@ static json_t *collect_recipients(STACK_OF(X509) **precips, jm_call_t *call,
     }
     if (json_array_size(failed) > 0) {
         sk_X509_free(recips);
-        err = set_error(call->pool, "validEncryptionKeyNotFound", NULL, apr_psprintf(p,
+        err = set_error(p, "validEncryptionKeyNotFound", NULL, apr_psprintf(p,
             "No valid encryption certificate for: %s", desc));
         json_object_set_new(err, "invalidRecipients", failed);
         return err;
@@ -481,18 +481,18 @@ static apr_status_t prepare_create(pending_t **ppend, json_t **perr,
 
     *perr = NULL;
     if (!json_is_object(c)) {
-        *perr = set_error(call->pool, "invalidProperties", NULL, "The creation is not an object.");
+        *perr = set_error(p, "invalidProperties", NULL, "The creation is not an object.");
         return APR_SUCCESS;
     }
     for (i = 0; server_set[i]; i++) {
         if (json_object_get(c, server_set[i])) {
-            *perr = set_error(call->pool, "invalidProperties", server_set[i],
+            *perr = set_error(p, "invalidProperties", server_set[i],
                               "This property is set by the server.");
             return APR_SUCCESS;
         }
     }
     if (!read_smime_args(&a, c, &bad)) {
-        *perr = set_error(call->pool, "invalidProperties", bad, apr_psprintf(p,
+        *perr = set_error(p, "invalidProperties", bad, apr_psprintf(p,
                           "%s must be a boolean.", bad));
         return APR_SUCCESS;
     }
@@ -505,7 +505,7 @@ static apr_status_t prepare_create(pending_t **ppend, json_t **perr,
      * arguments read above */
     rv = jm_mime_build(&msg, c, fetch_blob_cb, call->ctx, &err, p);
     if (rv == APR_EINVAL || rv == APR_NOTFOUND) {
-        *perr = err ? err : set_error(call->pool, "invalidProperties", NULL, "Invalid Email.");
+        *perr = err ? err : set_error(p, "invalidProperties", NULL, "Invalid Email.");
         return APR_SUCCESS;
     }
     if (rv != APR_SUCCESS) {
@@ -523,7 +523,7 @@ static apr_status_t prepare_create(pending_t **ppend, json_t **perr,
         else if (jm_mime_signer_address(&signer_addr, msg, perr, p) != APR_SUCCESS) {
             /* encrypting to "the sender" needs one (draft §4) */
             if (!*perr) {
-                *perr = set_error(call->pool, "invalidEmail", "from", "No sender address.");
+                *perr = set_error(p, "invalidEmail", "from", "No sender address.");
             }
             return APR_SUCCESS;
         }
