@@ -311,27 +311,36 @@ static int valid_msgid(const char *s)
     return 1;
 }
 
-static const char *enc_msgids(bctx_t *b, const char *path, const char *name,
-                              json_t *v)
+/* A non-empty list of <...> items (msg-ids, URLs), each checked with
+ * valid_msgid (no spaces, CR/LF or angle brackets), joined by sep. */
+static const char *enc_bracketed(bctx_t *b, const char *path, const char *name,
+                                 json_t *v, const char *sep, const char *what)
 {
     const char *acc = "";
     apr_size_t i;
-    json_t *id;
+    json_t *item;
 
     if (!json_is_array(v) || !json_array_size(v)) {
-        invalid(b, path, "must be a non-empty array of message ids");
+        invalid(b, path, apr_psprintf(b->p, "must be a non-empty array of %ss", what));
         return NULL;
     }
-    json_array_foreach(v, i, id) {
-        if (!json_is_string(id) || !valid_msgid(json_string_value(id))) {
+    json_array_foreach(v, i, item) {
+        if (!json_is_string(item) || !valid_msgid(json_string_value(item))) {
             invalid(b, apr_psprintf(b->p, "%s/%lu", path, (unsigned long)i),
-                    "must be a msg-id without angle brackets");
+                    apr_psprintf(b->p, "must be a %s without spaces or angle "
+                                 "brackets", what));
             return NULL;
         }
-        acc = apr_pstrcat(b->p, acc, *acc ? " <" : "<", json_string_value(id),
+        acc = apr_pstrcat(b->p, acc, *acc ? sep : "", "<", json_string_value(item),
                           ">", NULL);
     }
     return fold_structured(name, acc, b->p);
+}
+
+static const char *enc_msgids(bctx_t *b, const char *path, const char *name,
+                              json_t *v)
+{
+    return enc_bracketed(b, path, name, v, " ", "message id");
 }
 
 /* RFC 8620 §1.4 Date "2021-07-10T11:03:11+10:00" → GDateTime keeping the
@@ -390,24 +399,7 @@ static const char *enc_date(bctx_t *b, const char *path, const char *name,
 static const char *enc_urls(bctx_t *b, const char *path, const char *name,
                             json_t *v)
 {
-    const char *acc = "";
-    apr_size_t i;
-    json_t *u;
-
-    if (!json_is_array(v) || !json_array_size(v)) {
-        invalid(b, path, "must be a non-empty array of URLs");
-        return NULL;
-    }
-    json_array_foreach(v, i, u) {
-        if (!json_is_string(u) || !valid_msgid(json_string_value(u))) {
-            invalid(b, apr_psprintf(b->p, "%s/%lu", path, (unsigned long)i),
-                    "must be a URL without spaces or angle brackets");
-            return NULL;
-        }
-        acc = apr_pstrcat(b->p, acc, *acc ? ", <" : "<", json_string_value(u),
-                          ">", NULL);
-    }
-    return fold_structured(name, acc, b->p);
+    return enc_bracketed(b, path, name, v, ", ", "URL");
 }
 
 static const char *enc_form(bctx_t *b, const char *path, const char *name,

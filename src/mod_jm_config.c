@@ -176,19 +176,32 @@ static const char *set_path(cmd_parms *cmd, void *d, const char *arg)
     return NULL;
 }
 
-/* cmd->info: offset of the limit inside jm_limits_t */
-static const char *set_limit(cmd_parms *cmd, void *d, const char *arg)
+/* A whole number in [min, max]; an error message naming the directive. */
+static const char *parse_number(apr_int64_t *pv, cmd_parms *cmd, const char *arg,
+                                apr_int64_t min, apr_int64_t max, const char *what)
 {
     char *end;
     apr_int64_t v = apr_strtoi64(arg, &end, 10);
 
-    (void)d;
-    if (*end || v < 1 || v > 2000000000) {
-        return apr_psprintf(cmd->pool, "%s: \"%s\" is not a positive integer",
-                            cmd->cmd->name, arg);
+    if (!*arg || *end || v < min || v > max) {
+        return apr_psprintf(cmd->pool, "%s: \"%s\" is not %s", cmd->cmd->name,
+                            arg, what);
     }
-    *(long *)((char *)&srv(cmd)->limits + (size_t)cmd->info) = (long)v;
+    *pv = v;
     return NULL;
+}
+
+/* cmd->info: offset of the limit inside jm_limits_t */
+static const char *set_limit(cmd_parms *cmd, void *d, const char *arg)
+{
+    apr_int64_t v = 0;
+    const char *err = parse_number(&v, cmd, arg, 1, 2000000000, "a positive integer");
+
+    (void)d;
+    if (!err) {
+        *(long *)((char *)&srv(cmd)->limits + (size_t)cmd->info) = (long)v;
+    }
+    return err;
 }
 
 static const char *add_send_as(cmd_parms *cmd, void *d, int argc, char *const argv[])
@@ -417,30 +430,30 @@ static const char *add_file(cmd_parms *cmd, void *d, const char *arg)
 /* cmd->info: offset of an apr_interval_time_t; the value is in seconds */
 static const char *set_seconds(cmd_parms *cmd, void *d, const char *arg)
 {
-    char *end;
-    apr_int64_t v = apr_strtoi64(arg, &end, 10);
     int allow_zero = cmd->info != (void *)APR_OFFSETOF(jm_srv_conf_t, dir.timeout);
+    apr_int64_t v = 0;
+    const char *err = parse_number(&v, cmd, arg, allow_zero ? 0 : 1, 86400 * 7,
+                                   "a number of seconds");
 
     (void)d;
-    if (*end || v < (allow_zero ? 0 : 1) || v > 86400 * 7) {
-        return apr_psprintf(cmd->pool, "%s: \"%s\" is not a number of seconds",
-                            cmd->cmd->name, arg);
+    if (!err) {
+        *(apr_interval_time_t *)((char *)srv(cmd) + (size_t)cmd->info)
+            = apr_time_from_sec(v);
     }
-    *(apr_interval_time_t *)((char *)srv(cmd) + (size_t)cmd->info) = apr_time_from_sec(v);
-    return NULL;
+    return err;
 }
 
 static const char *set_cache_size(cmd_parms *cmd, void *d, const char *arg)
 {
-    char *end;
-    apr_int64_t v = apr_strtoi64(arg, &end, 10);
+    apr_int64_t v = 0;
+    const char *err = parse_number(&v, cmd, arg, 0, 10000000,
+                                   "a number between 0 and 10000000");
 
     (void)d;
-    if (*end || v < 0 || v > 10000000) {
-        return "JMAPCertCacheSize must be a number between 0 and 10000000";
+    if (!err) {
+        srv(cmd)->dir.cache_max = (int)v;
     }
-    srv(cmd)->dir.cache_max = (int)v;
-    return NULL;
+    return err;
 }
 
 #define LIMIT(name, field) AP_INIT_TAKE1(name, set_limit, \
