@@ -1,5 +1,6 @@
 /* JMAP error objects. */
 #include <stdarg.h>
+#include <string.h>
 #include <apr_strings.h>
 #include "jm_error.h"
 
@@ -18,12 +19,34 @@ jm_problem_t *jm_problem(apr_pool_t *p, int status, const char *type,
     return pr;
 }
 
+/* RFC 8620 §3.6.1 registers four request-level problem types; any other
+ * HTTP error (404, 405, 503 ...) is plain RFC 7807 "about:blank". */
+static int registered_type(const char *t)
+{
+    static const char *const types[] = {
+        "unknownCapability", "notJSON", "notRequest", "limit", NULL
+    };
+    const char *const *k;
+
+    for (k = types; *k; k++) {
+        if (strcmp(*k, t) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 json_t *jm_problem_json(const jm_problem_t *pr)
 {
     char type[128];
     json_t *j;
 
-    apr_snprintf(type, sizeof(type), "urn:ietf:params:jmap:error:%s", pr->type);
+    if (registered_type(pr->type)) {
+        apr_snprintf(type, sizeof(type), "urn:ietf:params:jmap:error:%s", pr->type);
+    }
+    else {
+        apr_cpystrn(type, "about:blank", sizeof(type));
+    }
     j = json_pack("{s:s, s:i, s:s}", "type", type, "status", pr->status,
                   "detail", pr->detail ? pr->detail : "");
     if (pr->limit) {

@@ -9,7 +9,8 @@
 /** A request-level error (RFC 8620 §3.6.1, RFC 7807 problem details). */
 typedef struct {
     int status;             /**< HTTP status */
-    const char *type;       /**< short name: "notJSON", "limit", ... */
+    const char *type;       /**< "notJSON", "limit", ... (RFC 8620 §3.6.1);
+                             *   other names become about:blank, logged as given */
     const char *detail;     /**< human text */
     const char *limit;      /**< for "limit": the limit's name */
 } jm_problem_t;
