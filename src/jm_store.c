@@ -23,6 +23,18 @@ static const struct { const char *name, *role; } std_mailboxes[] = {
     { NULL, NULL }
 };
 
+/* The first column of every row (id lists). */
+static apr_array_header_t *first_column(apr_array_header_t *rows, apr_pool_t *p)
+{
+    apr_array_header_t *out = apr_array_make(p, rows->nelts, sizeof(const char *));
+    int i;
+
+    for (i = 0; i < rows->nelts; i++) {
+        APR_ARRAY_PUSH(out, const char *) = COL(rows, i, 0);
+    }
+    return out;
+}
+
 static const char *i64(apr_int64_t v, apr_pool_t *p)
 {
     return apr_psprintf(p, "%" APR_INT64_T_FMT, v);
@@ -183,18 +195,13 @@ apr_status_t jm_store_mailboxes(apr_array_header_t **pboxes, jm_db_t *db,
 apr_status_t jm_store_mailbox_ids(apr_array_header_t **pids, jm_db_t *db,
                                   const char *account_id, apr_pool_t *p)
 {
-    apr_array_header_t *rows, *ids;
+    apr_array_header_t *rows;
     apr_status_t rv;
-    int i;
 
     if (APR_SUCCESS != (rv = SELECT(&rows, db, JM_SQL_MAILBOX_IDS, p, account_id))) {
         return rv;
     }
-    ids = apr_array_make(p, rows->nelts, sizeof(const char *));
-    for (i = 0; i < rows->nelts; i++) {
-        APR_ARRAY_PUSH(ids, const char *) = COL(rows, i, 0);
-    }
-    *pids = ids;
+    *pids = first_column(rows, p);
     return APR_SUCCESS;
 }
 
@@ -298,33 +305,13 @@ apr_status_t jm_store_email_ids(apr_array_header_t **pids, jm_db_t *db,
                                 const char *account_id, long limit,
                                 apr_pool_t *p)
 {
-    apr_array_header_t *rows, *ids;
+    apr_array_header_t *rows;
     apr_status_t rv;
-    int i;
 
     if (APR_SUCCESS != (rv = SELECT(&rows, db, JM_SQL_EMAIL_IDS, p, account_id,
                                     i64(limit, p)))) {
         return rv;
     }
-    ids = apr_array_make(p, rows->nelts, sizeof(const char *));
-    for (i = 0; i < rows->nelts; i++) {
-        APR_ARRAY_PUSH(ids, const char *) = COL(rows, i, 0);
-    }
-    *pids = ids;
+    *pids = first_column(rows, p);
     return APR_SUCCESS;
-}
-
-apr_status_t jm_store_email_by_blob(const char **pemail_id, jm_db_t *db,
-                                    const char *account_id, const char *blob_id,
-                                    apr_pool_t *p)
-{
-    apr_array_header_t *rows;
-    apr_status_t rv;
-
-    if (APR_SUCCESS != (rv = SELECT(&rows, db, JM_SQL_EMAIL_BY_BLOB, p,
-                                    account_id, blob_id))) {
-        return rv;
-    }
-    *pemail_id = rows->nelts ? COL(rows, 0, 0) : NULL;
-    return rows->nelts ? APR_SUCCESS : APR_NOTFOUND;
 }

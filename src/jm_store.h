@@ -80,9 +80,4 @@ apr_status_t jm_store_email_ids(apr_array_header_t **pids, jm_db_t *db,
                                 const char *account_id, long limit,
                                 apr_pool_t *p);
 
-/** Does any email of the account use blob_id as its message blob? */
-apr_status_t jm_store_email_by_blob(const char **pemail_id, jm_db_t *db,
-                                    const char *account_id, const char *blob_id,
-                                    apr_pool_t *p);
-
 #endif

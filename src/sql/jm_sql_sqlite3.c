@@ -109,8 +109,6 @@ const jm_sql_dialect_t jm_sql_sqlite3 = {
             " WHERE account_id = %s AND email_id = %s",
         [JM_SQL_EMAIL_IDS] = "SELECT id FROM jm_emails WHERE account_id = %s"
             " ORDER BY received_at DESC, id LIMIT %lld",
-        [JM_SQL_EMAIL_BY_BLOB] = "SELECT id FROM jm_emails WHERE account_id = %s"
-            " AND blob_id = %s",
     },
     migrations,
     1,
