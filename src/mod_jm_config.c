@@ -242,6 +242,20 @@ static const char *add_read_only_user(cmd_parms *cmd, void *d, const char *arg)
     return NULL;
 }
 
+/* Private keys and passphrases should be readable by root alone: the key is
+ * loaded before httpd drops privileges, so its children never need them. */
+static void warn_if_exposed(cmd_parms *cmd, const char *file, const char *what)
+{
+    apr_finfo_t fi;
+
+    if (apr_stat(&fi, file, APR_FINFO_PROT, cmd->temp_pool) == APR_SUCCESS
+        && (fi.protection & (APR_GREAD | APR_GWRITE | APR_WREAD | APR_WWRITE))) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, JMLOGNO_GLUE(01205)
+                     "%s: %s %s is readable or writable by group or others; "
+                     "make it mode 0600, owned by root", cmd->cmd->name, what, file);
+    }
+}
+
 /* Keys are loaded right here, while httpd is still root (as mod_ssl does),
  * and checked now rather than at the first request. */
 static const char *add_signing_key(cmd_parms *cmd, void *d, const char *addr,
@@ -260,6 +274,10 @@ static const char *add_signing_key(cmd_parms *cmd, void *d, const char *addr,
         if (e) {
             return e;
         }
+        warn_if_exposed(cmd, passfile, "passphrase file");
+    }
+    if (!strchr(uri, ':')) {            /* a plain file, not a store URI */
+        warn_if_exposed(cmd, uri, "key file");
     }
     if (!sc->keystore
         && jm_keystore_create(&sc->keystore, cmd->pool) != APR_SUCCESS) {

@@ -47,6 +47,28 @@ for my $c (@cases) {
     $t->stop if $t;
 }
 
+# key material readable by others starts, but with a warning naming the file
+{
+    use File::Temp qw(tempdir);
+    use File::Copy qw(copy);
+    my $dir = tempdir(CLEANUP => 1);
+    copy("$pki/heidi.p12", "$dir/heidi.p12") or die;
+    copy("$pki/heidi.pass", "$dir/heidi.pass") or die;
+    chmod 0644, "$dir/heidi.p12", "$dir/heidi.pass";
+    my $w = eval { JMAPTest->new(smtp => 0, ldap => 0,
+        extra_conf => "JMAPSigningKey heidi\@example.com $dir/heidi.p12 $dir/heidi.pass\n") };
+    ok($w, 'a group/world-readable key still starts') or diag($@);
+    if ($w) {
+        my $out = `@{[ $ENV{HTTPD_BIN} || '/usr/sbin/apache2' ]} -t -f @{[ $w->conf_file ]} 2>&1`;
+        like($out, qr/JM01205: JMAPSigningKey: passphrase file \Q$dir\E\/heidi.pass is readable/,
+             'warning for the passphrase file');
+        like($out, qr/JM01205: JMAPSigningKey: key file \Q$dir\E\/heidi.p12 is readable/,
+             'warning for the key file');
+        unlike($out, qr/JM01205.*alice-full/, 'no warning for the 0600 default keys');
+        $w->stop;
+    }
+}
+
 # a key passphrase file and a PKCS#12 key that fit together do start
 my $good = eval { JMAPTest->new(smtp => 0, ldap => 0,
     extra_conf => "JMAPSigningKey heidi\@example.com $pki/heidi.p12 $pki/heidi.pass\n") };
