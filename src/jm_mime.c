@@ -101,8 +101,8 @@ static const char *fold_structured(const char *name, const char *value,
 /* header value encoders, one per form                                */
 /* ------------------------------------------------------------------ */
 
-static const char *enc_raw(bctx_t *b, const char *path, const char *name,
-                           json_t *v)
+/* A header value given as a JSON string: no CR or LF may reach the wire. */
+static const char *header_string(bctx_t *b, const char *path, json_t *v)
 {
     const char *s;
 
@@ -113,6 +113,17 @@ static const char *enc_raw(bctx_t *b, const char *path, const char *name,
     s = json_string_value(v);
     if (has_crlf(s)) {
         invalid(b, path, "CR and LF are not allowed in a header value");
+        return NULL;
+    }
+    return s;
+}
+
+static const char *enc_raw(bctx_t *b, const char *path, const char *name,
+                           json_t *v)
+{
+    const char *s;
+
+    if (!(s = header_string(b, path, v))) {
         return NULL;
     }
     if (strlen(name) + 1 + strlen(s) > 998) {
@@ -129,13 +140,7 @@ static const char *enc_text(bctx_t *b, const char *path, const char *name,
     char *enc, *line, *f;
     const char *raw;
 
-    if (!json_is_string(v)) {
-        invalid(b, path, "must be a string");
-        return NULL;
-    }
-    s = json_string_value(v);
-    if (has_crlf(s)) {
-        invalid(b, path, "CR and LF are not allowed in a header value");
+    if (!(s = header_string(b, path, v))) {
         return NULL;
     }
     enc = g_mime_utils_header_encode_text(jm_mime_fmt(), s, "utf-8");
