@@ -4,8 +4,10 @@
  *
  * The top-level header section is written by hand from jm_hdr_t raw values
  * (so nothing is re-encoded behind our back); the body entity is a GMime
- * object tree written with CRLF format options. The result is parsed back
- * into a GMimeMessage so jm_mime_gmime() reflects exactly the stored bytes.
+ * object tree written with CRLF format options. The header section is
+ * parsed back so the fields the S/MIME layer reads (signer, recipients)
+ * are exactly those stored; the body is not parsed again, the built tree
+ * is kept for jm_smime.
  */
 #include <string.h>
 #include <stdlib.h>
@@ -1409,7 +1411,9 @@ apr_status_t jm_mime_build(jm_mime_msg_t **pmsg, json_t *create,
     const char *bbytes;
     int i;
     char *out, *o;
-    apr_size_t total;
+    apr_size_t total, hlen;
+    const char *body_at;
+    GMimeMessage *hdrs_only;
 
     *pmsg = NULL;
     *pseterr = NULL;
@@ -1455,6 +1459,7 @@ apr_status_t jm_mime_build(jm_mime_msg_t **pmsg, json_t *create,
         o += sprintf(o, "%s:%s\r\n", h->name, h->raw);
     }
     o += sprintf(o, "MIME-Version: 1.0\r\n");
+    hlen = o - out;
     memcpy(o, bbytes, blen);
     o += blen;
     if (blen < 2 || o[-2] != '\r' || o[-1] != '\n') {
@@ -1464,14 +1469,23 @@ apr_status_t jm_mime_build(jm_mime_msg_t **pmsg, json_t *create,
     }
     *o = '\0';
 
-    /* read the header section back from the bytes, so root-part fields and
-     * the parsed message agree with what is stored */
-    if (APR_SUCCESS != jm_mime_msg_from_bytes(&msg, out, o - out, p)) {
+    /* read the top-level fields back from the header section as stored
+     * (it ends with the root entity's own fields, e.g. a bodyStructure
+     * root's header:X-...) */
+    body_at = memmem(out + hlen, (o - out) - hlen, "\r\n\r\n", 4);
+    hlen = body_at ? (apr_size_t)(body_at - out) + 2 : (apr_size_t)(o - out);
+    if (!(hdrs_only = jm_mime_parse_bytes(out, hlen, p))) {
         jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
                       JMLOGNO(04001) "a built message did not parse back");
         b.fail = APR_EGENERAL;
         goto leave;
     }
+    msg = apr_pcalloc(p, sizeof(*msg));
+    msg->data = out;
+    msg->len = o - out;
+    jm_mime_msg_read_hdrs(msg, (GMimeObject *)hdrs_only, p);
+    msg->body = jm_mime_own(body, p);
+    body = NULL;
     *pmsg = msg;
 leave:
     if (body) {

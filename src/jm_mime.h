@@ -39,8 +39,9 @@ apr_status_t jm_mime_build(jm_mime_msg_t **pmsg, json_t *create,
 apr_status_t jm_mime_to_bytes(const char **pdata, apr_size_t *plen,
                               jm_mime_msg_t *msg, apr_pool_t *p);
 
-/** The GMimeMessage (borrowed; type is void* to keep GLib out of callers). */
-void *jm_mime_gmime(jm_mime_msg_t *msg);
+/** The stored bytes parsed as a GMimeMessage, on first use (borrowed,
+ *  lives as long as p; void* keeps GLib out of callers). */
+void *jm_mime_gmime(jm_mime_msg_t *msg, apr_pool_t *p);
 
 /**
  * Signer address per the S/MIME draft §4: first address of the last Sender

@@ -224,23 +224,12 @@ static char *lower(const char *s, apr_pool_t *p)
     return lc;
 }
 
-/** Wrap stored bytes (e.g. a draft read back) as a jm_mime_msg_t. */
-apr_status_t jm_mime_msg_from_bytes(jm_mime_msg_t **pmsg, const char *data,
-                                    apr_size_t len, apr_pool_t *p)
+void jm_mime_msg_read_hdrs(jm_mime_msg_t *msg, GMimeObject *parsed, apr_pool_t *p)
 {
-    jm_mime_msg_t *msg = apr_pcalloc(p, sizeof(*msg));
-    GMimeHeaderList *hl;
-    int i, n;
+    GMimeHeaderList *hl = g_mime_object_get_header_list(parsed);
+    int i, n = g_mime_header_list_get_count(hl);
 
-    *pmsg = NULL;
-    msg->data = apr_pstrmemdup(p, data, len);
-    msg->len = len;
-    if (!(msg->gmsg = jm_mime_parse_bytes(msg->data, len, p))) {
-        return APR_EINVAL;
-    }
-    msg->hdrs = apr_array_make(p, 16, sizeof(jm_hdr_t));
-    hl = g_mime_object_get_header_list((GMimeObject *)msg->gmsg);
-    n = g_mime_header_list_get_count(hl);
+    msg->hdrs = apr_array_make(p, n + 1, sizeof(jm_hdr_t));
     for (i = 0; i < n; ++i) {
         GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
         const char *name = g_mime_header_get_raw_name(h);
@@ -253,6 +242,35 @@ apr_status_t jm_mime_msg_from_bytes(jm_mime_msg_t **pmsg, const char *data,
         e->name = apr_pstrdup(p, name);
         e->raw = jm_mime_hdr_raw(h, p);
     }
+}
+
+void jm_mime_keep_content_fields(GMimeObject *obj)
+{
+    GMimeHeaderList *hl = g_mime_object_get_header_list(obj);
+    int i = g_mime_header_list_get_count(hl);
+
+    while (i-- > 0) {
+        GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+        if (!is_content_field(g_mime_header_get_name(h))) {
+            g_mime_header_list_remove_at(hl, i);
+        }
+    }
+}
+
+/** Wrap stored bytes (e.g. a draft read back) as a jm_mime_msg_t. */
+apr_status_t jm_mime_msg_from_bytes(jm_mime_msg_t **pmsg, const char *data,
+                                    apr_size_t len, apr_pool_t *p)
+{
+    jm_mime_msg_t *msg = apr_pcalloc(p, sizeof(*msg));
+
+    *pmsg = NULL;
+    msg->data = apr_pstrmemdup(p, data, len);
+    msg->len = len;
+    if (!(msg->gmsg = jm_mime_parse_bytes(msg->data, len, p))
+        || !(msg->body = g_mime_message_get_mime_part(msg->gmsg))) {
+        return APR_EINVAL;
+    }
+    jm_mime_msg_read_hdrs(msg, (GMimeObject *)msg->gmsg, p);
     *pmsg = msg;
     return APR_SUCCESS;
 }
@@ -266,8 +284,11 @@ apr_status_t jm_mime_to_bytes(const char **pdata, apr_size_t *plen,
     return APR_SUCCESS;
 }
 
-void *jm_mime_gmime(jm_mime_msg_t *msg)
+void *jm_mime_gmime(jm_mime_msg_t *msg, apr_pool_t *p)
 {
+    if (!msg->gmsg) {
+        msg->gmsg = jm_mime_parse_bytes(msg->data, msg->len, p);
+    }
     return msg->gmsg;
 }
 

@@ -18,7 +18,9 @@ struct jm_mime_msg_t {
     apr_array_header_t *hdrs;   /**< jm_hdr_t: top-level non-structural fields */
     const char *data;           /**< the whole message, CRLF */
     apr_size_t len;
-    GMimeMessage *gmsg;         /**< data parsed back (pool-owned) */
+    GMimeObject *body;          /**< the root entity (pool-owned); jm_smime
+                                 *   encodes it in place */
+    GMimeMessage *gmsg;         /**< data parsed, on demand (jm_mime_gmime) */
 };
 
 /** Header field forms (RFC 8621 §4.1.2) as bits. */
@@ -63,5 +65,13 @@ const char *jm_mime_leaf_bytes(apr_size_t *plen, GMimeObject *leaf, apr_pool_t *
 /** Wrap stored bytes as a jm_mime_msg_t (for protecting a stored draft). */
 apr_status_t jm_mime_msg_from_bytes(jm_mime_msg_t **pmsg, const char *data,
                                     apr_size_t len, apr_pool_t *p);
+
+/** Fill msg->hdrs from a parsed header section (content fields and
+ *  MIME-Version left out). */
+void jm_mime_msg_read_hdrs(jm_mime_msg_t *msg, GMimeObject *parsed, apr_pool_t *p);
+
+/** Remove every header field of obj but Content-* (a root entity about to
+ *  be wrapped: the message-level fields are written by the caller). */
+void jm_mime_keep_content_fields(GMimeObject *obj);
 
 #endif

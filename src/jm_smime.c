@@ -209,7 +209,6 @@ apr_status_t jm_smime_protect(const char **pdata, apr_size_t *plen,
                               jm_mime_msg_t *msg, const jm_smime_opts_t *opts,
                               jm_cms_err_t *err, apr_pool_t *p)
 {
-    GMimeMessage *gm;
     GMimeObject *body;
     jm_hp_plan_t *plan = NULL;
     apr_array_header_t *outer = msg->hdrs;
@@ -231,10 +230,10 @@ apr_status_t jm_smime_protect(const char **pdata, apr_size_t *plen,
         jm_cms_err_set(err, "jm_smime_protect: signer or recipients missing");
         return APR_EINVAL;
     }
-    /* work on a fresh parse: the stored draft stays as it was */
-    if (!(gm = jm_mime_parse_bytes(msg->data, msg->len, p))
-        || !(body = g_mime_message_get_mime_part(gm))) {
-        jm_cms_err_set(err, "jm_smime_protect: message does not parse");
+    /* the built tree, not a parse of msg->data: it is encoded in place
+     * below, msg->data (what an unprotected draft stores) stays as it was */
+    if (!(body = msg->body)) {
+        jm_cms_err_set(err, "jm_smime_protect: message has no body");
         return APR_EINVAL;
     }
     if (hp) {
@@ -244,6 +243,8 @@ apr_status_t jm_smime_protect(const char **pdata, apr_size_t *plen,
             legacy_walk(body, 0, plan, p);
         }
     }
+    /* message-level fields are written by us, from msg->hdrs/plan */
+    jm_mime_keep_content_fields(body);
     /* RFC 8551 §3.1.3: 7-bit before signing, never after */
     g_mime_object_encode(body, GMIME_ENCODING_CONSTRAINT_7BIT);
     entity = jm_mime_obj_bytes(&elen, body, p);

@@ -27,6 +27,8 @@ typedef struct {
  * with hp="clear"/"cipher"; for encryption the outer header section is
  * rewritten by the baseline policy and HP-Outer lines are recorded (jm_hp).
  * Bcc never appears inside the cryptographic payload.
+ * msg's body tree is encoded in place (7-bit, legacy display): protect a
+ * built message once.
  */
 apr_status_t jm_smime_protect(const char **pdata, apr_size_t *plen,
                               jm_mime_msg_t *msg, const jm_smime_opts_t *opts,

@@ -614,7 +614,7 @@ static void test_signer_recipients(void)
        && !strcmp(APR_ARRAY_IDX(r, 1, const char *), "y@example.com")
        && !strcmp(APR_ARRAY_IDX(r, 2, const char *), "z@example.com"),
        "recipients in order, Bcc group members included");
-    ok(m && jm_mime_gmime(m) != NULL, "jm_mime_gmime gives the parsed message");
+    ok(m && jm_mime_gmime(m, pool) != NULL, "jm_mime_gmime gives the parsed message");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -809,6 +809,7 @@ static void test_smime(void)
 
     /* 2. detached (multipart/signed) */
     o.sign_opaque = 0;
+    m = build(hp_msg_json, &err);     /* protect encodes the tree in place */
     rc = jm_smime_protect(&out, &olen, m, &o, &cerr, pool);
     ok(rc == APR_SUCCESS, "detached sign: protect succeeds %s", rc ? cerr.text : "");
     if (rc == APR_SUCCESS) {
@@ -845,6 +846,7 @@ static void test_smime(void)
     /* 3. encrypt only: hp="cipher", HP-Outer, outer Subject [...] */
     o.sign = 0;
     o.encrypt = 1;
+    m = build(hp_msg_json, &err);     /* protect encodes the tree in place */
     rc = jm_smime_protect(&out, &olen, m, &o, &cerr, pool);
     ok(rc == APR_SUCCESS, "encrypt: protect succeeds %s", rc ? cerr.text : "");
     if (rc == APR_SUCCESS) {
@@ -881,6 +883,7 @@ static void test_smime(void)
     o.sign_opaque = 0;
     o.legacy_display = 1;
     o.enc.cipher = JM_CMS_AES256_CBC;
+    m = build(hp_msg_json, &err);     /* protect encodes the tree in place */
     rc = jm_smime_protect(&out, &olen, m, &o, &cerr, pool);
     ok(rc == APR_SUCCESS, "sign+encrypt: protect succeeds %s", rc ? cerr.text : "");
     if (rc == APR_SUCCESS) {
@@ -910,6 +913,7 @@ static void test_smime(void)
     o.header_protect = 0;
     o.legacy_display = 0;
     o.sign = 0;
+    m = build(hp_msg_json, &err);     /* protect encodes the tree in place */
     rc = jm_smime_protect(&out, &olen, m, &o, &cerr, pool);
     ok(rc == APR_SUCCESS, "encrypt without HP succeeds");
     if (rc == APR_SUCCESS) {
