@@ -226,20 +226,34 @@ static const char *const smime_arg_names[] = {
     "smimeSign", "smimeEncrypt", "headerProtect", "smimeSignOpaque", NULL
 };
 
-/* Read the four booleans from obj over defaults; the name of the first
- * non-boolean one in *pbad. */
-static int read_smime_args(smime_args_t *a, json_t *obj, const char **pbad)
+/* Read the four booleans from obj over defaults. 0 and the name in *pbad
+ * for a non-boolean one, -1 for one present while the request does not use
+ * the smime-advanced capability: ignoring smimeEncrypt would store the
+ * message unencrypted, so that is an error, not a silent no-op. */
+static int read_smime_args(smime_args_t *a, jm_call_t *call, json_t *obj,
+                           const char **pbad)
 {
     int *dest[] = { &a->sign, &a->encrypt, &a->header_protect, &a->sign_opaque };
-    int i;
+    int i, uses = jm_call_uses(call, JM_CAP_SMIME);
 
     for (i = 0; smime_arg_names[i]; i++) {
+        if (!uses && json_object_get(obj, smime_arg_names[i])) {
+            *pbad = smime_arg_names[i];
+            return -1;
+        }
         if (jm_json_opt_bool(obj, smime_arg_names[i], dest[i]) < 0) {
             *pbad = smime_arg_names[i];
             return 0;
         }
     }
     return 1;
+}
+
+static const char *smime_args_problem(int rc, const char *name, apr_pool_t *p)
+{
+    return rc < 0 ? apr_psprintf(p, "%s needs capability %s in \"using\".", name,
+                                 JM_CAP_SMIME)
+                  : apr_psprintf(p, "%s must be a boolean.", name);
 }
 
 /* RFC 8621 §4.1.1 keyword syntax: 1-255 of %x21-%x7E minus ( ) { ] % * " \ */
@@ -477,7 +491,7 @@ static apr_status_t prepare_create(pending_t **ppend, json_t **perr,
     pending_t *pend;
     apr_status_t rv;
     static const char *const server_set[] = { "id", "blobId", "threadId", "size", NULL };
-    int i;
+    int i, rc;
 
     *perr = NULL;
     if (!json_is_object(c)) {
@@ -491,9 +505,8 @@ static apr_status_t prepare_create(pending_t **ppend, json_t **perr,
             return APR_SUCCESS;
         }
     }
-    if (!read_smime_args(&a, c, &bad)) {
-        *perr = set_error(p, "invalidProperties", bad, apr_psprintf(p,
-                          "%s must be a boolean.", bad));
+    if ((rc = read_smime_args(&a, call, c, &bad)) != 1) {
+        *perr = set_error(p, "invalidProperties", bad, smime_args_problem(rc, bad, p));
         return APR_SUCCESS;
     }
     pend = apr_pcalloc(p, sizeof(*pend));
@@ -625,7 +638,7 @@ apr_status_t jm_email_set(jm_call_t *call)
     const char *old_state, *new_state, *cid, *bad = NULL;
     apr_status_t rv;
     size_t i;
-    int j;
+    int j, rc;
 
     create = json_object_get(args, "create");
     update = json_object_get(args, "update");
@@ -636,8 +649,9 @@ apr_status_t jm_email_set(jm_call_t *call)
         return jm_call_error(call, "invalidArguments", "create and update must "
                              "be objects, destroy an array (or null).");
     }
-    if (!read_smime_args(&defaults, args, &bad)) {
-        return jm_call_error(call, "invalidArguments", "\"%s\" must be a boolean.", bad);
+    if ((rc = read_smime_args(&defaults, call, args, &bad)) != 1) {
+        return jm_call_error(call, "invalidArguments", "%s",
+                             smime_args_problem(rc, bad, call->pool));
     }
     if ((long)(set_count(create) + set_count(update) + set_count(destroy))
         > ctx->limits->max_objects_in_set) {

@@ -389,6 +389,11 @@ static int using_has(json_t *using, const char *cap)
     return 0;
 }
 
+int jm_call_uses(const jm_call_t *call, const char *cap)
+{
+    return json_is_array(call->using) && using_has(call->using, cap);
+}
+
 static int has_references(json_t *args)
 {
     const char *key;
@@ -423,6 +428,7 @@ static void run_call(json_t *responses, jm_ctx_t *ctx, json_t *using,
     call.call_id = call_id;
     call.args = args;
     call.created_ids = created_ids;
+    call.using = using;
     apr_pool_create(&call.pool, ctx->pool);
 
     if (!m || !using_has(using, m->capability)) {

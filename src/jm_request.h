@@ -62,6 +62,7 @@ typedef struct jm_call_t {
     const char *call_id;
     json_t *args;              /**< arguments, result references resolved */
     json_t *created_ids;       /**< request-level creation id -> id map */
+    json_t *using;             /**< the request's "using" (borrowed) */
     apr_pool_t *pool;          /**< scratch for this call */
     json_t *result;            /**< set by the method: response arguments */
     json_t *error;             /**< or: a method-level error object */
@@ -102,6 +103,9 @@ void jm_request_process(json_t **presponse, jm_problem_t **pproblem,
 apr_status_t jm_call_error(jm_call_t *call, const char *type,
                            const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/** Whether the request lists capability cap in "using" (RFC 8620 §3.3). */
+int jm_call_uses(const jm_call_t *call, const char *cap);
 
 /** Resolve "#creationId" to the id created earlier in this request; other
  *  strings are returned unchanged; NULL for an unknown creation id. */

@@ -30,17 +30,14 @@ my $i = JMAPTest->response_for($r, 'i');
 is($i->[0], 'error', 'Identity/get with the directory down is an error');
 is($i->[1]{type}, 'serverUnavailable', '... serverUnavailable (retryable)');
 
-my $mb = $t->api('alice', undef, [['Mailbox/get', { accountId => $acc }, 'm']]);
-my ($drafts) = map { $_->{id} } grep { ($_->{role} // '') eq 'drafts' }
-    @{ JMAPTest->response_for($mb, 'm')->[1]{list} };
 my $T = JSON::PP::true;
 my $start = time;
-$r = $t->api('alice', undef, [['Email/set', { accountId => $acc, create => { k => {
-    mailboxIds => { $drafts => $T }, from => [{ email => 'alice@example.com' }],
+my $s = [ 'Email/set', $t->email_set('alice', { k => {
+    mailboxIds => { $t->mailbox_id('alice', 'drafts') => $T },
+    from => [{ email => 'alice@example.com' }],
     to => [{ email => 'bob@example.com' }], subject => 'x', smimeSign => $T,
     textBody => [{ partId => 't', type => 'text/plain' }],
-    bodyValues => { t => { value => 'hi' } } } } }, 's']]);
-my $s = JMAPTest->response_for($r, 's');
+    bodyValues => { t => { value => 'hi' } } } }) ];
 is($s->[1]{notCreated}{k}{type}, 'serverUnavailable', 'signing: per-email serverUnavailable');
 ok(!$s->[1]{created}, 'nothing created');
 ok(time - $start <= 6, 'answered within the bounded timeout');

@@ -18,20 +18,16 @@ my $t = JMAPTest->new(smtp => 0, mpm => 'event',
                 . "MaxSpareThreads 25\nThreadsPerChild 25\nMaxRequestWorkers 25\n"
                 . "JMAPLDAPTimeout 1\n",
     expected_errors => [qr/JM0(1050|3001)/]);
-my $acc = $t->account_id('alice');
-my $mb = $t->api('alice', undef, [['Mailbox/get', { accountId => $acc }, 'm']]);
-my ($drafts) = map { $_->{id} } grep { ($_->{role} // '') eq 'drafts' }
-    @{ JMAPTest->response_for($mb, 'm')->[1]{list} };
 my $T = JSON::PP::true;
 
 sub encrypt_to {
     my ($to) = @_;
-    my $r = $t->api('alice', undef, [['Email/set', { accountId => $acc, create => { k => {
-        mailboxIds => { $drafts => $T }, from => [{ email => 'alice@example.com' }],
+    return $t->email_set('alice', { k => {
+        mailboxIds => { $t->mailbox_id('alice', 'drafts') => $T },
+        from => [{ email => 'alice@example.com' }],
         to => [{ email => $to }], subject => 'cached?', smimeEncrypt => $T,
         textBody => [{ partId => 't', type => 'text/plain' }],
-        bodyValues => { t => { value => 'hi' } } } } }, 's']]);
-    return JMAPTest->response_for($r, 's')->[1];
+        bodyValues => { t => { value => 'hi' } } } });
 }
 
 ok(encrypt_to('bob@example.com')->{created}{k}, 'first message: certificates from the directory');

@@ -57,24 +57,12 @@ sub signer_infos {
 
 # ---- helpers (JMAP) ---------------------------------------------------------------
 
-my %MBOX;    # user -> role -> mailbox id
-sub mbox {
-    my ($user, $role) = @_;
-    unless ($MBOX{$user}) {
-        my $r = $t->api($user, undef,
-                        [['Mailbox/get', { accountId => $t->account_id($user) }, 'm']]);
-        my $l = $r ? $r->{methodResponses}[0][1]{list} : [];
-        $MBOX{$user} = { map { (($_->{role} // $_->{name}) => $_->{id}) } @$l };
-    }
-    return $MBOX{$user}{$role} // 'no-such-mailbox';
-}
-
 my $BODY = "Hello Bob,\nthe numbers are in: 42.\n";
 
 sub message {
     my ($user, %o) = @_;
     return {
-        mailboxIds    => { mbox($user, 'drafts') => $T },
+        mailboxIds    => { $t->mailbox_id($user, 'drafts') => $T },
         from          => [{ name => 'Alice Example', email => 'alice@example.com' }],
         to            => [{ name => 'Bob Example', email => 'bob@example.com' }],
         subject       => 'Quarterly numbers',
@@ -84,35 +72,11 @@ sub message {
     };
 }
 
-# Email/set with the given creations; the Email/set response arguments.
-sub email_set {
-    my ($user, $create, %args) = @_;
-    my $r = $t->api($user, undef, [['Email/set',
-        { accountId => $t->account_id($user), create => $create, %args }, 's']]);
-    my $resp = JMAPTest->response_for($r, 's');
-    return $resp && $resp->[0] eq 'Email/set' ? $resp->[1] : { methodError => $resp };
-}
-
 sub download_blob {
     my ($user, $blob_id) = @_;
     my $dl = $t->download($user, { accountId => $t->account_id($user), blobId => $blob_id,
                                    name => 'message.eml', type => 'message/rfc822' });
     return $dl->{status} == 200 ? $dl->{content} : undef;
-}
-
-# Create one email; (created entry, downloaded bytes) or () after a failed test.
-sub create_one {
-    my ($user, $msg, %args) = @_;
-    my $res = email_set($user, { k1 => $msg }, %args);
-    my $c = $res->{created} && $res->{created}{k1};
-    unless (ok($c && $c->{blobId}, "$user: Email/set created k1")) {
-        diag(explain($res));
-        return;
-    }
-    my $bytes = download_blob($user, $c->{blobId});
-    ok(defined $bytes, 'downloaded the created blob') or return;
-    is(length $bytes, $c->{size}, 'created size equals the downloaded length');
-    return ($c, $bytes);
 }
 
 # Header protection (RFC 9788) on a signed-only message: the payload header
@@ -162,7 +126,7 @@ my %made;    # name -> [created, bytes, user, message]
 
 subtest 'alice signs opaque (default), RSA' => sub {
     my $msg = message('alice', smimeSign => $T);
-    my ($c, $bytes) = create_one('alice', $msg) or return;
+    my ($c, $bytes) = $t->create_email('alice', $msg) or return;
     $made{opaque} = [$c, $bytes, 'alice', $msg];
     my ($oh) = split_entity($bytes);
     my $of = fields($oh);
@@ -232,7 +196,7 @@ sub tamper_detached {
 
 subtest 'alice signs detached (smimeSignOpaque false), RSA' => sub {
     my $msg = message('alice', smimeSign => $T, smimeSignOpaque => $F);
-    my ($c, $bytes) = create_one('alice', $msg) or return;
+    my ($c, $bytes) = $t->create_email('alice', $msg) or return;
     $made{detached} = [$c, $bytes, 'alice', $msg];
     my $v = check_detached($bytes, 'alice@example.com', 'detached');
     return unless $v->{outer};
@@ -253,7 +217,7 @@ for my $opaque (1, 0) {
     subtest "carol signs $what with EC P-256" => sub {
         my $msg = message('carol', from => [{ name => 'Carol', email => 'carol@example.com' }],
                           smimeSign => $T, smimeSignOpaque => $opaque ? $T : $F);
-        my ($c, $bytes) = create_one('carol', $msg) or return;
+        my ($c, $bytes) = $t->create_email('carol', $msg) or return;
         my $v = $opaque ? cms_verify($bytes) : check_detached($bytes, 'carol@example.com', "carol $what");
         ok($v->{ok}, 'openssl verifies the ECDSA signature') or diag($v->{err});
         my $cert = cert_text($v->{signer});
@@ -278,7 +242,7 @@ for my $user (qw(alice bob)) {
     subtest "$user signs as the shared address sales\@example.com (JMAPSendAs)" => sub {
         my $msg = message($user, from => [{ name => 'Example Sales', email => 'sales@example.com' }],
                           smimeSign => $T);
-        my ($c, $bytes) = create_one($user, $msg) or return;
+        my ($c, $bytes) = $t->create_email($user, $msg) or return;
         my $v = cms_verify($bytes);
         ok($v->{ok}, 'verifies') or diag($v->{err});
         my $cert = cert_text($v->{signer});
@@ -293,7 +257,7 @@ subtest 'headerProtect false: no protected copy, no hp parameter' => sub {
     for my $opaque (1, 0) {
         my $msg = message('alice', smimeSign => $T, headerProtect => $F,
                           smimeSignOpaque => $opaque ? $T : $F);
-        my ($c, $bytes) = create_one('alice', $msg) or return;
+        my ($c, $bytes) = $t->create_email('alice', $msg) or return;
         my $v = cms_verify($bytes);
         ok($v->{ok}, ($opaque ? 'opaque' : 'detached') . ': verifies') or diag($v->{err});
         my ($ih, $ib) = split_entity($v->{content});
@@ -311,7 +275,7 @@ subtest 'Sender overrides From for the signer (From: board, Sender: alice)' => s
     my $msg = message('alice', from => [{ name => 'The Board', email => 'board@example.com' }],
                       sender => [{ name => 'Alice Example', email => 'alice@example.com' }],
                       smimeSign => $T);
-    my ($c, $bytes) = create_one('alice', $msg) or return;
+    my ($c, $bytes) = $t->create_email('alice', $msg) or return;
     my ($oh) = split_entity($bytes);
     like(field(fields($oh), 'From') // '', qr/board\@example\.com/, 'From is the board');
     my $v = cms_verify($bytes);
@@ -324,7 +288,7 @@ subtest 'Sender overrides From for the signer (From: board, Sender: alice)' => s
 # ---- method-level defaults -------------------------------------------------------------------
 
 subtest 'S/MIME arguments at method level are defaults; the creation object wins' => sub {
-    my $res = email_set('alice', {
+    my $res = $t->email_set('alice', {
         d1 => message('alice'),
         d2 => message('alice', smimeSign => $F),
         d3 => message('alice', smimeSignOpaque => $T, headerProtect => $T),
@@ -362,9 +326,10 @@ subtest 'S/MIME arguments at method level are defaults; the creation object wins
 
 subtest 'Email/get of signed emails: size, mailboxIds, keywords' => sub {
     my $msg = message('alice', smimeSign => $T,
-                      mailboxIds => { mbox('alice', 'drafts') => $T, mbox('alice', 'sent') => $T },
+                      mailboxIds => { $t->mailbox_id('alice', 'drafts') => $T,
+                                      $t->mailbox_id('alice', 'sent') => $T },
                       keywords => { '$seen' => $T, '$Draft' => $T });
-    my ($c, $bytes) = create_one('alice', $msg) or return;
+    my ($c, $bytes) = $t->create_email('alice', $msg) or return;
     my @ids = ($c->{id}, map { $_->[0]{id} } grep { $_ } @made{qw(opaque detached)});
     my $r = $t->api('alice', undef, [['Email/get', { accountId => $t->account_id('alice'), ids => \@ids,
         properties => [qw(id blobId size mailboxIds keywords subject from)] }, 'g']]);
@@ -374,7 +339,8 @@ subtest 'Email/get of signed emails: size, mailboxIds, keywords' => sub {
     ok($e, 'the new email is listed') or return;
     is($e->{size}, length $bytes, 'size equals the downloaded blob length');
     is($e->{blobId}, $c->{blobId}, 'same blobId as created');
-    is_deeply($e->{mailboxIds}, { mbox('alice', 'drafts') => $T, mbox('alice', 'sent') => $T },
+    is_deeply($e->{mailboxIds}, { $t->mailbox_id('alice', 'drafts') => $T,
+                                  $t->mailbox_id('alice', 'sent') => $T },
               'mailboxIds as given');
     is_deeply($e->{keywords}, { '$seen' => $T, '$draft' => $T }, 'keywords as given (lower-cased)');
     is($e->{subject}, 'Quarterly numbers', 'subject read from the signed message');

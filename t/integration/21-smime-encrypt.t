@@ -57,25 +57,12 @@ sub cms_print {
 
 # ---- helpers (JMAP; $t first: several servers in this file) ------------------------
 
-my %MBOX;
-sub mbox {
-    my ($s, $user, $role) = @_;
-    my $key = $s->port . "/$user";
-    unless ($MBOX{$key}) {
-        my $r = $s->api($user, undef,
-                        [['Mailbox/get', { accountId => $s->account_id($user) }, 'm']]);
-        my $l = $r ? $r->{methodResponses}[0][1]{list} : [];
-        $MBOX{$key} = { map { (($_->{role} // $_->{name}) => $_->{id}) } @$l };
-    }
-    return $MBOX{$key}{$role} // 'no-such-mailbox';
-}
-
 my $BODY = "Hello Bob,\nthe secret numbers are in: 42.\n";
 
 sub message {
     my ($s, $user, %o) = @_;
     return {
-        mailboxIds    => { mbox($s, $user, 'drafts') => $T },
+        mailboxIds    => { $s->mailbox_id($user, 'drafts') => $T },
         from          => [{ name => 'Alice Example', email => 'alice@example.com' }],
         to            => [{ name => 'Bob Example', email => 'bob@example.com' }],
         subject       => 'Secret plans',
@@ -83,29 +70,6 @@ sub message {
         bodyValues    => { b1 => { value => $BODY } },
         %o,
     };
-}
-
-sub email_set {
-    my ($s, $user, $create, %args) = @_;
-    my $r = $s->api($user, undef, [['Email/set',
-        { accountId => $s->account_id($user), create => $create, %args }, 's']]);
-    my $resp = JMAPTest->response_for($r, 's');
-    return $resp && $resp->[0] eq 'Email/set' ? $resp->[1] : { methodError => $resp };
-}
-
-sub create_one {
-    my ($s, $user, $msg, %args) = @_;
-    my $res = email_set($s, $user, { k1 => $msg }, %args);
-    my $c = $res->{created} && $res->{created}{k1};
-    unless (ok($c && $c->{blobId}, "$user: Email/set created k1")) {
-        diag(explain($res));
-        return;
-    }
-    my $dl = $s->download($user, { accountId => $s->account_id($user), blobId => $c->{blobId},
-                                   name => 'message.eml', type => 'message/rfc822' });
-    ok($dl->{status} == 200, 'downloaded the created blob') or return;
-    is(length $dl->{content}, $c->{size}, 'created size equals the downloaded length');
-    return ($c, $dl->{content});
 }
 
 sub recipient_count {
@@ -154,7 +118,7 @@ sub check_hp_cipher {
 ok($t->session('alice'), 'alice has a session') or do { done_testing; exit };
 
 subtest 'alice encrypts to bob: authEnveloped-data AES-256-GCM, both can decrypt' => sub {
-    my ($c, $bytes) = create_one($t, 'alice', message($t, 'alice', smimeEncrypt => $T)) or return;
+    my ($c, $bytes) = $t->create_email('alice', message($t, 'alice', smimeEncrypt => $T)) or return;
     my $of = check_outer_encrypted($bytes, 'authEnveloped-data', 'default');
     my $print = cms_print($bytes);
     like($print, qr/contentEncryptionAlgorithm:\s*\n\s*algorithm: aes-256-gcm \(2\.16\.840\.1\.101\.3\.4\.1\.46\)/,
@@ -173,7 +137,7 @@ subtest 'alice encrypts to bob: authEnveloped-data AES-256-GCM, both can decrypt
 subtest 'carol (EC P-256, key agreement) as a recipient' => sub {
     my $msg = message($t, 'alice', to => [{ name => 'Carol', email => 'carol@example.com' }],
                       smimeEncrypt => $T);
-    my ($c, $bytes) = create_one($t, 'alice', $msg) or return;
+    my ($c, $bytes) = $t->create_email('alice', $msg) or return;
     check_outer_encrypted($bytes, 'authEnveloped-data', 'to carol');
     my $print = cms_print($bytes);
     like($print, qr/\bd\.kari:/, 'a KeyAgreeRecipientInfo for the EC key');
@@ -188,7 +152,7 @@ subtest 'To, Cc and Bcc recipients can all decrypt; Bcc stays out of the payload
     my $msg = message($t, 'alice', cc => [{ name => 'Carol', email => 'carol@example.com' }],
                       bcc => [{ name => 'Sales', email => 'sales@example.com' }],
                       smimeEncrypt => $T);
-    my ($c, $bytes) = create_one($t, 'alice', $msg) or return;
+    my ($c, $bytes) = $t->create_email('alice', $msg) or return;
     my $of = check_outer_encrypted($bytes, 'authEnveloped-data', 'to+cc+bcc');
     is(recipient_count(cms_print($bytes)), 4, 'four RecipientInfos (alice, bob, carol, sales)');
     my $payload;
@@ -210,7 +174,7 @@ subtest 'group syntax (header:To:asGroupedAddresses): every member can decrypt' 
     $msg{'header:To:asGroupedAddresses'} = [{ name => 'Team', addresses => [
         { name => 'Bob', email => 'bob@example.com' },
         { name => 'Carol', email => 'carol@example.com' } ] }];
-    my ($c, $bytes) = create_one($t, 'alice', \%msg) or return;
+    my ($c, $bytes) = $t->create_email('alice', \%msg) or return;
     my ($oh) = split_entity($bytes);
     like(field(fields($oh), 'To') // '', qr/^Team:.*bob\@example\.com.*carol\@example\.com.*;$/,
          'outer To uses group syntax');
@@ -222,7 +186,7 @@ subtest 'sign then encrypt: decrypt, then openssl verifies the inner signed enti
         my $what = $opaque ? 'opaque' : 'detached';
         my $msg = message($t, 'alice', smimeSign => $T, smimeEncrypt => $T,
                           smimeSignOpaque => $opaque ? $T : $F);
-        my ($c, $bytes) = create_one($t, 'alice', $msg) or return;
+        my ($c, $bytes) = $t->create_email('alice', $msg) or return;
         my $of = check_outer_encrypted($bytes, 'authEnveloped-data', "sign+encrypt $what");
         my $d = cms_decrypt($bytes, 'bob');
         ok($d->{ok}, "$what: bob decrypts") or return diag($d->{err});
@@ -239,7 +203,7 @@ subtest 'sign then encrypt: decrypt, then openssl verifies the inner signed enti
 
 subtest 'headerProtect false with encryption: outer Subject kept, no hp' => sub {
     my $msg = message($t, 'alice', smimeEncrypt => $T, headerProtect => $F);
-    my ($c, $bytes) = create_one($t, 'alice', $msg) or return;
+    my ($c, $bytes) = $t->create_email('alice', $msg) or return;
     my $of = check_outer_encrypted($bytes, 'authEnveloped-data', 'headerProtect false');
     is(field($of, 'Subject'), 'Secret plans', 'outer Subject unchanged');
     my $d = cms_decrypt($bytes, 'bob');
@@ -260,7 +224,7 @@ $t->stop;
 {
     my $s = JMAPTest->new(extra_conf => "JMAPContentEncryption aes256-cbc\n");
     subtest 'JMAPContentEncryption aes256-cbc: enveloped-data' => sub {
-        my ($c, $bytes) = create_one($s, 'alice', message($s, 'alice', smimeEncrypt => $T)) or return;
+        my ($c, $bytes) = $s->create_email('alice', message($s, 'alice', smimeEncrypt => $T)) or return;
         my $of = check_outer_encrypted($bytes, 'enveloped-data', 'cbc');
         like(cms_print($bytes), qr/contentEncryptionAlgorithm:\s*\n\s*algorithm: aes-256-cbc \(2\.16\.840\.1\.101\.3\.4\.1\.42\)/,
              'content encryption AES-256-CBC');
@@ -276,7 +240,7 @@ $t->stop;
 {
     my $s = JMAPTest->new(extra_conf => "JMAPKeyTransportRSAPadding oaep\n");
     subtest 'JMAPKeyTransportRSAPadding oaep: RSAES-OAEP key transport' => sub {
-        my ($c, $bytes) = create_one($s, 'alice', message($s, 'alice', smimeEncrypt => $T)) or return;
+        my ($c, $bytes) = $s->create_email('alice', message($s, 'alice', smimeEncrypt => $T)) or return;
         check_outer_encrypted($bytes, 'authEnveloped-data', 'oaep');
         my $print = cms_print($bytes);
         my @oaep = $print =~ /keyEncryptionAlgorithm:\s*\n\s*algorithm: \S+ \(1\.2\.840\.113549\.1\.1\.7\)/g;

@@ -43,25 +43,12 @@ sub cms_decrypt {
 
 # ---- helpers (JMAP; $t first: several servers in this file) ------------------------
 
-my %MBOX;
-sub mbox {
-    my ($s, $user, $role) = @_;
-    my $key = $s->port . "/$user";
-    unless ($MBOX{$key}) {
-        my $r = $s->api($user, undef,
-                        [['Mailbox/get', { accountId => $s->account_id($user) }, 'm']]);
-        my $l = $r ? $r->{methodResponses}[0][1]{list} : [];
-        $MBOX{$key} = { map { (($_->{role} // $_->{name}) => $_->{id}) } @$l };
-    }
-    return $MBOX{$key}{$role} // 'no-such-mailbox';
-}
-
 my $BODY = "Hello Bob,\nthe numbers are in: 42.\n";
 
 sub message {
     my ($s, $user, %o) = @_;
     return {
-        mailboxIds    => { mbox($s, $user, 'drafts') => $T },
+        mailboxIds    => { $s->mailbox_id($user, 'drafts') => $T },
         from          => [{ name => 'Alice Example', email => 'alice@example.com' }],
         to            => [{ name => 'Bob Example', email => 'bob@example.com' }],
         subject       => 'Plans',
@@ -69,29 +56,6 @@ sub message {
         bodyValues    => { b1 => { value => $BODY } },
         %o,
     };
-}
-
-sub email_set {
-    my ($s, $user, $create, %args) = @_;
-    my $r = $s->api($user, undef, [['Email/set',
-        { accountId => $s->account_id($user), create => $create, %args }, 's']]);
-    my $resp = JMAPTest->response_for($r, 's');
-    return $resp && $resp->[0] eq 'Email/set' ? $resp->[1] : { methodError => $resp };
-}
-
-sub create_one {
-    my ($s, $user, $msg, %args) = @_;
-    my $res = email_set($s, $user, { k1 => $msg }, %args);
-    my $c = $res->{created} && $res->{created}{k1};
-    unless (ok($c && $c->{blobId}, "$user: Email/set created k1")) {
-        diag(explain($res));
-        return;
-    }
-    my $dl = $s->download($user, { accountId => $s->account_id($user), blobId => $c->{blobId},
-                                   name => 'message.eml', type => 'message/rfc822' });
-    ok($dl->{status} == 200, 'downloaded the created blob') or return;
-    is(length $dl->{content}, $c->{size}, 'created size equals the downloaded length');
-    return ($c, $dl->{content});
 }
 
 # (number of Emails, Email state) of an account: metadata properties only.
@@ -109,7 +73,7 @@ sub refused {
     my $err;
     subtest $name => sub {
         my ($n0, $st0) = email_state($s, $user);
-        my $res = email_set($s, $user, { k1 => $msg }, %args);
+        my $res = $s->email_set($user, { k1 => $msg }, %args);
         ok(!($res->{created} && $res->{created}{k1}), 'not created');
         $err = $res->{notCreated} && $res->{notCreated}{k1};
         my @types = ref $type ? @$type : ($type);
@@ -170,7 +134,7 @@ for my $who (sort keys %bad) {
 
 subtest 'a failing creation does not stop a good one in the same call' => sub {
     my ($n0) = email_state($t, 'alice');
-    my $res = email_set($t, 'alice', {
+    my $res = $t->email_set('alice', {
         good => message($t, 'alice', smimeEncrypt => $T),
         bad  => message($t, 'alice', to => [{ email => 'dave@example.com' }], smimeEncrypt => $T),
     });
@@ -224,7 +188,7 @@ refused($t, 'alice', message($t, 'alice', from => [{ email => 'alice@example.com
     like($err->{description} // '', qr/alice\@example\.com/, 'description names alice@example.com');
 }
 subtest 'alice signing as sales@example.com works (JMAPSendAs)' => sub {
-    my $res = email_set($t, 'alice', { k1 => message($t, 'alice', from => [{ email => 'sales@example.com' }],
+    my $res = $t->email_set('alice', { k1 => message($t, 'alice', from => [{ email => 'sales@example.com' }],
                                                      smimeSign => $T) });
     ok($res->{created} && $res->{created}{k1}, 'created') or diag(explain($res));
 };
@@ -235,7 +199,7 @@ refused($t, 'carol', message($t, 'carol', from => [{ email => 'sales@example.com
                                            smimeSign => $T),
                       'signedSenderNotAllowed', 'heidi: her own address, but no JMAPSigningKey');
     like($err->{description} // '', qr/heidi\@example\.com/, 'description names heidi@example.com');
-    my $res = email_set($t, 'heidi', { k1 => message($t, 'heidi', from => [{ email => 'heidi@example.com' }]) });
+    my $res = $t->email_set('heidi', { k1 => message($t, 'heidi', from => [{ email => 'heidi@example.com' }]) });
     ok($res->{created} && $res->{created}{k1}, 'control: heidi may create the same email unsigned');
 }
 
@@ -245,7 +209,7 @@ subtest 'Bcc-only recipients with smimeEncrypt' => sub {
     my %m = %{ message($t, 'alice', smimeEncrypt => $T) };
     delete $m{to};
     $m{bcc} = [{ email => 'bob@example.com' }];
-    my $res = email_set($t, 'alice', { k1 => \%m });
+    my $res = $t->email_set('alice', { k1 => \%m });
     my $c = $res->{created} && $res->{created}{k1};
     ok($c, 'created') or return diag(explain($res));
     my $dl = $t->download('alice', { accountId => $t->account_id('alice'), blobId => $c->{blobId},
@@ -273,15 +237,41 @@ for my $v ('true', 1, {}) {
 }
 subtest 'smimeEncrypt "yes" at method level: invalidArguments method error' => sub {
     my ($n0, $st0) = email_state($t, 'alice');
-    my $r = $t->api('alice', undef, [['Email/set', { accountId => $t->account_id('alice'),
-        smimeEncrypt => 'yes', create => { k1 => message($t, 'alice') } }, 's']]);
-    my $resp = JMAPTest->response_for($r, 's') || [];
+    my $res = $t->email_set('alice', { k1 => message($t, 'alice') }, smimeEncrypt => 'yes');
+    my $resp = $res->{methodError} || [];
     is($resp->[0], 'error', 'a method-level error');
     is($resp->[1]{type}, 'invalidArguments', 'invalidArguments');
-    like($resp->[1]{description} // '', qr/smimeEncrypt/, 'description names smimeEncrypt');
+    like($resp->[1]{description} // '', qr/smimeEncrypt must be a boolean/,
+         'description names smimeEncrypt');
     my ($n1, $st1) = email_state($t, 'alice');
     is($n1, $n0, 'nothing stored');
     is($st1, $st0, 'state unchanged');
+};
+
+# RFC 8620 §3.3: a request that does not list smime-advanced in "using" does
+# not get the extension; ignoring smimeEncrypt would store the message
+# unencrypted, so it is refused instead.
+subtest 'S/MIME arguments without smime-advanced in "using" are refused' => sub {
+    my ($n0, $st0) = email_state($t, 'alice');
+    my $plain = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'];
+    my $r = $t->api('alice', $plain, [['Email/set', { accountId => $t->account_id('alice'),
+        smimeEncrypt => $T, create => { k1 => message($t, 'alice') } }, 's']]);
+    my $resp = JMAPTest->response_for($r, 's') || [];
+    is($resp->[0], 'error', 'method level: an error');
+    is($resp->[1]{type}, 'invalidArguments', 'method level: invalidArguments');
+    like($resp->[1]{description} // '', qr/smimeEncrypt needs capability urn:ietf:params:jmap:smime-advanced/,
+         'the description names the argument and the capability');
+    $r = $t->api('alice', $plain, [['Email/set', { accountId => $t->account_id('alice'),
+        create => { k1 => message($t, 'alice', smimeSign => JSON::PP::false),
+                    k2 => message($t, 'alice') } }, 's']]);
+    $resp = JMAPTest->response_for($r, 's') || [];
+    is($resp->[0], 'Email/set', 'per email: the call succeeds');
+    my $nc = $resp->[1]{notCreated}{k1} || {};
+    is($nc->{type}, 'invalidProperties', 'per email: invalidProperties, even for false');
+    is_deeply($nc->{properties}, ['smimeSign'], 'properties names smimeSign');
+    ok($resp->[1]{created}{k2}, 'the email without S/MIME arguments is created');
+    my ($n1) = email_state($t, 'alice');
+    is($n1, $n0 + 1, 'only that one stored');
 };
 
 # ---- header injection --------------------------------------------------------------------------------------
@@ -348,7 +338,7 @@ $t->stop;
     refused($s, 'alice', message($s, 'alice', smimeSign => $T), 'serverUnavailable',
             'directory down: sign (sending authorisation cannot be checked)');
     subtest 'directory down: an unprotected email can still be created' => sub {
-        my $res = email_set($s, 'alice', { k1 => message($s, 'alice') });
+        my $res = $s->email_set('alice', { k1 => message($s, 'alice') });
         ok($res->{created} && $res->{created}{k1}, 'created') or diag(explain($res));
     };
     $s->check_error_log;

@@ -85,22 +85,10 @@ subtest 'gpgsm setup: CA trusted, bob\'s key imported' => sub {
 
 # ---- JMAP ------------------------------------------------------------------------------------
 
-my %MBOX;
-sub mbox {
-    my ($s, $user, $role) = @_;
-    my $key = $s->port . "/$user";
-    unless ($MBOX{$key}) {
-        my $r = $s->api($user, undef, [['Mailbox/get', { accountId => $s->account_id($user) }, 'm']]);
-        $MBOX{$key} = { map { (($_->{role} // $_->{name}) => $_->{id}) }
-                        @{ $r ? $r->{methodResponses}[0][1]{list} : [] } };
-    }
-    return $MBOX{$key}{$role} // 'no-such-mailbox';
-}
-
 sub create_bytes {
     my ($s, %o) = @_;
     my $msg = {
-        mailboxIds    => { mbox($s, 'alice', 'drafts') => $T },
+        mailboxIds    => { $s->mailbox_id('alice', 'drafts') => $T },
         from          => [{ name => 'Alice Example', email => 'alice@example.com' }],
         to            => [{ name => 'Bob Example', email => 'bob@example.com' }],
         subject       => 'Interop',
@@ -108,14 +96,8 @@ sub create_bytes {
         bodyValues    => { b1 => { value => "Dear Bob,\ngpgsm should read this: 7.\n" } },
         %o,
     };
-    my $r = $s->api('alice', undef, [['Email/set', { accountId => $s->account_id('alice'),
-                                                      create => { k1 => $msg } }, 's']]);
-    my $c = $r && $r->{methodResponses}[0][1]{created} && $r->{methodResponses}[0][1]{created}{k1};
-    ok($c, 'created') or do { diag(explain($r)); return undef };
-    my $dl = $s->download('alice', { accountId => $s->account_id('alice'), blobId => $c->{blobId},
-                                     name => 'm.eml', type => 'message/rfc822' });
-    is($dl->{status}, 200, 'downloaded') or return undef;
-    return $dl->{content};
+    my (undef, $bytes) = $s->create_email('alice', $msg);
+    return $bytes;
 }
 
 # The DER inside a base64 application/pkcs7-mime entity.

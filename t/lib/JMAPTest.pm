@@ -35,7 +35,8 @@ C<< <Location /.well-known/jmap> >>. Users alice, bob, carol, dave, erin, frank,
 grace, heidi exist with password C<NAMEpw>.
 
 Everything it started is stopped by PID in C<stop>, C<DESTROY> and an C<END>
-block (also when the test dies or gets SIGINT/SIGTERM); only the process that
+block (also when the test dies or gets SIGINT, SIGTERM, SIGHUP or SIGPIPE, e.g.
+C<prove t/x.t | head>); only the process that
 created the object stops it (forked children never do). The temp directory is
 removed unless C<$ENV{JMAP_TEST_KEEP}> is true (its path is then printed).
 
@@ -179,6 +180,21 @@ C<json> (decoded body, if JSON).
 GET a URL (absolute or a path) or, for a hashref {accountId, blobId, name,
 type}, the session's downloadUrl template expanded (RFC 6570 level 1,
 percent-encoded). Returns the response hashref (+ C<json> if JSON).
+
+=item mailbox_id($user, $role_or_name)
+
+The id of the user's mailbox with that role (or name), from one cached
+Mailbox/get; C<'no-such-mailbox'> when there is none.
+
+=item email_set($user, \%create, %method_args)
+
+Email/set (using core, mail and smime-advanced) with the given creations:
+the response arguments, or C<< { methodError => [name, args, id] } >>.
+
+=item create_email($user, \%email, %method_args)
+
+Creates one email (creation id C<k1>) and downloads its blob; returns
+(created entry, downloaded bytes) or the empty list. Runs three tests.
 
 =item get($path, $user) / request($method, $path, $user, $content, \%headers)
 
@@ -750,7 +766,7 @@ END {
 
 # Turn signals into a normal exit so END stops the servers ("exit", not
 # "die": a die could be caught by an eval, e.g. inside HTTP::Tiny).
-my %SIGNUM = (INT => 2, TERM => 15, HUP => 1);
+my %SIGNUM = (INT => 2, TERM => 15, HUP => 1, PIPE => 13);  # PIPE: `prove t/x.t | head`
 for my $sig (sort keys %SIGNUM) {
     $SIG{$sig} = sub { diag("JMAPTest: caught SIG$sig, stopping servers"); exit(128 + $SIGNUM{$sig}) }
         if !defined $SIG{$sig} || $SIG{$sig} eq '' || $SIG{$sig} eq 'DEFAULT';
@@ -903,6 +919,50 @@ sub download {
         $url = _expand_template($tmpl, %$what);
     }
     return $self->request('GET', $url, $user);
+}
+
+# --- mail helpers shared by the Email/set tests -----------------------------------
+
+# Mailbox id of a role (or, for mailboxes without one, a name); cached.
+sub mailbox_id {
+    my ($self, $user, $role) = @_;
+    unless ($self->{mailboxes}{$user}) {
+        my $r = $self->api($user, undef,
+                           [['Mailbox/get', { accountId => $self->account_id($user) }, 'm']]);
+        my $l = $r ? $r->{methodResponses}[0][1]{list} : [];
+        $self->{mailboxes}{$user} = { map { (($_->{role} // $_->{name}) => $_->{id}) } @$l };
+    }
+    return $self->{mailboxes}{$user}{$role} // 'no-such-mailbox';
+}
+
+# Email/set with the given creations: its response arguments, or
+# { methodError => [...] } when the call failed as a whole.
+sub email_set {
+    my ($self, $user, $create, %args) = @_;
+    my $using = [qw(urn:ietf:params:jmap:core urn:ietf:params:jmap:mail
+                    urn:ietf:params:jmap:smime-advanced)];
+    my $r = $self->api($user, $using, [['Email/set',
+        { accountId => $self->account_id($user), create => $create, %args }, 's']]);
+    my $resp = JMAPTest->response_for($r, 's');
+    return $resp && $resp->[0] eq 'Email/set' ? $resp->[1] : { methodError => $resp };
+}
+
+# Create one email and download its blob: (created entry, bytes), or ()
+# after a failed test. Three tests: created, downloaded, size matches.
+sub create_email {
+    my ($self, $user, $msg, %args) = @_;
+    my $res = $self->email_set($user, { k1 => $msg }, %args);
+    my $c = $res->{created} && $res->{created}{k1};
+    unless (ok($c && $c->{blobId}, "$user: Email/set created k1")) {
+        diag(explain($res));
+        return;
+    }
+    my $dl = $self->download($user, { accountId => $self->account_id($user),
+                                      blobId => $c->{blobId}, name => 'message.eml',
+                                      type => 'message/rfc822' });
+    ok($dl->{status} == 200, 'downloaded the created blob') or return;
+    is(length $dl->{content}, $c->{size}, 'created size equals the downloaded length');
+    return ($c, $dl->{content});
 }
 
 # --- assertions --------------------------------------------------------------
