@@ -15,7 +15,7 @@ use MIME::Base64 qw(decode_base64 encode_base64);
 use File::Temp qw(tempdir);
 use POSIX ();
 use JMAPTest;
-use MIMECheck qw(scratch_dir spew slurp run_cmd split_entity fields field mime_parts ct_param);
+use MIMECheck qw(scratch_dir spew slurp run_cmd split_entity fields field mime_parts ct_param cms_verify);
 
 my $T = JSON::PP::true;
 my $F = JSON::PP::false;
@@ -25,18 +25,6 @@ my $TMP = scratch_dir();
 
 my $t = JMAPTest->new();
 my $PKI = $t->pki_dir;
-
-# openssl cms -verify against the test CA; content and signer cert kept.
-sub cms_verify {
-    my ($msg, @extra) = @_;
-    my $in = spew('msg.eml', $msg);
-    my $r = run_cmd('openssl', 'cms', '-verify', '-CAfile', "$PKI/ca.pem", '-in', $in,
-                    '-out', "$in.content", '-signer', "$in.signer.pem", @extra);
-    $r->{ok} = $r->{rc} == 0 && $r->{err} =~ /Verification successful/;
-    $r->{content} = slurp("$in.content");
-    $r->{signer} = -s "$in.signer.pem" ? "$in.signer.pem" : undef;
-    return $r;
-}
 
 sub cert_text {
     my ($pem) = @_;
@@ -57,19 +45,9 @@ sub signer_infos {
 
 # ---- helpers (JMAP) ---------------------------------------------------------------
 
-my $BODY = "Hello Bob,\nthe numbers are in: 42.\n";
-
 sub message {
     my ($user, %o) = @_;
-    return {
-        mailboxIds    => { $t->mailbox_id($user, 'drafts') => $T },
-        from          => [{ name => 'Alice Example', email => 'alice@example.com' }],
-        to            => [{ name => 'Bob Example', email => 'bob@example.com' }],
-        subject       => 'Quarterly numbers',
-        bodyStructure => { type => 'text/plain', partId => 'b1' },
-        bodyValues    => { b1 => { value => $BODY } },
-        %o,
-    };
+    return $t->text_draft($user, subject => 'Quarterly numbers', %o);
 }
 
 sub download_blob {
@@ -137,7 +115,7 @@ subtest 'alice signs opaque (default), RSA' => sub {
     is(field($of, 'Subject'), 'Quarterly numbers', 'outer Subject unchanged (signing only)');
     unlike($bytes, qr/the numbers are in/, 'body only inside the CMS (opaque)');
 
-    my $v = cms_verify($bytes);
+    my $v = cms_verify($PKI, $bytes);
     ok($v->{ok}, 'openssl cms -verify -CAfile ca.pem succeeds') or diag($v->{err});
     my $cert = cert_text($v->{signer});
     like($cert, qr/^alice\@example\.com$/m, 'signer certificate email is the From address');
@@ -149,8 +127,8 @@ subtest 'alice signs opaque (default), RSA' => sub {
 
     my ($bad, $good) = tamper_opaque($bytes, 'numbers are in: 42', 'numbers are in: 43');
     ok(defined $bad, 'found the signed text inside the CMS') or return;
-    ok(cms_verify($good)->{ok}, 'control: the re-encoded untouched message verifies');
-    my $tv = cms_verify($bad);
+    ok(cms_verify($PKI, $good)->{ok}, 'control: the re-encoded untouched message verifies');
+    my $tv = cms_verify($PKI, $bad);
     ok(!$tv->{ok}, 'one changed byte in the signed content: verification FAILS');
     like($tv->{err}, qr/failure|error/i, 'openssl reports the failure');
 };
@@ -176,7 +154,7 @@ sub check_detached {
          "$what: second part application/pkcs7-signature");
     unlike($parts[0] // '', qr/[^\x00-\x7f]/, "$what: signed part is 7-bit");
 
-    my $v = cms_verify($bytes);
+    my $v = cms_verify($PKI, $bytes);
     ok($v->{ok}, "$what: openssl cms -verify reads multipart/signed and succeeds")
         or diag($v->{err});
     like(cert_text($v->{signer}), qr/^\Q$signer_email\E$/m, "$what: signer certificate is $signer_email");
@@ -190,7 +168,7 @@ sub tamper_detached {
     my ($bytes, $from, $to, $what) = @_;
     (my $bad = $bytes) =~ s/\Q$from\E/$to/;
     isnt($bad, $bytes, "$what: changed one byte in the first part");
-    my $tv = cms_verify($bad);
+    my $tv = cms_verify($PKI, $bad);
     ok(!$tv->{ok}, "$what: tampered multipart/signed FAILS verification");
 }
 
@@ -207,7 +185,7 @@ subtest 'alice signs detached (smimeSignOpaque false), RSA' => sub {
     # A header field of the first part is covered too.
     (my $subj_bad = $bytes) =~ s/(\r\n--[^\r\n]+\r\n(?:[^\r\n]+\r\n)*?Subject: )Quarterly/${1}Quarterlx/;
     isnt($subj_bad, $bytes, 'changed the protected Subject in the first part');
-    ok(!cms_verify($subj_bad)->{ok}, 'changed protected Subject: verification FAILS');
+    ok(!cms_verify($PKI, $subj_bad)->{ok}, 'changed protected Subject: verification FAILS');
 };
 
 # ---- EC P-256 (carol) -------------------------------------------------------------------
@@ -218,7 +196,7 @@ for my $opaque (1, 0) {
         my $msg = message('carol', from => [{ name => 'Carol', email => 'carol@example.com' }],
                           smimeSign => $T, smimeSignOpaque => $opaque ? $T : $F);
         my ($c, $bytes) = $t->create_email('carol', $msg) or return;
-        my $v = $opaque ? cms_verify($bytes) : check_detached($bytes, 'carol@example.com', "carol $what");
+        my $v = $opaque ? cms_verify($PKI, $bytes) : check_detached($bytes, 'carol@example.com', "carol $what");
         ok($v->{ok}, 'openssl verifies the ECDSA signature') or diag($v->{err});
         my $cert = cert_text($v->{signer});
         like($cert, qr/^carol\@example\.com$/m, 'signer certificate is carol\'s');
@@ -229,7 +207,7 @@ for my $opaque (1, 0) {
              'SignerInfo signature algorithm is ECDSA');
         if ($opaque) {
             my ($bad) = tamper_opaque($bytes, 'numbers are in: 42', 'numbers are in: 43');
-            ok($bad && !cms_verify($bad)->{ok}, 'tampered EC-signed message FAILS verification');
+            ok($bad && !cms_verify($PKI, $bad)->{ok}, 'tampered EC-signed message FAILS verification');
         } else {
             tamper_detached($bytes, 'numbers are in: 42', 'numbers are in: 43', "carol $what");
         }
@@ -243,7 +221,7 @@ for my $user (qw(alice bob)) {
         my $msg = message($user, from => [{ name => 'Example Sales', email => 'sales@example.com' }],
                           smimeSign => $T);
         my ($c, $bytes) = $t->create_email($user, $msg) or return;
-        my $v = cms_verify($bytes);
+        my $v = cms_verify($PKI, $bytes);
         ok($v->{ok}, 'verifies') or diag($v->{err});
         my $cert = cert_text($v->{signer});
         like($cert, qr/^sales\@example\.com$/m, 'signed with the sales certificate');
@@ -258,7 +236,7 @@ subtest 'headerProtect false: no protected copy, no hp parameter' => sub {
         my $msg = message('alice', smimeSign => $T, headerProtect => $F,
                           smimeSignOpaque => $opaque ? $T : $F);
         my ($c, $bytes) = $t->create_email('alice', $msg) or return;
-        my $v = cms_verify($bytes);
+        my $v = cms_verify($PKI, $bytes);
         ok($v->{ok}, ($opaque ? 'opaque' : 'detached') . ': verifies') or diag($v->{err});
         my ($ih, $ib) = split_entity($v->{content});
         my $in = fields($ih);
@@ -278,7 +256,7 @@ subtest 'Sender overrides From for the signer (From: board, Sender: alice)' => s
     my ($c, $bytes) = $t->create_email('alice', $msg) or return;
     my ($oh) = split_entity($bytes);
     like(field(fields($oh), 'From') // '', qr/board\@example\.com/, 'From is the board');
-    my $v = cms_verify($bytes);
+    my $v = cms_verify($PKI, $bytes);
     ok($v->{ok}, 'verifies') or diag($v->{err});
     like(cert_text($v->{signer}), qr/^alice\@example\.com$/m, 'signed by the Sender (alice)');
     my ($ih) = split_entity($v->{content});
@@ -302,7 +280,7 @@ subtest 'S/MIME arguments at method level are defaults; the creation object wins
     my ($h1) = split_entity($b{d1});
     like(field(fields($h1), 'Content-Type') // '', qr{^multipart/signed}i,
          'd1 (no own values): signed detached per the method defaults');
-    my $v1 = cms_verify($b{d1});
+    my $v1 = cms_verify($PKI, $b{d1});
     ok($v1->{ok}, 'd1 verifies') or diag($v1->{err});
     my ($i1) = split_entity($v1->{content});
     ok(!defined ct_param(field(fields($i1), 'Content-Type') // '', 'hp'),
@@ -316,7 +294,7 @@ subtest 'S/MIME arguments at method level are defaults; the creation object wins
     my ($h3) = split_entity($b{d3});
     like(field(fields($h3), 'Content-Type') // '', qr{^application/pkcs7-mime}i,
          'd3 (smimeSignOpaque true): opaque despite the method default');
-    my $v3 = cms_verify($b{d3});
+    my $v3 = cms_verify($PKI, $b{d3});
     ok($v3->{ok}, 'd3 verifies') or diag($v3->{err});
     my ($i3) = split_entity($v3->{content});
     is(ct_param(field(fields($i3), 'Content-Type') // '', 'hp'), 'clear', 'd3: headerProtect true wins');

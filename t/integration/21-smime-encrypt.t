@@ -16,7 +16,7 @@ use MIME::Base64 qw(decode_base64 encode_base64);
 use File::Temp qw(tempdir);
 use POSIX ();
 use JMAPTest;
-use MIMECheck qw(scratch_dir spew slurp run_cmd split_entity fields field mime_parts ct_param);
+use MIMECheck qw(scratch_dir spew slurp run_cmd split_entity fields field mime_parts ct_param cms_verify cms_decrypt);
 
 my $T = JSON::PP::true;
 my $F = JSON::PP::false;
@@ -27,28 +27,6 @@ my $TMP = scratch_dir();
 my $t = JMAPTest->new();
 my $PKI = $t->pki_dir;
 
-sub cms_decrypt {
-    my ($msg, $who) = @_;
-    my $in = spew('enc.eml', $msg);
-    my $r = run_cmd('openssl', 'cms', '-decrypt', '-recip', "$PKI/$who.pem",
-                    '-inkey', "$PKI/$who.key", '-in', $in, '-out', "$in.dec");
-    $r->{ok} = $r->{rc} == 0 && -s "$in.dec";
-    $r->{content} = slurp("$in.dec");
-    return $r;
-}
-
-sub cms_verify {
-    my ($msg) = @_;
-    my $in = spew('msg.eml', $msg);
-    my $r = run_cmd('openssl', 'cms', '-verify', '-CAfile', "$PKI/ca.pem", '-in', $in,
-                    '-out', "$in.content", '-signer', "$in.signer.pem");
-    $r->{ok} = $r->{rc} == 0 && $r->{err} =~ /Verification successful/;
-    $r->{content} = slurp("$in.content");
-    $r->{signer_text} = -s "$in.signer.pem"
-        ? run_cmd('openssl', 'x509', '-in', "$in.signer.pem", '-noout', '-email')->{out} : '';
-    return $r;
-}
-
 sub cms_print {
     my ($msg) = @_;
     my $r = run_cmd('openssl', 'cms', '-cmsout', '-print', '-in', spew('print.eml', $msg));
@@ -57,19 +35,10 @@ sub cms_print {
 
 # ---- helpers (JMAP; $t first: several servers in this file) ------------------------
 
-my $BODY = "Hello Bob,\nthe secret numbers are in: 42.\n";
-
 sub message {
     my ($s, $user, %o) = @_;
-    return {
-        mailboxIds    => { $s->mailbox_id($user, 'drafts') => $T },
-        from          => [{ name => 'Alice Example', email => 'alice@example.com' }],
-        to            => [{ name => 'Bob Example', email => 'bob@example.com' }],
-        subject       => 'Secret plans',
-        bodyStructure => { type => 'text/plain', partId => 'b1' },
-        bodyValues    => { b1 => { value => $BODY } },
-        %o,
-    };
+    return $s->text_draft($user, subject => 'Secret plans',
+                          body => "Hello Bob,\nthe secret numbers are in: 42.\n", %o);
 }
 
 sub recipient_count {
@@ -125,13 +94,13 @@ subtest 'alice encrypts to bob: authEnveloped-data AES-256-GCM, both can decrypt
          'content encryption AES-256-GCM');
     is(recipient_count($print), 2, 'two RecipientInfos (alice + bob)');
     like($print, qr/rsaEncryption \(1\.2\.840\.113549\.1\.1\.1\)/, 'RSA PKCS#1 v1.5 key transport (default)');
-    my $d = cms_decrypt($bytes, 'bob');
+    my $d = cms_decrypt($PKI, $bytes, 'bob');
     ok($d->{ok}, 'bob decrypts with openssl') or diag($d->{err});
     check_hp_cipher($of, $d->{content}, 'bob');
-    my $da = cms_decrypt($bytes, 'alice');
+    my $da = cms_decrypt($PKI, $bytes, 'alice');
     ok($da->{ok}, 'alice (the sender) decrypts too') or diag($da->{err});
     is($da->{content}, $d->{content}, 'same payload for alice');
-    ok(!cms_decrypt($bytes, 'carol')->{ok}, 'carol (not a recipient) cannot decrypt');
+    ok(!cms_decrypt($PKI, $bytes, 'carol')->{ok}, 'carol (not a recipient) cannot decrypt');
 };
 
 subtest 'carol (EC P-256, key agreement) as a recipient' => sub {
@@ -141,11 +110,11 @@ subtest 'carol (EC P-256, key agreement) as a recipient' => sub {
     check_outer_encrypted($bytes, 'authEnveloped-data', 'to carol');
     my $print = cms_print($bytes);
     like($print, qr/\bd\.kari:/, 'a KeyAgreeRecipientInfo for the EC key');
-    my $d = cms_decrypt($bytes, 'carol');
+    my $d = cms_decrypt($PKI, $bytes, 'carol');
     ok($d->{ok}, 'carol decrypts with her EC key') or diag($d->{err});
     like($d->{content}, qr/the secret numbers are in: 42/, 'payload body');
-    ok(cms_decrypt($bytes, 'alice')->{ok}, 'alice decrypts');
-    ok(!cms_decrypt($bytes, 'bob')->{ok}, 'bob (not a recipient) cannot');
+    ok(cms_decrypt($PKI, $bytes, 'alice')->{ok}, 'alice decrypts');
+    ok(!cms_decrypt($PKI, $bytes, 'bob')->{ok}, 'bob (not a recipient) cannot');
 };
 
 subtest 'To, Cc and Bcc recipients can all decrypt; Bcc stays out of the payload' => sub {
@@ -157,11 +126,11 @@ subtest 'To, Cc and Bcc recipients can all decrypt; Bcc stays out of the payload
     is(recipient_count(cms_print($bytes)), 4, 'four RecipientInfos (alice, bob, carol, sales)');
     my $payload;
     for my $who (qw(bob carol sales alice)) {
-        my $d = cms_decrypt($bytes, $who);
+        my $d = cms_decrypt($PKI, $bytes, $who);
         ok($d->{ok}, "$who decrypts") or diag($d->{err});
         $payload //= $d->{content} if $d->{ok};
     }
-    ok(!cms_decrypt($bytes, 'heidi')->{ok}, 'heidi (not a recipient) cannot');
+    ok(!cms_decrypt($PKI, $bytes, 'heidi')->{ok}, 'heidi (not a recipient) cannot');
     return unless defined $payload;
     my $in = check_hp_cipher($of, $payload, 'to+cc+bcc');
     like(field($in, 'Cc') // '', qr/carol\@example\.com/, 'Cc is protected');
@@ -178,7 +147,7 @@ subtest 'group syntax (header:To:asGroupedAddresses): every member can decrypt' 
     my ($oh) = split_entity($bytes);
     like(field(fields($oh), 'To') // '', qr/^Team:.*bob\@example\.com.*carol\@example\.com.*;$/,
          'outer To uses group syntax');
-    ok(cms_decrypt($bytes, $_)->{ok}, "group member $_ decrypts") for qw(bob carol);
+    ok(cms_decrypt($PKI, $bytes, $_)->{ok}, "group member $_ decrypts") for qw(bob carol);
 };
 
 subtest 'sign then encrypt: decrypt, then openssl verifies the inner signed entity' => sub {
@@ -188,13 +157,13 @@ subtest 'sign then encrypt: decrypt, then openssl verifies the inner signed enti
                           smimeSignOpaque => $opaque ? $T : $F);
         my ($c, $bytes) = $t->create_email('alice', $msg) or return;
         my $of = check_outer_encrypted($bytes, 'authEnveloped-data', "sign+encrypt $what");
-        my $d = cms_decrypt($bytes, 'bob');
+        my $d = cms_decrypt($PKI, $bytes, 'bob');
         ok($d->{ok}, "$what: bob decrypts") or return diag($d->{err});
         my ($ih) = split_entity($d->{content});
         like(field(fields($ih), 'Content-Type') // '',
              $opaque ? qr{^application/pkcs7-mime;.*smime-type=signed-data}i : qr{^multipart/signed}i,
              "$what: the decrypted entity is the signed one");
-        my $v = cms_verify($d->{content});
+        my $v = cms_verify($PKI, $d->{content});
         ok($v->{ok}, "$what: openssl verifies the inner signature") or diag($v->{err});
         like($v->{signer_text}, qr/^alice\@example\.com$/m, "$what: signed by alice");
         check_hp_cipher($of, $v->{content}, "sign+encrypt $what");
@@ -206,7 +175,7 @@ subtest 'headerProtect false with encryption: outer Subject kept, no hp' => sub 
     my ($c, $bytes) = $t->create_email('alice', $msg) or return;
     my $of = check_outer_encrypted($bytes, 'authEnveloped-data', 'headerProtect false');
     is(field($of, 'Subject'), 'Secret plans', 'outer Subject unchanged');
-    my $d = cms_decrypt($bytes, 'bob');
+    my $d = cms_decrypt($PKI, $bytes, 'bob');
     ok($d->{ok}, 'bob decrypts') or return;
     my ($ih, $ib) = split_entity($d->{content});
     my $in = fields($ih);
@@ -228,10 +197,10 @@ $t->stop;
         my $of = check_outer_encrypted($bytes, 'enveloped-data', 'cbc');
         like(cms_print($bytes), qr/contentEncryptionAlgorithm:\s*\n\s*algorithm: aes-256-cbc \(2\.16\.840\.1\.101\.3\.4\.1\.42\)/,
              'content encryption AES-256-CBC');
-        my $d = cms_decrypt($bytes, 'bob');
+        my $d = cms_decrypt($PKI, $bytes, 'bob');
         ok($d->{ok}, 'bob decrypts') or diag($d->{err});
         check_hp_cipher($of, $d->{content}, 'cbc') if $d->{ok};
-        ok(cms_decrypt($bytes, 'alice')->{ok}, 'alice decrypts');
+        ok(cms_decrypt($PKI, $bytes, 'alice')->{ok}, 'alice decrypts');
     };
     $s->check_error_log;
     $s->stop;
@@ -247,7 +216,7 @@ $t->stop;
         is(scalar @oaep, 2, 'both RSA recipients use rsaesOaep (1.2.840.113549.1.1.7)');
         unlike($print, qr/keyEncryptionAlgorithm:\s*\n\s*algorithm: rsaEncryption/, 'no PKCS#1 v1.5 key transport');
         for my $who (qw(bob alice)) {
-            my $d = cms_decrypt($bytes, $who);
+            my $d = cms_decrypt($PKI, $bytes, $who);
             ok($d->{ok}, "$who decrypts with openssl") or diag($d->{err});
             like($d->{content}, qr/the secret numbers are in: 42/, "$who: payload body");
         }

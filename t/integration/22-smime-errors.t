@@ -20,42 +20,21 @@ use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use POSIX ();
 use JMAPTest;
-use MIMECheck qw(scratch_dir spew slurp run_cmd split_entity fields field mime_parts ct_param);
+use MIMECheck qw(scratch_dir spew slurp run_cmd split_entity fields field mime_parts ct_param cms_decrypt);
 
 my $T = JSON::PP::true;
 my $F = JSON::PP::false;
 my $TMP = scratch_dir();
 
-# ---- helpers (openssl) ----------------------------------------------------------
 
 my $t = JMAPTest->new();
 my $PKI = $t->pki_dir;
 
-sub cms_decrypt {
-    my ($msg, $who) = @_;
-    my $in = spew('enc.eml', $msg);
-    my $r = run_cmd('openssl', 'cms', '-decrypt', '-recip', "$PKI/$who.pem",
-                    '-inkey', "$PKI/$who.key", '-in', $in, '-out', "$in.dec");
-    $r->{ok} = $r->{rc} == 0 && -s "$in.dec";
-    $r->{content} = slurp("$in.dec");
-    return $r;
-}
-
 # ---- helpers (JMAP; $t first: several servers in this file) ------------------------
-
-my $BODY = "Hello Bob,\nthe numbers are in: 42.\n";
 
 sub message {
     my ($s, $user, %o) = @_;
-    return {
-        mailboxIds    => { $s->mailbox_id($user, 'drafts') => $T },
-        from          => [{ name => 'Alice Example', email => 'alice@example.com' }],
-        to            => [{ name => 'Bob Example', email => 'bob@example.com' }],
-        subject       => 'Plans',
-        bodyStructure => { type => 'text/plain', partId => 'b1' },
-        bodyValues    => { b1 => { value => $BODY } },
-        %o,
-    };
+    return $s->text_draft($user, %o);
 }
 
 # (number of Emails, Email state) of an account: metadata properties only.
@@ -214,11 +193,11 @@ subtest 'Bcc-only recipients with smimeEncrypt' => sub {
     ok($c, 'created') or return diag(explain($res));
     my $dl = $t->download('alice', { accountId => $t->account_id('alice'), blobId => $c->{blobId},
                                      name => 'm.eml', type => 'message/rfc822' });
-    my $d = cms_decrypt($dl->{content} // '', 'bob');
+    my $d = cms_decrypt($PKI, $dl->{content} // '', 'bob');
     ok($d->{ok}, 'the Bcc recipient decrypts') or diag($d->{err});
     like($d->{content}, qr/the numbers are in: 42/, 'payload body');
     unlike($d->{content}, qr/^Bcc:/mi, 'no Bcc field inside');
-    ok(!cms_decrypt($dl->{content} // '', 'carol')->{ok}, 'carol (not a recipient) cannot');
+    ok(!cms_decrypt($PKI, $dl->{content} // '', 'carol')->{ok}, 'carol (not a recipient) cannot');
 };
 
 # ---- argument types ------------------------------------------------------------------------------------

@@ -87,15 +87,8 @@ subtest 'gpgsm setup: CA trusted, bob\'s key imported' => sub {
 
 sub create_bytes {
     my ($s, %o) = @_;
-    my $msg = {
-        mailboxIds    => { $s->mailbox_id('alice', 'drafts') => $T },
-        from          => [{ name => 'Alice Example', email => 'alice@example.com' }],
-        to            => [{ name => 'Bob Example', email => 'bob@example.com' }],
-        subject       => 'Interop',
-        bodyStructure => { type => 'text/plain', partId => 'b1' },
-        bodyValues    => { b1 => { value => "Dear Bob,\ngpgsm should read this: 7.\n" } },
-        %o,
-    };
+    my $msg = $s->text_draft('alice', subject => 'Interop',
+                             body => "Dear Bob,\ngpgsm should read this: 7.\n", %o);
     my (undef, $bytes) = $s->create_email('alice', $msg);
     return $bytes;
 }

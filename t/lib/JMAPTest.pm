@@ -186,6 +186,12 @@ percent-encoded). Returns the response hashref (+ C<json> if JSON).
 The id of the user's mailbox with that role (or name), from one cached
 Mailbox/get; C<'no-such-mailbox'> when there is none.
 
+=item text_draft($user, %overrides)
+
+A creation object: text/plain from Alice to Bob, subject "Plans", in the
+user's Drafts; C<< body => TEXT >> replaces the text, other keys replace or
+add Email properties.
+
 =item email_set($user, \%create, %method_args)
 
 Email/set (using core, mail and smime-advanced) with the given creations:
@@ -933,6 +939,21 @@ sub mailbox_id {
         $self->{mailboxes}{$user} = { map { (($_->{role} // $_->{name}) => $_->{id}) } @$l };
     }
     return $self->{mailboxes}{$user}{$role} // 'no-such-mailbox';
+}
+
+# A text/plain draft from Alice to Bob in $user's Drafts; %o overrides.
+sub text_draft {
+    my ($self, $user, %o) = @_;
+    my $body = delete $o{body} // "Hello Bob,\nthe numbers are in: 42.\n";
+    return {
+        mailboxIds    => { $self->mailbox_id($user, 'drafts') => JSON::PP::true },
+        from          => [{ name => 'Alice Example', email => 'alice@example.com' }],
+        to            => [{ name => 'Bob Example', email => 'bob@example.com' }],
+        subject       => 'Plans',
+        bodyStructure => { type => 'text/plain', partId => 'b1' },
+        bodyValues    => { b1 => { value => $body } },
+        %o,
+    };
 }
 
 # Email/set with the given creations: its response arguments, or

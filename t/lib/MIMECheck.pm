@@ -8,8 +8,8 @@ use Exporter 'import';
 use File::Temp qw(tempdir);
 use POSIX ();
 
-our @EXPORT_OK = qw(scratch_dir spew slurp run_cmd split_entity fields field
-                    mime_parts ct_param);
+our @EXPORT_OK = qw(scratch_dir spew slurp run_cmd cms_verify cms_decrypt
+                    split_entity fields field mime_parts ct_param);
 
 my $TMP;
 my $SEQ = 0;
@@ -56,6 +56,34 @@ sub run_cmd {
     }
     waitpid($pid, 0);
     return { rc => $?, out => slurp($out), err => slurp($err) };
+}
+
+# ---- helpers (openssl cms, with a mkpki.sh PKI) ---------------------------------
+
+# openssl cms -verify against $pki/ca.pem: { ok, rc, out, err, content,
+# signer (the signer's certificate file or undef), signer_text (its -email) }.
+sub cms_verify {
+    my ($pki, $msg, @extra) = @_;
+    my $in = spew('msg.eml', $msg);
+    my $r = run_cmd('openssl', 'cms', '-verify', '-CAfile', "$pki/ca.pem", '-in', $in,
+                    '-out', "$in.content", '-signer', "$in.signer.pem", @extra);
+    $r->{ok} = $r->{rc} == 0 && $r->{err} =~ /Verification successful/;
+    $r->{content} = slurp("$in.content");
+    $r->{signer} = -s "$in.signer.pem" ? "$in.signer.pem" : undef;
+    $r->{signer_text} = $r->{signer}
+        ? run_cmd('openssl', 'x509', '-in', $r->{signer}, '-noout', '-email')->{out} : '';
+    return $r;
+}
+
+# openssl cms -decrypt as $who ($pki/$who.pem and .key): { ok, ..., content }.
+sub cms_decrypt {
+    my ($pki, $msg, $who) = @_;
+    my $in = spew('enc.eml', $msg);
+    my $r = run_cmd('openssl', 'cms', '-decrypt', '-recip', "$pki/$who.pem",
+                    '-inkey', "$pki/$who.key", '-in', $in, '-out', "$in.dec");
+    $r->{ok} = $r->{rc} == 0 && -s "$in.dec";
+    $r->{content} = slurp("$in.dec");
+    return $r;
 }
 
 # ---- helpers (MIME) -----------------------------------------------------------
