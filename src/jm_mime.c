@@ -4,10 +4,10 @@
  *
  * The top-level header section is written by hand from jm_hdr_t raw values
  * (so nothing is re-encoded behind our back); the body entity is a GMime
- * object tree written with CRLF format options. The header section is
- * parsed back so the fields the S/MIME layer reads (signer, recipients)
- * are exactly those stored; the body is not parsed again, the built tree
- * is kept for jm_smime.
+ * object tree written with CRLF format options. The fields the S/MIME
+ * layer reads (signer, recipients, header protection) are exactly the
+ * lines stored; the body is not parsed again, the built tree is kept for
+ * jm_smime.
  */
 #include <string.h>
 #include <stdlib.h>
@@ -1400,6 +1400,21 @@ static GMimeObject *build_body(bctx_t *b, json_t *create)
     return body;
 }
 
+/* Does the root entity carry header fields besides Content-*? */
+static int root_has_own_fields(GMimeObject *body)
+{
+    GMimeHeaderList *hl = g_mime_object_get_header_list(body);
+    int i, n = g_mime_header_list_get_count(hl);
+
+    for (i = 0; i < n; ++i) {
+        if (!is_content_field(g_mime_header_get_name(
+                g_mime_header_list_get_header_at(hl, i)))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 apr_status_t jm_mime_build(jm_mime_msg_t **pmsg, json_t *create,
                            jm_blob_fetch_fn *fetch, void *fetch_ctx,
                            json_t **pseterr, apr_pool_t *p)
@@ -1469,21 +1484,32 @@ apr_status_t jm_mime_build(jm_mime_msg_t **pmsg, json_t *create,
     }
     *o = '\0';
 
-    /* read the top-level fields back from the header section as stored
-     * (it ends with the root entity's own fields, e.g. a bodyStructure
-     * root's header:X-...) */
-    body_at = memmem(out + hlen, (o - out) - hlen, "\r\n\r\n", 4);
-    hlen = body_at ? (apr_size_t)(body_at - out) + 2 : (apr_size_t)(o - out);
-    if (!(hdrs_only = jm_mime_parse_bytes(out, hlen, p))) {
-        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
-                      JMLOGNO(04001) "a built message did not parse back");
-        b.fail = APR_EGENERAL;
-        goto leave;
-    }
     msg = apr_pcalloc(p, sizeof(*msg));
     msg->data = out;
     msg->len = o - out;
-    jm_mime_msg_read_hdrs(msg, (GMimeObject *)hdrs_only, p);
+    if (!root_has_own_fields(body)) {
+        /* the top-level fields are exactly the lines written above */
+        msg->hdrs = apr_array_make(p, b.hdrs->nelts + 1, sizeof(jm_hdr_t));
+        for (i = 0; i < b.hdrs->nelts; ++i) {
+            jm_hdr_t *h = &APR_ARRAY_IDX(b.hdrs, i, jm_hdr_t);
+            if (!is_content_field(h->name) && strcasecmp(h->name, "MIME-Version")) {
+                *(jm_hdr_t *)apr_array_push(msg->hdrs) = *h;
+            }
+        }
+    }
+    else {
+        /* a bodyStructure root with fields of its own (header:X-...): they
+         * end the header section; read it back as stored */
+        body_at = memmem(out + hlen, (o - out) - hlen, "\r\n\r\n", 4);
+        hlen = body_at ? (apr_size_t)(body_at - out) + 2 : (apr_size_t)(o - out);
+        if (!(hdrs_only = jm_mime_parse_bytes(out, hlen, p))) {
+            jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                          JMLOGNO(04001) "a built message did not parse back");
+            b.fail = APR_EGENERAL;
+            goto leave;
+        }
+        jm_mime_msg_read_hdrs(msg, (GMimeObject *)hdrs_only, p);
+    }
     msg->body = jm_mime_own(body, p);
     body = NULL;
     *pmsg = msg;

@@ -982,6 +982,52 @@ static void test_smime(void)
     sk_X509_free(recips);
 }
 
+/* The fields the S/MIME layer reads (msg->hdrs) are exactly what a parse
+ * of the stored bytes finds, folded and encoded ones included. */
+static void test_fields_as_stored(void)
+{
+    static const char *const cases[] = {
+        "{\"from\":[{\"name\":\"Jörg Müller-Lüdenscheidt\",\"email\":\"joerg@example.com\"}],"
+        "\"to\":[{\"name\":\"A\",\"email\":\"a@example.com\"},{\"name\":\"B, the second\","
+        "\"email\":\"b@example.com\"},{\"email\":\"c@example.com\"},{\"name\":\"Døn\","
+        "\"email\":\"d@example.com\"},{\"email\":\"eeeeeeeeeeeeeeeeeeeeeeeeeeee@example.com\"}],"
+        "\"subject\":\"Ein sehr langer Betreff über die Pläne für das nächste Quartal, der "
+        "gefaltet werden muss, weil er länger als achtundsiebzig Zeichen ist\","
+        "\"headers\":[{\"name\":\"X-Custom\",\"value\":\" plain value\"}],"
+        "\"header:X-Note:asText\":\"grüße\",\"keywords\":{\"$draft\":true},"
+        "\"textBody\":[{\"partId\":\"t\"}],\"bodyValues\":{\"t\":{\"value\":\"x\"}}}",
+        "{\"from\":[{\"email\":\"alice@example.com\"}],\"sender\":[{\"email\":\"s@example.com\"}],"
+        "\"bodyStructure\":{\"partId\":\"t\",\"header:X-Root\":\" rootval\"},"
+        "\"bodyValues\":{\"t\":{\"value\":\"x\"}}}",
+        NULL
+    };
+    int c, i;
+
+    for (c = 0; cases[c]; ++c) {
+        json_t *err = NULL;
+        jm_mime_msg_t *m = build(cases[c], &err), *back = NULL;
+        int same;
+
+        ok(m && jm_mime_msg_from_bytes(&back, m->data, m->len, pool) == APR_SUCCESS,
+           "case %d builds and parses back", c);
+        if (!m || !back) {
+            continue;
+        }
+        same = m->hdrs->nelts == back->hdrs->nelts;
+        for (i = 0; same && i < m->hdrs->nelts; ++i) {
+            jm_hdr_t *a = &APR_ARRAY_IDX(m->hdrs, i, jm_hdr_t);
+            jm_hdr_t *b = &APR_ARRAY_IDX(back->hdrs, i, jm_hdr_t);
+            same = !strcmp(a->name, b->name) && !strcmp(a->raw, b->raw);
+            if (!same) {
+                diag("field %d: built %s:%s / parsed %s:%s", i, a->name, a->raw,
+                     b->name, b->raw);
+            }
+        }
+        ok(same, "case %d: %d fields, byte for byte those a parse of the stored "
+           "message finds", c, m->hdrs->nelts);
+    }
+}
+
 int main(void)
 {
     apr_initialize();
@@ -995,6 +1041,7 @@ int main(void)
     test_invalid();
     test_get_foreign();
     test_signer_recipients();
+    test_fields_as_stored();
     test_smime();
 
     if (tmpdir[strlen(tmpdir) - 1] != 'X' && !getenv("JM_TEST_KEEP")) {
