@@ -379,7 +379,8 @@ sub new {
 
     $self->{root} = tempdir('jmaptest-XXXXXX', TMPDIR => 1, CLEANUP => 0);
     chmod 0755, $self->{root};   # httpd children (www-data) traverse to db/
-    mkdir "$self->{root}/$_" for qw(run logs db ldap mail);
+    mkdir "$self->{root}/$_" for qw(run logs db ldap mail cores);
+    chmod 01777, "$self->{root}/cores";   # a crashing child (www-data) dumps here
     if (_is_root()) {
         my (undef, undef, $uid, $gid) = getpwnam('www-data');
         die "JMAPTest: no www-data user\n" unless defined $uid;
@@ -607,6 +608,7 @@ Listen 127.0.0.1:$self->{port}
 PidFile "$r/run/httpd.pid"
 DefaultRuntimeDir "$r/run"
 ErrorLog "$r/logs/error.log"
+CoreDumpDirectory "$r/cores"
 LogLevel $loglevel
 LogFormat "%h %u %t \\"%r\\" %>s %b %Dus" jmaptest
 CustomLog "$r/logs/access.log" jmaptest
@@ -647,7 +649,8 @@ sub _start_httpd {
     my $conf = "$r/httpd.conf";
     my $log = "$r/logs/error.log";
     my $logsize = -s $log || 0;
-    my $out = `@{[ _shq($HTTPD) ]} -f @{[ _shq($conf) ]} -k start 2>&1`;
+    # core files of crashing children, for the backtrace in check_error_log
+    my $out = `ulimit -c unlimited 2>/dev/null; @{[ _shq($HTTPD) ]} -f @{[ _shq($conf) ]} -k start 2>&1`;
     my $rc = $?;
     my $ok = 0;
     if ($rc == 0) {
@@ -1040,7 +1043,28 @@ sub check_error_log {
     my $ok = ok(!@bad, 'error log has no unexpected errors or crashes');
     diag(join("\n", 'unexpected error-log lines:', @bad[0 .. ($#bad > 29 ? 29 : $#bad)]))
         if @bad;
+    $self->_diag_cores if grep { /Segmentation fault|exit signal|segfault/i } @bad;
     return $ok;
+}
+
+# A backtrace of every core a crashed child left (gdb, when installed).
+sub _diag_cores {
+    my ($self) = @_;
+    my @cores = glob("$self->{root}/cores/core*");
+    unless (@cores) {
+        diag("no core file in $self->{root}/cores (core_pattern: "
+             . _slurp('/proc/sys/kernel/core_pattern') =~ s/\s+$//r . ')');
+        return;
+    }
+    for my $core (@cores[0 .. ($#cores > 2 ? 2 : $#cores)]) {
+        my $out = `gdb -batch -nx -ex 'bt 40' -ex 'thread apply all bt 30' @{[ _shq($HTTPD) ]} @{[ _shq($core) ]} 2>&1`;
+        # the crashing thread first, then only the threads that were busy
+        # in the module or its libraries (not the idle workers)
+        my ($crash, @threads) = split /^(?=Thread \d+ )/m, $out;
+        my @keep = grep { /jm_|mod_jmap_smime|sqlite3|gmime|libcrypto|libldap|jansson/ } @threads;
+        my $text = join '', grep { /^(#\d|Thread |Program terminated)/ } map { split /^/m } $crash, @keep;
+        diag("backtrace of $core:\n$text");
+    }
 }
 
 sub sink_messages {
