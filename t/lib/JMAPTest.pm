@@ -235,6 +235,9 @@ envelope next to it).
 =item restart / stop
 
 Stop and start httpd on the same config and database / stop everything.
+httpd is stopped with a graceful stop (SIGWINCH, at most 5 s for requests in
+flight), SIGTERM after 15 s, SIGKILL after 5 s more. A child that crashes
+leaves a core in C<root/cores>; C<check_error_log> prints its backtrace.
 
 =item port, ldap_port, smtp_port, root, pki_dir, conf_file, db_params, db_driver
 
