@@ -25,6 +25,7 @@
 #include <openssl/x509v3.h>
 
 #include "jm_certdir.h"
+#include "jm_cms.h"
 #include "jm_ldap.h"
 #include "jm_log.h"
 
@@ -101,12 +102,6 @@ static int valid_address(const char *a)
     return at && at != a && at[1] != '\0';
 }
 
-static apr_status_t x509_cleanup(void *data)
-{
-    X509_free(data);
-    return APR_SUCCESS;
-}
-
 static apr_status_t x509_sk_cleanup(void *data)
 {
     sk_X509_pop_free(data, X509_free);
@@ -123,15 +118,6 @@ static apr_status_t store_cleanup(void *data)
 {
     X509_STORE_free(data);
     return APR_SUCCESS;
-}
-
-/* Own x on p (takes the reference). */
-static X509 *own_x509(X509 *x, apr_pool_t *p)
-{
-    if (x) {
-        apr_pool_cleanup_register(p, x, x509_cleanup, apr_pool_cleanup_null);
-    }
-    return x;
 }
 
 static apr_time_t asn1_to_apr(const ASN1_TIME *t)
@@ -715,7 +701,7 @@ static void add_candidate(apr_array_header_t *cands, X509 *x, const char *addr,
                           apr_pool_t *scratch)
 {
     candidate_t *c = apr_array_push(cands);
-    c->x = own_x509(x, scratch);
+    c->x = jm_cms_own_x509(x, scratch);
     c->addr_ok = cert_has_address(x, addr);
     c->usage_err = usage_problem(x);
     c->time_state = time_state(x);
@@ -1138,7 +1124,7 @@ apr_status_t jm_certdir_find_encryption_cert(jm_cert_lookup_t *res,
     }
     key = lower(address, p);
     if (cache_get(&hit, cd, cd->certs, key, p)) {
-        X509 *x = own_x509(hit.x509, p);
+        X509 *x = jm_cms_own_x509(hit.x509, p);
         if (hit.status != JM_CERT_OK || x) {
             fill_result(res, hit.status, hit.reason, x, 1);
             return APR_SUCCESS;
@@ -1178,7 +1164,8 @@ apr_status_t jm_certdir_find_encryption_cert(jm_cert_lookup_t *res,
         cache_put(cd, cd->certs, key, v.status, v.reason, v.cert, NULL, 0, 1,
                   v.expires);
         X509_up_ref(v.cert);
-        fill_result(res, v.status, apr_pstrdup(p, v.reason), own_x509(v.cert, p), 0);
+        fill_result(res, v.status, apr_pstrdup(p, v.reason),
+                    jm_cms_own_x509(v.cert, p), 0);
     }
     else {
         cache_put(cd, cd->certs, key, v.status, v.reason, NULL, NULL, 0, 0, v.expires);

@@ -53,20 +53,25 @@ void *jm_mime_own(void *gobj, apr_pool_t *p)
     return gobj;
 }
 
-const char *jm_mime_obj_bytes(apr_size_t *plen, GMimeObject *obj, apr_pool_t *p)
+/* The bytes written to a memory stream, NUL-terminated in p; frees ms. */
+static const char *stream_bytes(apr_size_t *plen, GMimeStream *ms, apr_pool_t *p)
 {
-    GMimeStream *ms = g_mime_stream_mem_new();
-    GByteArray *ba;
-    char *out;
+    GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(ms));
+    char *out = apr_palloc(p, ba->len + 1);
 
-    g_mime_object_write_to_stream(obj, fmt_crlf, ms);
-    ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(ms));
-    out = apr_palloc(p, ba->len + 1);
     memcpy(out, ba->data, ba->len);
     out[ba->len] = '\0';
     *plen = ba->len;
     g_object_unref(ms);
     return out;
+}
+
+const char *jm_mime_obj_bytes(apr_size_t *plen, GMimeObject *obj, apr_pool_t *p)
+{
+    GMimeStream *ms = g_mime_stream_mem_new();
+
+    g_mime_object_write_to_stream(obj, fmt_crlf, ms);
+    return stream_bytes(plen, ms, p);
 }
 
 GMimeMessage *jm_mime_parse_bytes(const char *data, apr_size_t len, apr_pool_t *p)
@@ -296,9 +301,12 @@ void *jm_mime_gmime(jm_mime_msg_t *msg, apr_pool_t *p)
 /* addresses: signer (draft §4) and recipients                        */
 /* ------------------------------------------------------------------ */
 
-/* Every mailbox of an address-list value, group members flattened. */
-static void collect_mailboxes(apr_array_header_t *out, InternetAddressList *l,
-                              apr_pool_t *p)
+typedef void mailbox_fn(InternetAddress *mailbox, void *ctx, apr_pool_t *p);
+
+/* fn on every mailbox of an address list, in order, group members
+ * flattened into it. */
+static void each_mailbox(InternetAddressList *l, mailbox_fn *fn, void *ctx,
+                         apr_pool_t *p)
 {
     int i, n = internet_address_list_length(l);
 
@@ -306,16 +314,22 @@ static void collect_mailboxes(apr_array_header_t *out, InternetAddressList *l,
         InternetAddress *ia = internet_address_list_get_address(l, i);
 
         if (INTERNET_ADDRESS_IS_GROUP(ia)) {
-            collect_mailboxes(out, internet_address_group_get_members(
-                (InternetAddressGroup *)ia), p);
+            each_mailbox(internet_address_group_get_members((InternetAddressGroup *)ia),
+                         fn, ctx, p);
         }
         else if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
-            const char *a = internet_address_mailbox_get_addr(
-                (InternetAddressMailbox *)ia);
-            if (a && *a) {
-                APR_ARRAY_PUSH(out, const char *) = apr_pstrdup(p, a);
-            }
+            fn(ia, ctx, p);
         }
+    }
+}
+
+/* mailbox_fn: the address, if any, onto an array of const char*. */
+static void push_addr(InternetAddress *mailbox, void *out, apr_pool_t *p)
+{
+    const char *a = internet_address_mailbox_get_addr((InternetAddressMailbox *)mailbox);
+
+    if (a && *a) {
+        APR_ARRAY_PUSH((apr_array_header_t *)out, const char *) = apr_pstrdup(p, a);
     }
 }
 
@@ -325,7 +339,7 @@ static apr_array_header_t *field_mailboxes(const char *raw, apr_pool_t *p)
     InternetAddressList *l = internet_address_list_parse(NULL, raw);
 
     if (l) {
-        collect_mailboxes(out, l, p);
+        each_mailbox(l, push_addr, out, p);
         g_object_unref(l);
     }
     return out;
@@ -561,21 +575,10 @@ static json_t *email_address(InternetAddress *ia, apr_pool_t *p)
                      valid_utf8(addr ? addr : "", p));
 }
 
-static void flat_addresses(json_t *arr, InternetAddressList *l, apr_pool_t *p)
+/* mailbox_fn: an EmailAddress object onto a JSON array. */
+static void push_email_address(InternetAddress *mailbox, void *arr, apr_pool_t *p)
 {
-    int i, n = internet_address_list_length(l);
-
-    for (i = 0; i < n; ++i) {
-        InternetAddress *ia = internet_address_list_get_address(l, i);
-
-        if (INTERNET_ADDRESS_IS_GROUP(ia)) {
-            flat_addresses(arr, internet_address_group_get_members(
-                (InternetAddressGroup *)ia), p);
-        }
-        else {
-            json_array_append_new(arr, email_address(ia, p));
-        }
-    }
+    json_array_append_new(arr, email_address(mailbox, p));
 }
 
 static json_t *form_addresses(const char *raw, int grouped, apr_pool_t *p)
@@ -588,7 +591,7 @@ static json_t *form_addresses(const char *raw, int grouped, apr_pool_t *p)
         return arr;
     }
     if (!grouped) {
-        flat_addresses(arr, l, p);
+        each_mailbox(l, push_email_address, arr, p);
         g_object_unref(l);
         return arr;
     }
@@ -600,8 +603,8 @@ static json_t *form_addresses(const char *raw, int grouped, apr_pool_t *p)
             json_t *members = json_array();
             const char *gn = internet_address_get_name(ia);
 
-            flat_addresses(members, internet_address_group_get_members(
-                (InternetAddressGroup *)ia), p);
+            each_mailbox(internet_address_group_get_members((InternetAddressGroup *)ia),
+                         push_email_address, members, p);
             json_array_append_new(arr, json_pack(
                 "{s:o, s:o}", "name", gn ? json_string(valid_utf8(gn, p)) : json_null(),
                 "addresses", members));
@@ -751,8 +754,6 @@ static json_t *headers_json(apr_array_header_t *hdrs, apr_pool_t *p)
 const char *jm_mime_leaf_bytes(apr_size_t *plen, GMimeObject *leaf, apr_pool_t *p)
 {
     GMimeStream *ms;
-    GByteArray *ba;
-    char *out;
 
     if (GMIME_IS_MESSAGE_PART(leaf)) {
         GMimeMessage *m = g_mime_message_part_get_message((GMimeMessagePart *)leaf);
@@ -764,13 +765,7 @@ const char *jm_mime_leaf_bytes(apr_size_t *plen, GMimeObject *leaf, apr_pool_t *
     }
     ms = g_mime_stream_mem_new();
     g_mime_data_wrapper_write_to_stream(g_mime_part_get_content((GMimePart *)leaf), ms);
-    ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(ms));
-    out = apr_palloc(p, ba->len + 1);
-    memcpy(out, ba->data, ba->len);
-    out[ba->len] = '\0';
-    *plen = ba->len;
-    g_object_unref(ms);
-    return out;
+    return stream_bytes(plen, ms, p);
 }
 
 static const char *lc_or_null(const char *s, apr_pool_t *p)
