@@ -24,6 +24,7 @@
 #include "jm_cms.h"
 #include "jm_keystore.h"
 #include "tap.h"
+#include "scratch.h"
 
 static char tmpdir[] = "/tmp/jm-test-cms-XXXXXX";
 static apr_pool_t *pool;
@@ -36,26 +37,8 @@ static const char *path(const char *name)
     return apr_pstrcat(pool, tmpdir, "/", name, NULL);
 }
 
-/* Run a shell command inside tmpdir, output to tmpdir/cmd.log; exit code. */
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096], full[8192];
-    va_list ap;
-    int rc;
-    FILE *log;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    if ((log = fopen(path("cmd.log"), "a"))) {
-        fprintf(log, "$ %s\n", cmd);
-        fclose(log);
-    }
-    snprintf(full, sizeof(full), "cd '%s' && ( %s ) >>cmd.log 2>&1 </dev/null", tmpdir, cmd);
-    rc = system(full);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 255;
-}
+/* Run a shell command inside tmpdir (scratch.h); exit code. */
+#define sh(...) scratch_sh(tmpdir, __VA_ARGS__)
 
 
 static char *slurp(const char *name, apr_size_t *plen)

@@ -21,6 +21,7 @@
 #include "jm_mime_int.h"   /* jm_mime_msg_from_bytes */
 #include "jm_smime.h"
 #include "tap.h"
+#include "scratch.h"
 
 static apr_pool_t *pool;
 static char tmpdir[] = "/tmp/jm-test-mime-XXXXXX";
@@ -625,21 +626,8 @@ static const char *tpath(const char *name)
     return apr_pstrcat(pool, tmpdir, "/", name, NULL);
 }
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096], full[8192];
-    va_list ap;
-    int rc;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    snprintf(full, sizeof(full), "cd '%s' && ( %s ) >>cmd.log 2>&1 </dev/null",
-             tmpdir, cmd);
-    rc = system(full);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 255;
-}
+/* Run a shell command inside tmpdir (scratch.h); exit code. */
+#define sh(...) scratch_sh(tmpdir, __VA_ARGS__)
 
 static int spit(const char *name, const char *data, apr_size_t len)
 {
