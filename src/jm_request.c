@@ -125,13 +125,20 @@ static int array_index(const char *tok, size_t *pidx)
     return 1;
 }
 
-/* Evaluate path (starting with "/" or empty) on v; new reference or NULL. */
-static json_t *pointer_eval(json_t *v, const char *path, apr_pool_t *p)
+/* Evaluate path (starting with "/" or empty) on v; new reference or NULL.
+ * *pwork counts the values visited and the items "*" collects; evaluation
+ * stops (NULL, *pwork > limit) when it passes limit, so a reference into a
+ * large or self-similar answer costs bounded work. */
+static json_t *pointer_eval(json_t *v, const char *path, apr_size_t *pwork,
+                            apr_size_t limit, apr_pool_t *p)
 {
     const char *slash;
     char *tok;
     size_t n, idx, i;
 
+    if (++*pwork > limit) {
+        return NULL;
+    }
     if (!*path) {
         return json_incref(v);
     }
@@ -150,11 +157,17 @@ static json_t *pointer_eval(json_t *v, const char *path, apr_pool_t *p)
             /* map over items; arrays that result are flattened (§3.7) */
             json_t *out = json_array(), *item, *r;
             json_array_foreach(v, i, item) {
-                if (!(r = pointer_eval(item, path, p))) {
+                if (!(r = pointer_eval(item, path, pwork, limit, p))) {
                     json_decref(out);
                     return NULL;
                 }
                 if (json_is_array(r)) {
+                    *pwork += json_array_size(r);
+                    if (*pwork > limit) {
+                        json_decref(r);
+                        json_decref(out);
+                        return NULL;
+                    }
                     json_array_extend(out, r);
                     json_decref(r);
                 }
@@ -167,19 +180,30 @@ static json_t *pointer_eval(json_t *v, const char *path, apr_pool_t *p)
         if (!array_index(tok, &idx) || idx >= json_array_size(v)) {
             return NULL;
         }
-        return pointer_eval(json_array_get(v, idx), path, p);
+        return pointer_eval(json_array_get(v, idx), path, pwork, limit, p);
     }
     if (json_is_object(v)) {
         json_t *child = json_object_get(v, tok);
-        return child ? pointer_eval(child, path, p) : NULL;
+        return child ? pointer_eval(child, path, pwork, limit, p) : NULL;
     }
     return NULL;
+}
+
+/* The method-level error for a call whose answer, or whose resolved
+ * arguments, would pass JMAPMaxSizeResponse (documented in the README):
+ * requestTooLarge tells the client what to do, ask for less. */
+static json_t *too_large(const jm_budget_t *budget, apr_pool_t *p)
+{
+    return jm_error_method("requestTooLarge", apr_psprintf(p,
+        "The response would be larger than %" APR_SIZE_T_FMT " bytes (this "
+        "server's limit for one request); ask for fewer objects or "
+        "properties, or split the request.", budget->response_max));
 }
 
 /* Replace every "#name": ResultReference in args by its value. Returns an
  * error object (new ref) on failure, NULL on success. */
 static json_t *resolve_references(json_t *args, json_t *responses,
-                                  apr_pool_t *p)
+                                  jm_budget_t *budget, apr_pool_t *p)
 {
     const char *key;
     json_t *ref, *refs = json_object();
@@ -192,6 +216,7 @@ static json_t *resolve_references(json_t *args, json_t *responses,
     }
     json_object_foreach(refs, key, ref) {
         json_t *rof, *rname, *rpath, *resp, *found = NULL, *value;
+        apr_size_t work;
         size_t i;
 
         if (json_object_get(args, key + 1)) {
@@ -223,7 +248,20 @@ static json_t *resolve_references(json_t *args, json_t *responses,
                 "No \"%s\" response with id \"%s\" precedes this call.",
                 json_string_value(rname), json_string_value(rof)));
         }
-        value = pointer_eval(json_array_get(found, 1), json_string_value(rpath), p);
+        work = 0;
+        value = pointer_eval(json_array_get(found, 1), json_string_value(rpath),
+                             &work, budget->response_left, p);
+        if (!value && work > budget->response_left) {
+            json_decref(refs);
+            return too_large(budget, p);
+        }
+        /* the value is copied into these arguments: it is built, and pays
+         * from the same budget as the answer it will most likely become */
+        if (!jm_budget_take_response(budget, value)) {
+            json_decref(value);
+            json_decref(refs);
+            return too_large(budget, p);
+        }
         if (!value) {
             json_decref(refs);
             return jm_error_method("invalidResultReference", apr_psprintf(p,
@@ -407,6 +445,32 @@ static int has_references(json_t *args)
     return 0;
 }
 
+/* Take the answer of a successful call from the response budget: 0 when
+ * it does not fit and the method wrote nothing (the caller answers with
+ * requestTooLarge). The name and call id are small and not counted. */
+static int charge_answer(jm_ctx_t *ctx, const jm_method_t *m, jm_call_t *call)
+{
+    jm_budget_t *b = &ctx->budget;
+    apr_size_t n = jm_json_size_bounded(call->result, b->response_left);
+
+    if (n <= b->response_left && call->extra_responses) {
+        n += jm_json_size_bounded(call->extra_responses, b->response_left - n);
+    }
+    if (n > b->response_left) {
+        if (!(m->flags & JM_METHOD_WRITES)) {
+            jm_log_perror(JM_LOG_MARK, JM_LOG_INFO, 0, call->pool, JMLOGNO(01022)
+                          "%s (%s) for %s: answer over JMAPMaxSizeResponse (%"
+                          APR_SIZE_T_FMT " bytes)", call->name, call->call_id,
+                          ctx->account->username, b->response_max);
+            return 0;
+        }
+        b->response_left = 0;
+        return 1;
+    }
+    b->response_left -= n;
+    return 1;
+}
+
 /* Run one call and append its response(s). Methods treat call->args as
  * read-only, so it is copied only when result references rewrite it. */
 static void run_call(json_t *responses, jm_ctx_t *ctx, json_t *using,
@@ -437,7 +501,8 @@ static void run_call(json_t *responses, jm_ctx_t *ctx, json_t *using,
                 m ? "%s needs capability %s in \"using\"." : "Unknown method %s.",
                 name, m ? m->capability : ""));
     }
-    else if ((err = resolve_references(args, responses, call.pool)) != NULL) {
+    else if ((err = resolve_references(args, responses, &ctx->budget,
+                                       call.pool)) != NULL) {
         /* err set */
     }
     else if (m->flags & JM_METHOD_NEEDS_ACCOUNT) {
@@ -471,6 +536,16 @@ static void run_call(json_t *responses, jm_ctx_t *ctx, json_t *using,
             call.error = NULL;
             json_decref(call.result);
             call.result = NULL;
+        }
+        else if (!charge_answer(ctx, m, &call)) {
+            /* a call that changed nothing gets an error instead of its
+             * answer; one that wrote keeps its answer (bounded by
+             * maxObjectsInSet), as the changes are made */
+            err = too_large(&ctx->budget, call.pool);
+            json_decref(call.result);
+            call.result = NULL;
+            json_decref(call.extra_responses);
+            call.extra_responses = NULL;
         }
     }
     if (err) {

@@ -10,6 +10,7 @@
 #include "jm_db.h"
 #include "jm_account.h"
 #include "jm_cms.h"
+#include "jm_budget.h"
 
 struct jm_certdir_t;
 struct jm_keystore_t;
@@ -19,8 +20,11 @@ struct jm_keystore_t;
 #define JM_CAP_SUBMISSION "urn:ietf:params:jmap:submission"
 #define JM_CAP_SMIME      "urn:ietf:params:jmap:smime-advanced"
 
-/** Limits advertised in urn:ietf:params:jmap:core and enforced. */
-typedef struct {
+/** Limits: the first seven are advertised in urn:ietf:params:jmap:core,
+ *  max_size_attachments in urn:ietf:params:jmap:mail; the rest bound the
+ *  work of one request (jm_budget.h). All enforced; all longs (the config
+ *  resolves them as an array). */
+typedef struct jm_limits_t {
     long max_size_upload;
     long max_concurrent_upload;
     long max_size_request;
@@ -28,6 +32,13 @@ typedef struct {
     long max_calls_in_request;
     long max_objects_in_get;
     long max_objects_in_set;
+    long max_size_attachments;   /**< maxSizeAttachmentsPerEmail */
+    long max_size_response;      /**< bytes of one Response object */
+    long max_size_created;       /**< message bytes one request may build */
+    long max_recipients;         /**< To+Cc+Bcc addresses of one Email */
+    long max_header_items;       /**< items (ids, URLs, addresses) in one field */
+    long max_mime_depth;         /**< nesting of body parts */
+    long max_directory_seconds;  /**< directory time of one request */
 } jm_limits_t;
 
 /** S/MIME policy from configuration. */
@@ -47,6 +58,7 @@ typedef struct {
     apr_array_header_t *send_as_rules;/**< jm_send_as_rule_t from configuration */
     const jm_smime_policy_t *smime;
     const char *session_state;        /**< for sessionState */
+    jm_budget_t budget;               /**< what this request may still use */
 } jm_ctx_t;
 
 /** A shared sending address from configuration (JMAPSendAs). */

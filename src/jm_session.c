@@ -25,7 +25,7 @@ static json_t *mail_account_capability(const jm_limits_t *l)
                      "maxMailboxesPerEmail",
                      "maxMailboxDepth",
                      "maxSizeMailboxName", 255,
-                     "maxSizeAttachmentsPerEmail", (json_int_t)l->max_size_upload,
+                     "maxSizeAttachmentsPerEmail", (json_int_t)l->max_size_attachments,
                      "emailQuerySortOptions",
                      "mayCreateTopLevelMailbox", 0);
 }
@@ -72,12 +72,12 @@ static const char *state_of(const jm_ctx_t *ctx, const char *base_url,
 {
     const jm_limits_t *l = ctx->limits;
     const char *const *c;
-    const char *text = apr_psprintf(p, "%s|%s|%d|%s|%s|%ld|%ld|%ld|%ld|%ld|%ld|%ld",
+    const char *text = apr_psprintf(p, "%s|%s|%d|%s|%s|%ld|%ld|%ld|%ld|%ld|%ld|%ld|%ld",
         ctx->account->id, ctx->account->username, ctx->account->read_only,
         base_url, path,
         l->max_size_upload, l->max_concurrent_upload, l->max_size_request,
         l->max_concurrent_requests, l->max_calls_in_request,
-        l->max_objects_in_get, l->max_objects_in_set);
+        l->max_objects_in_get, l->max_objects_in_set, l->max_size_attachments);
 
     for (c = jm_capabilities; *c; c++) {
         text = apr_pstrcat(p, text, "|", *c, NULL);

@@ -14,11 +14,21 @@
 #define UNSET_LIMIT(l) do { (l).max_size_upload = (l).max_concurrent_upload = \
     (l).max_size_request = (l).max_concurrent_requests = \
     (l).max_calls_in_request = (l).max_objects_in_get = \
-    (l).max_objects_in_set = -1; } while (0)
+    (l).max_objects_in_set = (l).max_size_attachments = \
+    (l).max_size_response = (l).max_size_created = (l).max_recipients = \
+    (l).max_header_items = (l).max_mime_depth = \
+    (l).max_directory_seconds = -1; } while (0)
 
 /* Defaults (documented in conf.d/jmap_smime.conf). */
 static const jm_limits_t default_limits = {
-    50000000, 4, 10000000, 8, 32, 500, 500
+    50000000, 4, 10000000, 8, 32, 500, 500,
+    50000000,       /* maxSizeAttachmentsPerEmail */
+    25000000,       /* JMAPMaxSizeResponse */
+    100000000,      /* JMAPMaxSizeCreatedPerRequest */
+    100,            /* JMAPMaxRecipients: RFC 5321 §4.5.3.1.8's minimum */
+    1000,           /* JMAPMaxHeaderItems */
+    20,             /* JMAPMaxMimeDepth */
+    30              /* JMAPDirectoryTimeBudget, seconds */
 };
 #define JM_DEFAULT_PATH         "/jmap"
 #define DEFAULT_CERT_FILTER  "(mail=%s)"
@@ -64,6 +74,13 @@ void *jm_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     MERGE_NUM(limits.max_calls_in_request);
     MERGE_NUM(limits.max_objects_in_get);
     MERGE_NUM(limits.max_objects_in_set);
+    MERGE_NUM(limits.max_size_attachments);
+    MERGE_NUM(limits.max_size_response);
+    MERGE_NUM(limits.max_size_created);
+    MERGE_NUM(limits.max_recipients);
+    MERGE_NUM(limits.max_header_items);
+    MERGE_NUM(limits.max_mime_depth);
+    MERGE_NUM(limits.max_directory_seconds);
     MERGE_PTR(send_as);
     MERGE_PTR(read_only_users);
     MERGE_PTR(keystore);
@@ -477,6 +494,8 @@ static const char *set_cache_size(cmd_parms *cmd, void *d, const char *arg)
 #define LIMIT(name, field) AP_INIT_TAKE1(name, set_limit, \
     (void *)APR_OFFSETOF(jm_limits_t, field), RSRC_CONF, \
     "RFC 8620 core capability limit " name)
+#define BUDGET(name, field, help) AP_INIT_TAKE1(name, set_limit, \
+    (void *)APR_OFFSETOF(jm_limits_t, field), RSRC_CONF, help)
 #define OFF(f) (void *)APR_OFFSETOF(jm_srv_conf_t, f)
 
 const command_rec jm_config_cmds[] = {
@@ -491,6 +510,19 @@ const command_rec jm_config_cmds[] = {
     LIMIT("JMAPMaxCallsInRequest", max_calls_in_request),
     LIMIT("JMAPMaxObjectsInGet", max_objects_in_get),
     LIMIT("JMAPMaxObjectsInSet", max_objects_in_set),
+    BUDGET("JMAPMaxSizeAttachmentsPerEmail", max_size_attachments,
+           "RFC 8621 maxSizeAttachmentsPerEmail: unencoded bytes of one Email's attachments"),
+    BUDGET("JMAPMaxSizeResponse", max_size_response,
+           "bytes of one JMAP Response; a call past it gets requestTooLarge"),
+    BUDGET("JMAPMaxSizeCreatedPerRequest", max_size_created,
+           "message bytes one request may build with Email/set"),
+    BUDGET("JMAPMaxRecipients", max_recipients,
+           "To, Cc and Bcc addresses of one Email"),
+    BUDGET("JMAPMaxHeaderItems", max_header_items,
+           "message ids, URLs or addresses in one header field"),
+    BUDGET("JMAPMaxMimeDepth", max_mime_depth, "nesting depth of body parts"),
+    BUDGET("JMAPDirectoryTimeBudget", max_directory_seconds,
+           "seconds of certificate directory work one request may use"),
     AP_INIT_TAKE_ARGV("JMAPSendAs", add_send_as, NULL, RSRC_CONF,
                       "address user [user ...]: users who may send as address"),
     AP_INIT_ITERATE("JMAPReadOnlyUsers", add_read_only_user, NULL, RSRC_CONF,

@@ -12,7 +12,8 @@
 #include "jm_log.h"
 
 static apr_pool_t *pool;
-static jm_limits_t limits = { 1000, 2, 5000, 4, 16, 6, 3 };
+static jm_limits_t limits = { 1000, 2, 5000, 4, 16, 6, 3,
+                               50000, 20000, 100000, 10, 50, 8, 5 };
 static jm_smime_policy_t policy;
 
 static jm_ctx_t *make_ctx(jm_db_t *db, const char *user)
@@ -42,6 +43,7 @@ static json_t *run(jm_ctx_t *ctx, const char *body, const char **ptype,
     json_t *resp;
     jm_problem_t *pr;
 
+    jm_budget_init(&ctx->budget, ctx->limits, apr_time_now());
     jm_request_process(&resp, &pr, ctx, body, strlen(body));
     *ptype = pr ? pr->type : NULL;
     if (plimit) {
