@@ -51,5 +51,6 @@ apr_status_t jm_blob_fetch(const unsigned char **pdata, apr_size_t *plen,
     }
     part_id = sep + 1;
     return jm_mime_part_content((const char **)pdata, plen, ptype,
-                                (const char *)raw, rawlen, part_id, p);
+                                (const char *)raw, rawlen, part_id,
+                                ctx->budget.mime_depth_max, p);
 }

@@ -13,8 +13,8 @@ const char *jm_blob_id_for(const void *data, apr_size_t len, apr_pool_t *p);
 apr_status_t jm_blob_upload(json_t **presp, jm_ctx_t *ctx, const char *type,
                             const void *data, apr_size_t len, apr_pool_t *p);
 
-/** Bytes and media type of a blob or message part; APR_NOTFOUND if the
- *  account has no such blob. */
+/** Bytes and media type (ptype may be NULL) of a blob or message part;
+ *  APR_NOTFOUND if the account has no such blob. */
 apr_status_t jm_blob_fetch(const unsigned char **pdata, apr_size_t *plen,
                            const char **ptype, jm_ctx_t *ctx,
                            const char *blob_id, apr_pool_t *p);

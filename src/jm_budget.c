@@ -47,9 +47,9 @@ static apr_size_t size_of(const json_t *j, apr_size_t limit, int depth)
     case JSON_OBJECT: {
         const char *k;
         json_t *v;
-        n = 2;
+        n = json_object_size(j) ? 1 : 2;          /* { and }, commas between */
         json_object_foreach((json_t *)j, k, v) {
-            n += string_size(k, strlen(k)) + 2;   /* key, colon, comma */
+            n += string_size(k, strlen(k)) + 2;   /* key, colon, comma or } */
             if (n > limit) {
                 return limit + 1;
             }
@@ -63,7 +63,7 @@ static apr_size_t size_of(const json_t *j, apr_size_t limit, int depth)
     case JSON_ARRAY: {
         size_t i;
         json_t *v;
-        n = 2;
+        n = json_array_size(j) ? 1 : 2;           /* [ and ], commas between */
         json_array_foreach((json_t *)j, i, v) {
             n += 1 + size_of(v, limit - n, depth + 1);
             if (n > limit) {
@@ -80,7 +80,7 @@ static apr_size_t size_of(const json_t *j, apr_size_t limit, int depth)
                                  json_integer_value(j));
         break;
     case JSON_REAL:
-        n = 24;
+        n = 24;         /* an upper bound of "%.17g" and its exponent */
         break;
     case JSON_TRUE:
     case JSON_NULL:

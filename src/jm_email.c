@@ -104,9 +104,12 @@ static int parse_get_opts(jm_call_t *call, jm_mime_get_opts_t *o)
     return 1;
 }
 
+/* One Email; its message is parsed in sp, a pool of its own that the
+ * caller clears before the next one (the answer is plain jansson data and
+ * outlives it), so a get holds one parsed message at a time. */
 static apr_status_t get_one(json_t **pobj, jm_call_t *call, const char *id,
                             json_t *props, json_t *mime_props,
-                            jm_mime_get_opts_t *opts)
+                            jm_mime_get_opts_t *opts, apr_pool_t *sp)
 {
     jm_ctx_t *ctx = call->ctx;
     jm_email_row_t *e;
@@ -116,32 +119,32 @@ static apr_status_t get_one(json_t **pobj, jm_call_t *call, const char *id,
     const char *bad = NULL;
     apr_status_t rv;
 
-    rv = jm_store_email_get(&e, ctx->db, ctx->account->id, id, call->pool);
+    rv = jm_store_email_get(&e, ctx->db, ctx->account->id, id, sp);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    obj = meta_json(e, call->pool);
+    obj = meta_json(e, sp);
     if (json_array_size(mime_props) > 0) {
         if (APR_SUCCESS != (rv = jm_store_blob_get(&raw, &len, NULL, ctx->db,
                                                    ctx->account->id, e->blob_id,
-                                                   call->pool))) {
+                                                   sp))) {
             json_decref(obj);
             return rv == APR_NOTFOUND ? APR_EGENERAL : rv;
         }
         opts->properties = mime_props;
         opts->blob_id = e->blob_id;
-        rv = jm_mime_email_props(&mp, (const char *)raw, len, opts, &bad, call->pool);
+        rv = jm_mime_email_props(&mp, (const char *)raw, len, opts, &bad, sp);
         if (rv == APR_EINVAL) {
             json_decref(obj);
             jm_call_error(call, "invalidArguments", "Unknown property \"%s\".",
-                          bad ? bad : "?");
+                          bad ? apr_pstrdup(call->pool, bad) : "?");
             return APR_EINVAL;
         }
         if (rv != APR_SUCCESS) {
             json_decref(obj);
             return rv;
         }
-        json_object_update(obj, mp);      /* mp belongs to call->pool */
+        json_object_update(obj, mp);      /* obj takes its own references */
     }
     *pobj = jm_get_project(obj, props);
     return APR_SUCCESS;
@@ -153,6 +156,8 @@ apr_status_t jm_email_get(jm_call_t *call)
     json_t *ids, *props, *mime_props, *list, *not_found, *v, *all_ids = NULL;
     jm_mime_get_opts_t opts;
     const char *state;
+    apr_pool_t *sp;
+    apr_size_t answered = 0;
     apr_status_t rv;
     size_t i;
 
@@ -191,10 +196,13 @@ apr_status_t jm_email_get(jm_call_t *call)
     }
     list = jm_json_own(call->pool, json_array());
     not_found = jm_json_own(call->pool, json_array());
+    opts.max_depth = ctx->budget.mime_depth_max;
+    apr_pool_create(&sp, call->pool);
     json_array_foreach(ids, i, v) {
         const char *id = jm_call_resolve_id(call, json_string_value(v));
         json_t *obj = NULL;
-        rv = id ? get_one(&obj, call, id, props, mime_props, &opts) : APR_NOTFOUND;
+        apr_pool_clear(sp);
+        rv = id ? get_one(&obj, call, id, props, mime_props, &opts, sp) : APR_NOTFOUND;
         if (rv == APR_NOTFOUND) {
             json_array_append(not_found, v);
         }
@@ -205,7 +213,16 @@ apr_status_t jm_email_get(jm_call_t *call)
             return rv;
         }
         else {
+            /* stop as soon as the answer cannot fit, rather than parse the
+             * rest (the dispatcher charges the whole answer afterwards) */
+            answered += jm_json_size_bounded(obj, ctx->budget.response_left);
             json_array_append_new(list, obj);
+            if (answered > ctx->budget.response_left) {
+                return jm_call_error(call, "requestTooLarge", "The Emails asked "
+                    "for would make a response larger than %" APR_SIZE_T_FMT
+                    " bytes; ask for fewer ids, properties or body bytes.",
+                    ctx->budget.response_max);
+            }
         }
     }
     call->result = json_pack("{s:s, s:s, s:O, s:O}", "accountId", ctx->account->id,
@@ -409,18 +426,21 @@ static json_t *collect_recipients(STACK_OF(X509) **precips, jm_call_t *call,
     apr_pool_t *p = call->pool;
     apr_array_header_t *addrs = jm_mime_recipients(msg, p);
     apr_array_header_t *all = apr_array_make(p, addrs->nelts + 1, sizeof(const char *));
+    apr_array_header_t *why_failed = apr_array_make(p, 4, sizeof(const char *));
+    apr_hash_t *seen = apr_hash_make(p);
     STACK_OF(X509) *recips = sk_X509_new_null();
     json_t *failed = json_array(), *err;
-    const char *desc = "";
-    int i, j, dup;
+    int i;
 
+    /* the sender, then each recipient once (jm_mime_recipients already
+     * dedupes case-insensitively; the sender may be among them) */
+    apr_hash_set(seen, jm_util_strlower(sender, p), APR_HASH_KEY_STRING, "");
     APR_ARRAY_PUSH(all, const char *) = sender;
     for (i = 0; i < addrs->nelts; i++) {
         const char *a = APR_ARRAY_IDX(addrs, i, const char *);
-        for (dup = 0, j = 0; j < all->nelts; j++) {
-            dup |= strcasecmp(APR_ARRAY_IDX(all, j, const char *), a) == 0;
-        }
-        if (!dup) {
+        const char *key = jm_util_strlower(a, p);
+        if (!apr_hash_get(seen, key, APR_HASH_KEY_STRING)) {
+            apr_hash_set(seen, key, APR_HASH_KEY_STRING, "");
             APR_ARRAY_PUSH(all, const char *) = a;
         }
     }
@@ -454,13 +474,15 @@ static json_t *collect_recipients(STACK_OF(X509) **precips, jm_call_t *call,
         json_array_append_new(failed, json_pack("{s:s, s:s, s:s}", "email", a,
             "status", status_name(res.status), "reason",
             res.reason ? res.reason : status_name(res.status)));
-        desc = apr_psprintf(p, "%s%s%s: %s", desc, *desc ? "; " : "", a,
-                            res.reason ? res.reason : status_name(res.status));
+        APR_ARRAY_PUSH(why_failed, const char *) = apr_psprintf(p, "%s%s: %s",
+            why_failed->nelts ? "; " : "", a,
+            res.reason ? res.reason : status_name(res.status));
     }
     if (json_array_size(failed) > 0) {
         sk_X509_free(recips);
         err = set_error(p, "validEncryptionKeyNotFound", NULL, apr_psprintf(p,
-            "No valid encryption certificate for: %s", desc));
+            "No valid encryption certificate for: %s",
+            apr_array_pstrcat(p, why_failed, 0)));
         json_object_set_new(err, "invalidRecipients", failed);
         return err;
     }
@@ -473,6 +495,23 @@ static apr_status_t free_x509_stack(void *s)
 {
     sk_X509_free(s);          /* the certificates belong to the pool */
     return APR_SUCCESS;
+}
+
+/* The request budget's part that the MIME builder enforces. */
+static void mime_limits(jm_mime_limits_t *lim, const jm_budget_t *b)
+{
+    lim->max_attachments = b->attachments_max;
+    lim->max_recipients = b->recipients_max;
+    lim->max_header_items = b->header_items_max;
+    lim->max_depth = b->mime_depth_max;
+}
+
+/* tooLarge (RFC 8620 §5.3) once the request has built what it may. */
+static const char *too_much_built(jm_call_t *call)
+{
+    return apr_psprintf(call->pool, "This request has built more than %"
+                        APR_SIZE_T_FMT " bytes of messages; create this Email in "
+                        "another request.", call->ctx->budget.build_max);
 }
 
 /* Build, sign and encrypt one creation; *perr set on a per-email failure. */
@@ -489,6 +528,7 @@ static apr_status_t prepare_create(pending_t **ppend, json_t **perr,
     const jm_signer_t *signer = NULL;
     STACK_OF(X509) *recips = NULL;
     pending_t *pend;
+    jm_mime_limits_t lim;
     apr_status_t rv;
     static const char *const server_set[] = { "id", "blobId", "threadId", "size", NULL };
     int i, rc;
@@ -514,9 +554,14 @@ static apr_status_t prepare_create(pending_t **ppend, json_t **perr,
     if ((*perr = read_metadata(&pend->row, call, c, boxes)) != NULL) {
         return APR_SUCCESS;
     }
+    if (call->ctx->budget.build_left == 0) {
+        *perr = set_error(p, "tooLarge", NULL, too_much_built(call));
+        return APR_SUCCESS;
+    }
     /* the message itself: jm_mime_build skips the metadata and the S/MIME
      * arguments read above */
-    rv = jm_mime_build(&msg, c, fetch_blob_cb, call->ctx, &err, p);
+    mime_limits(&lim, &call->ctx->budget);
+    rv = jm_mime_build(&msg, c, fetch_blob_cb, call->ctx, &lim, &err, p);
     if (rv == APR_EINVAL || rv == APR_NOTFOUND) {
         *perr = err ? err : set_error(p, "invalidProperties", NULL, "Invalid Email.");
         return APR_SUCCESS;
@@ -575,6 +620,11 @@ static apr_status_t prepare_create(pending_t **ppend, json_t **perr,
     }
     else if (APR_SUCCESS != (rv = jm_mime_to_bytes(&pend->bytes, &pend->len, msg, p))) {
         return rv;
+    }
+    if (!jm_budget_take_build(&call->ctx->budget, pend->len)) {
+        call->ctx->budget.build_left = 0;   /* the ones after it fail too */
+        *perr = set_error(p, "tooLarge", NULL, too_much_built(call));
+        return APR_SUCCESS;
     }
     pend->row.id = jm_util_new_id('M', p);
     pend->row.thread_id = apr_pstrcat(p, "T", pend->row.id + 1, NULL);

@@ -160,37 +160,14 @@ static char *display_value(const char *raw, apr_pool_t *p)
     return out;
 }
 
+/* Pieces are collected and joined once (apr_array_pstrcat): appending to
+ * a growing string in a loop would copy it each time, O(n^2). */
+#define PIECE(a, s) (APR_ARRAY_PUSH((a), const char *) = (s))
+
 const char *jm_hp_legacy_text(const apr_array_header_t *obscured, apr_pool_t *p)
 {
-    const char *acc = "";
-    int i;
-
-    for (i = 0; i < obscured->nelts; ++i) {
-        const jm_hdr_t *h = &APR_ARRAY_IDX(obscured, i, jm_hdr_t);
-        acc = apr_pstrcat(p, acc, h->name, ": ", display_value(h->raw, p), "\n", NULL);
-    }
-    return *acc ? apr_pstrcat(p, acc, "\n", NULL) : "";
-}
-
-static const char *html_escape(const char *s, apr_pool_t *p)
-{
-    const char *acc = "";
-    const char *start = s;
-
-    for (; *s; ++s) {
-        const char *rep = *s == '<' ? "&lt;" : *s == '>' ? "&gt;"
-                        : *s == '&' ? "&amp;" : *s == '"' ? "&quot;" : NULL;
-        if (rep) {
-            acc = apr_pstrcat(p, acc, apr_pstrndup(p, start, s - start), rep, NULL);
-            start = s + 1;
-        }
-    }
-    return apr_pstrcat(p, acc, start, NULL);
-}
-
-const char *jm_hp_legacy_html(const apr_array_header_t *obscured, apr_pool_t *p)
-{
-    const char *acc = "";
+    apr_array_header_t *out = apr_array_make(p, obscured->nelts * 4 + 1,
+                                             sizeof(const char *));
     int i;
 
     if (!obscured->nelts) {
@@ -198,11 +175,51 @@ const char *jm_hp_legacy_html(const apr_array_header_t *obscured, apr_pool_t *p)
     }
     for (i = 0; i < obscured->nelts; ++i) {
         const jm_hdr_t *h = &APR_ARRAY_IDX(obscured, i, jm_hdr_t);
-        acc = apr_pstrcat(p, acc, "<div>", html_escape(h->name, p), ": ",
-                          html_escape(display_value(h->raw, p), p), "</div>\n", NULL);
+        PIECE(out, h->name);
+        PIECE(out, ": ");
+        PIECE(out, display_value(h->raw, p));
+        PIECE(out, "\n");
     }
-    return apr_pstrcat(p, "<div class=\"header-protection-legacy-display\">\n",
-                       acc, "</div>\n", NULL);
+    PIECE(out, "\n");
+    return apr_array_pstrcat(p, out, 0);
+}
+
+static void html_escape(apr_array_header_t *out, const char *s, apr_pool_t *p)
+{
+    const char *start = s;
+
+    for (; *s; ++s) {
+        const char *rep = *s == '<' ? "&lt;" : *s == '>' ? "&gt;"
+                        : *s == '&' ? "&amp;" : *s == '"' ? "&quot;" : NULL;
+        if (rep) {
+            PIECE(out, apr_pstrndup(p, start, s - start));
+            PIECE(out, rep);
+            start = s + 1;
+        }
+    }
+    PIECE(out, start);
+}
+
+const char *jm_hp_legacy_html(const apr_array_header_t *obscured, apr_pool_t *p)
+{
+    apr_array_header_t *out = apr_array_make(p, obscured->nelts * 6 + 2,
+                                             sizeof(const char *));
+    int i;
+
+    if (!obscured->nelts) {
+        return "";
+    }
+    PIECE(out, "<div class=\"header-protection-legacy-display\">\n");
+    for (i = 0; i < obscured->nelts; ++i) {
+        const jm_hdr_t *h = &APR_ARRAY_IDX(obscured, i, jm_hdr_t);
+        PIECE(out, "<div>");
+        html_escape(out, h->name, p);
+        PIECE(out, ": ");
+        html_escape(out, display_value(h->raw, p), p);
+        PIECE(out, "</div>\n");
+    }
+    PIECE(out, "</div>\n");
+    return apr_array_pstrcat(p, out, 0);
 }
 
 const char *jm_hp_html_insert(const char *html, const char *element, apr_pool_t *p)

@@ -32,7 +32,19 @@ typedef struct {
     apr_status_t fail;          /* server failure (not a SetError) */
     apr_hash_t *top_seen;       /* lower-case name → property that set it */
     apr_array_header_t *hdrs;   /* jm_hdr_t */
+    const jm_mime_limits_t *lim;
+    apr_hash_t *blobs;          /* blob id → fetched_t: each fetched once */
+    apr_size_t attached;        /* unencoded bytes of blob parts so far */
+    int recipients;             /* To/Cc/Bcc addresses so far */
+    const char *too_large;      /* tooLarge description, once over the limit */
 } bctx_t;
+
+typedef struct {
+    const unsigned char *data;
+    apr_size_t len;
+} fetched_t;
+
+const jm_mime_limits_t jm_mime_default_limits = { 50000000, 100, 1000, 20 };
 
 static apr_status_t invalid(bctx_t *b, const char *path, const char *desc)
 {
@@ -209,8 +221,16 @@ static InternetAddress *mk_mailbox(bctx_t *b, const char *path, json_t *a)
     return ia;
 }
 
+/* Addresses of one field being encoded: counted against the per-field
+ * item limit and, for To/Cc/Bcc, the recipient limit of the Email. */
+typedef struct {
+    int items;
+    int is_recipient_field;
+} addr_count_t;
+
 static int add_mailboxes(bctx_t *b, const char *path, json_t *arr,
-                         InternetAddressList *list, InternetAddressGroup *grp)
+                         InternetAddressList *list, InternetAddressGroup *grp,
+                         addr_count_t *cnt)
 {
     apr_size_t i;
     json_t *a;
@@ -221,9 +241,19 @@ static int add_mailboxes(bctx_t *b, const char *path, json_t *arr,
     }
     json_array_foreach(arr, i, a) {
         const char *ip = apr_psprintf(b->p, "%s/%lu", path, (unsigned long)i);
-        InternetAddress *ia = mk_mailbox(b, ip, a);
+        InternetAddress *ia;
 
-        if (!ia) {
+        if (++cnt->items > b->lim->max_header_items) {
+            invalid(b, ip, apr_psprintf(b->p, "more than %d addresses in one "
+                                        "header field", b->lim->max_header_items));
+            return -1;
+        }
+        if (cnt->is_recipient_field && ++b->recipients > b->lim->max_recipients) {
+            invalid(b, ip, apr_psprintf(b->p, "more than %d recipients (To, Cc "
+                                        "and Bcc together)", b->lim->max_recipients));
+            return -1;
+        }
+        if (!(ia = mk_mailbox(b, ip, a))) {
             return -1;
         }
         if (grp) {
@@ -255,6 +285,8 @@ static const char *enc_addresses(bctx_t *b, const char *path, const char *name,
 {
     InternetAddressList *list = internet_address_list_new();
     const char *raw = NULL;
+    addr_count_t cnt = { 0, !strcasecmp(name, "To") || !strcasecmp(name, "Cc")
+                            || !strcasecmp(name, "Bcc") };
     apr_size_t i;
     json_t *g;
 
@@ -264,7 +296,7 @@ static const char *enc_addresses(bctx_t *b, const char *path, const char *name,
         goto leave;
     }
     if (!grouped) {
-        if (add_mailboxes(b, path, v, list, NULL)) {
+        if (add_mailboxes(b, path, v, list, NULL, &cnt)) {
             goto leave;
         }
     }
@@ -274,6 +306,12 @@ static const char *enc_addresses(bctx_t *b, const char *path, const char *name,
             json_t *gn = json_object_get(g, "name");
             json_t *ga = json_object_get(g, "addresses");
 
+            if (++cnt.items > b->lim->max_header_items) {
+                invalid(b, gp, apr_psprintf(b->p, "more than %d groups and "
+                                            "addresses in one header field",
+                                            b->lim->max_header_items));
+                goto leave;
+            }
             if (!json_is_object(g) || (gn && !json_is_null(gn) && !json_is_string(gn))
                 || (gn && json_is_string(gn) && has_crlf(json_string_value(gn)))) {
                 invalid(b, gp, "must be an EmailAddressGroup");
@@ -284,7 +322,7 @@ static const char *enc_addresses(bctx_t *b, const char *path, const char *name,
 
                 internet_address_set_charset(grp, "utf-8");
                 if (add_mailboxes(b, apr_pstrcat(b->p, gp, "/addresses", NULL), ga,
-                                  NULL, INTERNET_ADDRESS_GROUP(grp))) {
+                                  NULL, INTERNET_ADDRESS_GROUP(grp), &cnt)) {
                     g_object_unref(grp);
                     goto leave;
                 }
@@ -292,7 +330,7 @@ static const char *enc_addresses(bctx_t *b, const char *path, const char *name,
                 g_object_unref(grp);
             }
             else if (add_mailboxes(b, apr_pstrcat(b->p, gp, "/addresses", NULL), ga,
-                                   list, NULL)) {
+                                   list, NULL, &cnt)) {
                 goto leave;
             }
         }
@@ -323,7 +361,7 @@ static int valid_msgid(const char *s)
 static const char *enc_bracketed(bctx_t *b, const char *path, const char *name,
                                  json_t *v, const char *sep, const char *what)
 {
-    const char *acc = "";
+    apr_array_header_t *pieces;
     apr_size_t i;
     json_t *item;
 
@@ -331,6 +369,13 @@ static const char *enc_bracketed(bctx_t *b, const char *path, const char *name,
         invalid(b, path, apr_psprintf(b->p, "must be a non-empty array of %ss", what));
         return NULL;
     }
+    if (json_array_size(v) > (size_t)b->lim->max_header_items) {
+        invalid(b, path, apr_psprintf(b->p, "more than %d %ss in one header field",
+                                      b->lim->max_header_items, what));
+        return NULL;
+    }
+    /* joined once at the end: appending in the loop would be O(n^2) */
+    pieces = apr_array_make(b->p, (int)json_array_size(v) * 4, sizeof(const char *));
     json_array_foreach(v, i, item) {
         if (!json_is_string(item) || !valid_msgid(json_string_value(item))) {
             invalid(b, apr_psprintf(b->p, "%s/%lu", path, (unsigned long)i),
@@ -338,10 +383,12 @@ static const char *enc_bracketed(bctx_t *b, const char *path, const char *name,
                                  "brackets", what));
             return NULL;
         }
-        acc = apr_pstrcat(b->p, acc, *acc ? sep : "", "<", json_string_value(item),
-                          ">", NULL);
+        APR_ARRAY_PUSH(pieces, const char *) = i ? sep : "";
+        APR_ARRAY_PUSH(pieces, const char *) = "<";
+        APR_ARRAY_PUSH(pieces, const char *) = json_string_value(item);
+        APR_ARRAY_PUSH(pieces, const char *) = ">";
     }
-    return fold_structured(name, acc, b->p);
+    return fold_structured(name, apr_array_pstrcat(b->p, pieces, 0), b->p);
 }
 
 static const char *enc_msgids(bctx_t *b, const char *path, const char *name,
@@ -445,6 +492,11 @@ static apr_status_t enc_prop(apr_array_header_t *out, bctx_t *b, const char *pat
     }
     if (!json_is_array(v)) {
         return invalid(b, path, "a :all property takes an array");
+    }
+    if (json_array_size(v) > (size_t)b->lim->max_header_items) {
+        return invalid(b, path, apr_psprintf(b->p, "more than %d instances of "
+                                             "one header field",
+                                             b->lim->max_header_items));
     }
     json_array_foreach(v, i, item) {
         const char *ip = apr_psprintf(b->p, "%s/%lu", path, (unsigned long)i);
@@ -612,21 +664,32 @@ static int hdr_rank(const char *name)
     return 100;
 }
 
-/* Stable insertion sort: well-known fields first, instances keep order. */
-static void sort_hdrs(apr_array_header_t *a)
+/* Well-known fields first in their order, instances keep theirs: a
+ * stable counting sort over the few ranks, linear in the number of fields
+ * (a client may send many). */
+#define HDR_RANKS 12
+static void sort_hdrs(apr_array_header_t *a, apr_pool_t *p)
 {
-    jm_hdr_t *h = (jm_hdr_t *)a->elts;
-    int i, j;
+    jm_hdr_t *h = (jm_hdr_t *)a->elts, *out;
+    int start[HDR_RANKS + 1] = { 0 }, *rank, i, r;
 
-    for (i = 1; i < a->nelts; ++i) {
-        jm_hdr_t t = h[i];
-        int r = hdr_rank(t.name);
-
-        for (j = i - 1; j >= 0 && hdr_rank(h[j].name) > r; --j) {
-            h[j + 1] = h[j];
-        }
-        h[j + 1] = t;
+    if (a->nelts < 2) {
+        return;
     }
+    rank = apr_palloc(p, sizeof(int) * a->nelts);
+    out = apr_palloc(p, sizeof(jm_hdr_t) * a->nelts);
+    for (i = 0; i < a->nelts; ++i) {
+        r = hdr_rank(h[i].name);
+        rank[i] = r < HDR_RANKS - 1 ? r : HDR_RANKS - 1;
+        start[rank[i] + 1]++;
+    }
+    for (r = 1; r <= HDR_RANKS; ++r) {
+        start[r] += start[r - 1];
+    }
+    for (i = 0; i < a->nelts; ++i) {
+        out[start[rank[i]]++] = h[i];
+    }
+    memcpy(h, out, sizeof(jm_hdr_t) * a->nelts);
 }
 
 /* ------------------------------------------------------------------ */
@@ -706,6 +769,7 @@ static void part_add_raw(GMimeObject *obj, const char *name, const char *raw)
 typedef struct {
     const char *default_type;
     int is_root;
+    int depth;          /* of this part: the root entity is 1 */
 } part_opts_t;
 
 static GMimeObject *build_part(bctx_t *b, json_t *j, const char *path,
@@ -809,11 +873,11 @@ static apr_status_t check_part_fields(bctx_t *b, const char *path,
 }
 
 static GMimeObject *build_multipart(bctx_t *b, json_t *j, const char *path,
-                                    const char *type)
+                                    const char *type, const part_opts_t *po)
 {
     GMimeMultipart *mp;
     json_t *subs = json_object_get(j, "subParts"), *sp;
-    part_opts_t sub = { NULL, 0 };
+    part_opts_t sub = { NULL, 0, po->depth + 1 };
     apr_size_t i;
 
     if (strncasecmp(type, "multipart/", 10)) {
@@ -838,7 +902,7 @@ static GMimeObject *build_multipart(bctx_t *b, json_t *j, const char *path,
             b->p, "%s/subParts/%lu", path, (unsigned long)i), &sub);
 
         if (!child) {
-            if (b->props || b->fail) {
+            if (b->props || b->fail || b->too_large) {
                 g_object_unref(mp);
                 return NULL;
             }
@@ -848,6 +912,28 @@ static GMimeObject *build_multipart(bctx_t *b, json_t *j, const char *path,
         g_object_unref(child);
     }
     return (GMimeObject *)mp;
+}
+
+/* A blob's bytes, fetched once per build however often it is used (a
+ * part blob id means parsing its message, so repeats would be costly). */
+static apr_status_t fetch_blob(const unsigned char **pdata, apr_size_t *plen,
+                               bctx_t *b, const char *id)
+{
+    fetched_t *f = apr_hash_get(b->blobs, id, APR_HASH_KEY_STRING);
+    apr_status_t rv;
+
+    if (!f) {
+        f = apr_pcalloc(b->p, sizeof(*f));
+        rv = b->fetch ? b->fetch(&f->data, &f->len, b->fetch_ctx, id, b->p)
+                      : APR_NOTFOUND;
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        apr_hash_set(b->blobs, apr_pstrdup(b->p, id), APR_HASH_KEY_STRING, f);
+    }
+    *pdata = f->data;
+    *plen = f->len;
+    return APR_SUCCESS;
 }
 
 static GMimePart *build_leaf(bctx_t *b, json_t *j, const char *path,
@@ -904,8 +990,10 @@ static GMimePart *build_leaf(bctx_t *b, json_t *j, const char *path,
             invalid(b, apr_pstrcat(b->p, path, "/blobId", NULL), "must be an Id");
             return NULL;
         }
-        rv = b->fetch ? b->fetch(&data, &len, b->fetch_ctx, json_string_value(bid), b->p)
-                      : APR_NOTFOUND;
+        if (b->too_large) {
+            return NULL;       /* already over: do not fetch more */
+        }
+        rv = fetch_blob(&data, &len, b, json_string_value(bid));
         if (APR_STATUS_IS_NOTFOUND(rv)) {
             json_array_append_new(b->not_found, json_string(json_string_value(bid)));
             return NULL;
@@ -915,6 +1003,14 @@ static GMimePart *build_leaf(bctx_t *b, json_t *j, const char *path,
                           JMLOGNO(04000) "fetching blob %s for a new Email failed",
                           json_string_value(bid));
             b->fail = rv;
+            return NULL;
+        }
+        b->attached += len;
+        if (b->attached > b->lim->max_attachments) {
+            b->too_large = apr_psprintf(b->p, "The attachments of this Email "
+                "add up to more than %" APR_SIZE_T_FMT " bytes "
+                "(maxSizeAttachmentsPerEmail) at %s.", b->lim->max_attachments,
+                path);
             return NULL;
         }
         part = g_mime_part_new_with_type(maj, slash + 1);
@@ -976,6 +1072,11 @@ static GMimeObject *build_part(bctx_t *b, json_t *j, const char *path,
         invalid(b, path, "must be an EmailBodyPart object");
         return NULL;
     }
+    if (po->depth > b->lim->max_depth) {
+        invalid(b, path, apr_psprintf(b->p, "body parts nested deeper than %d "
+                                      "levels", b->lim->max_depth));
+        return NULL;
+    }
     json_object_foreach(j, key, v) {
         if (!in_list(part_keys, key) && strncmp(key, "header:", 7)) {
             invalid(b, apr_pstrcat(b->p, path, "/", key, NULL), "unknown property");
@@ -1012,6 +1113,12 @@ static GMimeObject *build_part(bctx_t *b, json_t *j, const char *path,
         return NULL;
     }
     lang = json_object_get(j, "language");
+    if (lang && !json_is_null(lang) && json_is_array(lang)
+        && json_array_size(lang) > (size_t)b->lim->max_header_items) {
+        invalid(b, apr_pstrcat(b->p, path, "/language", NULL), apr_psprintf(
+                b->p, "more than %d language tags", b->lim->max_header_items));
+        return NULL;
+    }
     if (lang && !json_is_null(lang) && !valid_token_list(lang)) {
         invalid(b, apr_pstrcat(b->p, path, "/language", NULL),
                 "must be an array of language tags");
@@ -1031,7 +1138,7 @@ static GMimeObject *build_part(bctx_t *b, json_t *j, const char *path,
         return NULL;
     }
     if (json_object_get(j, "subParts") || !strncasecmp(type, "multipart/", 10)) {
-        obj = build_multipart(b, j, path, type);
+        obj = build_multipart(b, j, path, type, po);
     }
     else {
         obj = (GMimeObject *)build_leaf(b, j, path, type, charset);
@@ -1069,14 +1176,17 @@ static GMimeObject *build_part(bctx_t *b, json_t *j, const char *path,
         g_mime_object_set_header(obj, "Content-Location", loc, NULL);
     }
     if (lang && !json_is_null(lang)) {
-        const char *acc = "";
+        apr_array_header_t *tags = apr_array_make(b->p, (int)json_array_size(lang) * 2,
+                                                  sizeof(const char *));
         apr_size_t k;
         json_t *l;
 
         json_array_foreach(lang, k, l) {
-            acc = apr_pstrcat(b->p, acc, *acc ? ", " : "", json_string_value(l), NULL);
+            APR_ARRAY_PUSH(tags, const char *) = k ? ", " : "";
+            APR_ARRAY_PUSH(tags, const char *) = json_string_value(l);
         }
-        g_mime_object_set_header(obj, "Content-Language", acc, NULL);
+        g_mime_object_set_header(obj, "Content-Language",
+                                 apr_array_pstrcat(b->p, tags, 0), NULL);
     }
     for (i = 0; i < extra->nelts; ++i) {
         jm_hdr_t *h = &APR_ARRAY_IDX(extra, i, jm_hdr_t);
@@ -1093,7 +1203,7 @@ static GMimeObject *build_single(bctx_t *b, json_t *arr, const char *prop,
                                  const char *want)
 {
     const char *path = apr_pstrcat(b->p, prop, "/0", NULL);
-    part_opts_t po = { want, 0 };
+    part_opts_t po = { want, 0, 2 };
     json_t *part, *t;
 
     if (!json_is_array(arr) || json_array_size(arr) != 1) {
@@ -1151,7 +1261,7 @@ static GMimeObject *build_flat(bctx_t *b, json_t *create)
     apr_array_header_t *inl = apr_array_make(b->p, 2, sizeof(GMimeObject *));
     apr_array_header_t *att = apr_array_make(b->p, 2, sizeof(GMimeObject *));
     apr_array_header_t *none = apr_array_make(b->p, 1, sizeof(GMimeObject *));
-    part_opts_t po = { NULL, 0 };
+    part_opts_t po = { NULL, 0, 2 };
     apr_size_t i;
     json_t *a;
 
@@ -1172,7 +1282,7 @@ static GMimeObject *build_flat(bctx_t *b, json_t *create)
             GMimeObject *o = build_part(b, a, path, &po);
 
             if (!o) {
-                if (b->props || b->fail) {
+                if (b->props || b->fail || b->too_large) {
                     goto fail;
                 }
                 continue;
@@ -1384,7 +1494,7 @@ static GMimeObject *build_body(bctx_t *b, json_t *create)
         return NULL;
     }
     if (bs && !json_is_null(bs)) {
-        part_opts_t po = { NULL, 1 };
+        part_opts_t po = { NULL, 1, 1 };
         body = build_part(b, bs, "bodyStructure", &po);
     }
     else if (flat) {
@@ -1417,6 +1527,7 @@ static int root_has_own_fields(GMimeObject *body)
 
 apr_status_t jm_mime_build(jm_mime_msg_t **pmsg, json_t *create,
                            jm_blob_fetch_fn *fetch, void *fetch_ctx,
+                           const jm_mime_limits_t *limits,
                            json_t **pseterr, apr_pool_t *p)
 {
     bctx_t b;
@@ -1440,6 +1551,8 @@ apr_status_t jm_mime_build(jm_mime_msg_t **pmsg, json_t *create,
     b.top_seen = apr_hash_make(p);
     b.hdrs = apr_array_make(p, 16, sizeof(jm_hdr_t));
     b.body_values = json_object_get(create, "bodyValues");
+    b.lim = limits ? limits : &jm_mime_default_limits;
+    b.blobs = apr_hash_make(p);
 
     if (!json_is_object(create)) {
         invalid(&b, "", "an Email object is required");
@@ -1456,11 +1569,11 @@ apr_status_t jm_mime_build(jm_mime_msg_t **pmsg, json_t *create,
         goto leave;
     }
     body = build_body(&b, create);
-    if (b.props || b.fail || json_array_size(b.not_found)) {
+    if (b.props || b.fail || b.too_large || json_array_size(b.not_found)) {
         goto leave;
     }
     add_defaults(&b);
-    sort_hdrs(b.hdrs);
+    sort_hdrs(b.hdrs, p);
 
     bbytes = jm_mime_obj_bytes(&blen, body, p);
     total = blen + 32;
@@ -1519,6 +1632,11 @@ leave:
     }
     if (b.fail) {
         return b.fail;
+    }
+    if (b.too_large) {
+        *pseterr = jm_json_own(p, json_pack("{s:s, s:s}", "type", "tooLarge",
+                                            "description", b.too_large));
+        return APR_EINVAL;
     }
     if (b.props) {
         *pseterr = jm_json_own(p, json_pack("{s:s, s:o, s:s}", "type",

@@ -17,6 +17,20 @@ void jm_mime_global_init(void);
 typedef apr_status_t jm_blob_fetch_fn(const unsigned char **pdata, apr_size_t *plen,
                                       void *ctx, const char *blob_id, apr_pool_t *p);
 
+/** What one Email may be made of (from the request budget). A creation
+ *  past one of them is refused: tooLarge for the attachment bytes (RFC 8621
+ *  §1.3.1 maxSizeAttachmentsPerEmail, RFC 8620 §5.3), invalidProperties
+ *  naming the path for the others. */
+typedef struct {
+    apr_size_t max_attachments;  /**< sum of the unencoded bytes of blob parts */
+    int max_recipients;          /**< To + Cc + Bcc addresses */
+    int max_header_items;        /**< ids, URLs, addresses or instances per field */
+    int max_depth;               /**< body part nesting (the root is depth 1) */
+} jm_mime_limits_t;
+
+/** Defaults used when a caller passes NULL limits. */
+extern const jm_mime_limits_t jm_mime_default_limits;
+
 /** A built message; the GMime objects are released by a pool cleanup. */
 typedef struct jm_mime_msg_t jm_mime_msg_t;
 
@@ -29,10 +43,13 @@ typedef struct jm_mime_msg_t jm_mime_msg_t;
  * the caller handles those.
  * @param pseterr on APR_EINVAL: a SetError object owned by p, e.g.
  *        {"type":"invalidProperties","properties":["bodyStructure/type"],
- *         "description":"..."} or {"type":"blobNotFound","notFound":[..]}
+ *         "description":"..."}, {"type":"blobNotFound","notFound":[..]}
+ *        or {"type":"tooLarge","description":"..."}. Each distinct blob id
+ *        is fetched once, however often it is referenced.
  */
 apr_status_t jm_mime_build(jm_mime_msg_t **pmsg, json_t *create,
                            jm_blob_fetch_fn *fetch, void *fetch_ctx,
+                           const jm_mime_limits_t *limits,
                            json_t **pseterr, apr_pool_t *p);
 
 /** The whole message as bytes with CRLF line ends (what gets stored). */
@@ -65,6 +82,8 @@ typedef struct {
     int fetch_html_body_values;
     int fetch_all_body_values;
     apr_size_t max_body_value_bytes; /**< 0 = no limit */
+    int max_depth;               /**< parts nested deeper are read as opaque
+                                  *   leaves; 0 = jm_mime_default_limits */
     const char *blob_id;         /**< the message's own blobId: part blobIds are
                                   *   "<blob_id>_<partId>" */
 } jm_mime_get_opts_t;
@@ -82,11 +101,13 @@ apr_status_t jm_mime_email_props(json_t **pprops, const char *raw, apr_size_t le
                                  const jm_mime_get_opts_t *opts,
                                  const char **pbad, apr_pool_t *p);
 
-/** Decoded content and media type of part part_id of a stored message (for
- *  downloading "<blob_id>_<partId>"). APR_NOTFOUND if no such part. */
+/** Decoded content and media type (ptype may be NULL) of part part_id of a
+ *  stored message (for "<blob_id>_<partId>"); max_depth as in
+ *  jm_mime_get_opts_t, so part ids match Email/get's. APR_NOTFOUND if no
+ *  such part. */
 apr_status_t jm_mime_part_content(const char **pdata, apr_size_t *plen,
                                   const char **ptype, const char *raw,
                                   apr_size_t len, const char *part_id,
-                                  apr_pool_t *p);
+                                  int max_depth, apr_pool_t *p);
 
 #endif

@@ -440,6 +440,7 @@ struct gpart_t {
     const char *disposition;      /* lower-case or NULL */
     const char *name;
     int multipart;
+    int opaque;                   /* a multipart past the depth limit, read as a leaf */
     apr_array_header_t *subs;     /* gpart_t* */
     const char *content;          /* decoded bytes, on demand */
     apr_size_t content_len;
@@ -782,9 +783,14 @@ static const char *lc_or_null(const char *s, apr_pool_t *p)
     return l;
 }
 
-static gpart_t *make_gpart(gctx_t *g, GMimeObject *obj)
+/* A multipart nested deeper than the limit is read as one opaque leaf
+ * (application/octet-stream, its bytes the whole subtree): the walk, and
+ * the sizes of enclosing parts, stay bounded by depth x parts. */
+static gpart_t *make_gpart(gctx_t *g, GMimeObject *obj, int depth)
 {
     gpart_t *gp = apr_pcalloc(g->p, sizeof(*gp));
+    int max_depth = g->opts && g->opts->max_depth > 0 ? g->opts->max_depth
+                                                      : jm_mime_default_limits.max_depth;
     GMimeContentType *ct = g_mime_object_get_content_type(obj);
     const char *name = NULL;
     char *mt;
@@ -801,14 +807,19 @@ static gpart_t *make_gpart(gctx_t *g, GMimeObject *obj)
         name = g_mime_content_type_get_parameter(ct, "name");
     }
     gp->name = name ? valid_utf8(name, g->p) : NULL;
-    if (GMIME_IS_MULTIPART(obj)) {
+    if (GMIME_IS_MULTIPART(obj) && depth >= max_depth) {
+        gp->type = "application/octet-stream";
+        gp->opaque = 1;
+        gp->part_id = apr_psprintf(g->p, "%d", ++g->next_id);
+    }
+    else if (GMIME_IS_MULTIPART(obj)) {
         int i, n = g_mime_multipart_get_count((GMimeMultipart *)obj);
 
         gp->multipart = 1;
         gp->subs = apr_array_make(g->p, n ? n : 1, sizeof(gpart_t *));
         for (i = 0; i < n; ++i) {
             APR_ARRAY_PUSH(gp->subs, gpart_t *) = make_gpart(
-                g, g_mime_multipart_get_part((GMimeMultipart *)obj, i));
+                g, g_mime_multipart_get_part((GMimeMultipart *)obj, i), depth + 1);
         }
     }
     else {
@@ -820,7 +831,7 @@ static gpart_t *make_gpart(gctx_t *g, GMimeObject *obj)
 static const char *gp_content(apr_size_t *plen, gpart_t *gp, apr_pool_t *p)
 {
     if (!gp->have_content) {
-        if (gp->multipart) {
+        if (gp->multipart || gp->opaque) {
             gp->content = jm_mime_obj_bytes(&gp->content_len, gp->obj, p);
         }
         else {
@@ -1317,12 +1328,13 @@ static const char *preview(gctx_t *g)
 /* ------------------------------------------------------------------ */
 
 static apr_status_t load(gctx_t *g, const char *raw, apr_size_t len,
-                         apr_pool_t *p)
+                         const jm_mime_get_opts_t *opts, apr_pool_t *p)
 {
     GMimeObject *body;
 
     memset(g, 0, sizeof(*g));
     g->p = p;
+    g->opts = opts;
     if (!(g->msg = jm_mime_parse_bytes(raw, len, p))) {
         return APR_EINVAL;
     }
@@ -1332,7 +1344,7 @@ static apr_status_t load(gctx_t *g, const char *raw, apr_size_t len,
         /* no body at all: treat as an empty text/plain part */
         body = jm_mime_own(g_mime_part_new_with_type("text", "plain"), p);
     }
-    g->root = make_gpart(g, body);
+    g->root = make_gpart(g, body, 1);
     return APR_SUCCESS;
 }
 
@@ -1447,7 +1459,7 @@ apr_status_t jm_mime_email_props(json_t **pprops, const char *raw, apr_size_t le
         || check_names(bprops, body_props, NULL, pbad, p)) {
         return APR_EINVAL;
     }
-    if (APR_SUCCESS != (rv = load(&g, raw, len, p))) {
+    if (APR_SUCCESS != (rv = load(&g, raw, len, opts, p))) {
         jm_log_perror(JM_LOG_MARK, JM_LOG_WARNING, rv, p,
                       JMLOGNO(04010) "stored message does not parse as MIME");
         return APR_EGENERAL;
@@ -1496,22 +1508,29 @@ static gpart_t *find_part(gpart_t *gp, const char *id)
 apr_status_t jm_mime_part_content(const char **pdata, apr_size_t *plen,
                                   const char **ptype, const char *raw,
                                   apr_size_t len, const char *part_id,
-                                  apr_pool_t *p)
+                                  int max_depth, apr_pool_t *p)
 {
     gctx_t g;
     gpart_t *gp;
+    jm_mime_get_opts_t o;
     apr_status_t rv;
 
     *pdata = NULL;
     *plen = 0;
-    *ptype = NULL;
-    if (APR_SUCCESS != (rv = load(&g, raw, len, p))) {
+    if (ptype) {
+        *ptype = NULL;
+    }
+    memset(&o, 0, sizeof(o));
+    o.max_depth = max_depth;    /* the same part ids as Email/get gives */
+    if (APR_SUCCESS != (rv = load(&g, raw, len, &o, p))) {
         return rv;
     }
     if (!(gp = find_part(g.root, part_id))) {
         return APR_NOTFOUND;
     }
     *pdata = gp_content(plen, gp, p);
-    *ptype = gp->type;
+    if (ptype) {
+        *ptype = gp->type;
+    }
     return APR_SUCCESS;
 }

@@ -48,6 +48,13 @@ static apr_status_t fetch(const unsigned char **pdata, apr_size_t *plen,
     if (!strcmp(blob_id, "Bfail")) {
         return APR_EGENERAL;
     }
+    if (!strcmp(blob_id, "Bkib")) {          /* 1024 bytes */
+        static unsigned char kib[1024];
+        memset(kib, 'k', sizeof(kib));
+        *pdata = kib;
+        *plen = sizeof(kib);
+        return APR_SUCCESS;
+    }
     return APR_NOTFOUND;
 }
 
@@ -66,11 +73,96 @@ static jm_mime_msg_t *build(const char *json, json_t **perr)
         diag("bad test JSON: %s (%s)", je.text, json);
         return NULL;
     }
-    rv = jm_mime_build(&m, c, fetch, &fetch_calls, perr, pool);
+    rv = jm_mime_build(&m, c, fetch, &fetch_calls, NULL, perr, pool);
     if (rv != APR_SUCCESS && !*perr) {
         *perr = jm_json_own(pool, json_pack("{s:s}", "type", "serverFail"));
     }
     return rv == APR_SUCCESS ? m : NULL;
+}
+
+/* Build with explicit limits; the SetError type in *ptype (NULL if built),
+ * the first invalid property in *pprop. */
+static void build_lim(const char *json, const jm_mime_limits_t *lim,
+                      const char **ptype, const char **pprop)
+{
+    json_t *c = jm_json_own(pool, json_loads(json, 0, NULL)), *err = NULL;
+    jm_mime_msg_t *m = NULL;
+    apr_status_t rv = jm_mime_build(&m, c, fetch, &fetch_calls, lim, &err, pool);
+
+    *ptype = rv == APR_SUCCESS ? NULL
+           : err ? json_string_value(json_object_get(err, "type")) : "serverFail";
+    *pprop = err ? json_string_value(json_array_get(json_object_get(err, "properties"), 0))
+                 : NULL;
+}
+
+/* A JSON array text of n EmailAddress objects. */
+static const char *addr_list(int n, const char *tag)
+{
+    apr_array_header_t *a = apr_array_make(pool, n * 2 + 2, sizeof(const char *));
+    int i;
+
+    APR_ARRAY_PUSH(a, const char *) = "[";
+    for (i = 0; i < n; ++i) {
+        APR_ARRAY_PUSH(a, const char *) = apr_psprintf(pool, "%s{\"email\":\"%s%d@example.com\"}",
+                                                       i ? "," : "", tag, i);
+    }
+    APR_ARRAY_PUSH(a, const char *) = "]";
+    return apr_array_pstrcat(pool, a, 0);
+}
+
+/* The request budget's part enforced while building (jm_mime_limits_t). */
+static void test_limits(void)
+{
+    jm_mime_limits_t lim = { 3000, 5, 8, 4 };
+    const char *type, *prop, *refs;
+    apr_array_header_t *a;
+    int i;
+
+    /* attachment bytes: 2 KiB fits, 3 KiB does not (one blob used thrice
+     * is fetched once but counted three times) */
+    fetch_calls = 0;
+    build_lim("{\"attachments\":[{\"blobId\":\"Bkib\"},{\"blobId\":\"Bkib\"}]}",
+              &lim, &type, &prop);
+    ok(type == NULL, "two 1 KiB attachments under a 3000-byte limit build");
+    build_lim("{\"attachments\":[{\"blobId\":\"Bkib\"},{\"blobId\":\"Bkib\"},"
+              "{\"blobId\":\"Bkib\"}]}", &lim, &type, &prop);
+    is_str(type, "tooLarge", "three 1 KiB attachments over 3000 bytes: tooLarge");
+    is_int(fetch_calls, 2, "the repeated blob was fetched once per build");
+
+    /* recipients: To, Cc and Bcc together */
+    build_lim(apr_psprintf(pool, "{\"to\":%s,\"cc\":%s}", addr_list(3, "t"),
+                           addr_list(2, "c")), &lim, &type, &prop);
+    ok(type == NULL, "5 recipients with a limit of 5 build");
+    build_lim(apr_psprintf(pool, "{\"to\":%s,\"cc\":%s,\"bcc\":%s}", addr_list(3, "t"),
+                           addr_list(2, "c"), addr_list(1, "b")), &lim, &type, &prop);
+    is_str(type, "invalidProperties", "a 6th recipient (in Bcc): invalidProperties");
+    is_str(prop, "bcc/0", "naming the address that passed the limit");
+    build_lim(apr_psprintf(pool, "{\"replyTo\":%s}", addr_list(8, "r")), &lim, &type, &prop);
+    ok(type == NULL, "Reply-To is not a recipient field: 8 addresses build");
+    build_lim(apr_psprintf(pool, "{\"replyTo\":%s}", addr_list(9, "r")), &lim, &type, &prop);
+    is_str(prop, "replyTo/8", "9 addresses in one field: the 9th is named");
+
+    /* message ids per field */
+    a = apr_array_make(pool, 10, sizeof(const char *));
+    for (i = 0; i < 9; ++i) {
+        APR_ARRAY_PUSH(a, const char *) = apr_psprintf(pool, "%s\"id%d@x\"", i ? "," : "", i);
+    }
+    refs = apr_array_pstrcat(pool, a, 0);
+    build_lim(apr_psprintf(pool, "{\"references\":[%s]}", refs), &lim, &type, &prop);
+    is_str(prop, "references", "9 message ids with a limit of 8: invalidProperties references");
+    build_lim(apr_psprintf(pool, "{\"header:X-A:all\":[%s]}", refs), &lim, &type, &prop);
+    is_str(prop, "header:X-A:all", "9 instances of one field: invalidProperties");
+
+    /* nesting: depth 4 builds, depth 5 does not */
+    build_lim("{\"bodyStructure\":{\"subParts\":[{\"subParts\":[{\"subParts\":["
+              "{\"partId\":\"t\"}]}]}]},\"bodyValues\":{\"t\":{\"value\":\"x\"}}}",
+              &lim, &type, &prop);
+    ok(type == NULL, "body parts 4 deep build with a depth limit of 4");
+    build_lim("{\"bodyStructure\":{\"subParts\":[{\"subParts\":[{\"subParts\":["
+              "{\"subParts\":[{\"partId\":\"t\"}]}]}]}]},"
+              "\"bodyValues\":{\"t\":{\"value\":\"x\"}}}", &lim, &type, &prop);
+    is_str(prop, "bodyStructure/subParts/0/subParts/0/subParts/0/subParts/0",
+           "5 deep: invalidProperties naming the part past the limit");
 }
 
 static const char *bytes(jm_mime_msg_t *m, apr_size_t *plen)
@@ -248,7 +340,7 @@ static void test_html_alt_attach(void)
               "\"h\":{\"value\":\"<p>Hi <img src=cid:img1@x></p>\"}}}", &err);
     d = bytes(m, &len);
     ok(m != NULL, "text+html+attachments builds");
-    is_int(fetch_calls, 3, "fetch callback called per blob part");
+    is_int(fetch_calls, 2, "fetch callback called once per distinct blob (Btxt twice)");
     ok(crlf_clean(d, len), "attachments: CRLF everywhere");
     ok(contains(d, "Content-Type: multipart/mixed"), "attachments: multipart/mixed");
     ok(contains(d, "Content-Type: multipart/related"), "cid inline part: multipart/related");
@@ -285,11 +377,11 @@ static void test_html_alt_attach(void)
 
         ok(bid && pid && !strcmp(bid, apr_pstrcat(pool, "Gmsg_", pid, NULL)),
            "part blobId is <blobId>_<partId>");
-        ok(jm_mime_part_content(&content, &clen, &type, d, len, pid, pool) == APR_SUCCESS
+        ok(jm_mime_part_content(&content, &clen, &type, d, len, pid, 0, pool) == APR_SUCCESS
            && clen == sizeof(blob_bin) && !memcmp(content, blob_bin, clen),
            "jm_mime_part_content returns the exact attachment bytes");
         is_str(type, "application/octet-stream", "part content type");
-        ok(jm_mime_part_content(&content, &clen, &type, d, len, "99", pool)
+        ok(jm_mime_part_content(&content, &clen, &type, d, len, "99", 0, pool)
            == APR_NOTFOUND, "unknown partId: APR_NOTFOUND");
     }
 }
@@ -1030,6 +1122,7 @@ int main(void)
     test_get_foreign();
     test_signer_recipients();
     test_fields_as_stored();
+    test_limits();
     test_smime();
 
     if (tmpdir[strlen(tmpdir) - 1] != 'X' && !getenv("JM_TEST_KEEP")) {

@@ -71,6 +71,101 @@ static const char *err_type(json_t *resp, size_t i)
 #define CORE "\"using\":[\"urn:ietf:params:jmap:core\"]"
 #define MAIL "\"using\":[\"urn:ietf:params:jmap:core\",\"urn:ietf:params:jmap:mail\"]"
 
+/* jm_json_size_bounded is what the response budget counts: exactly the
+ * compact serialisation, and bounded work for shared subtrees. */
+static void test_json_size(void)
+{
+    static const char *const texts[] = {
+        "{}", "[]", "[1,-22,true,false,null]", "[[],{},[[]]]", "{\"a\":\"b\",\"c\":[{}]}",
+        "[\"quote \\\" backslash \\\\ nl \\n tab \\t ctl \\u0001 del \\u007f\"]",
+        "{\"gr\\u00fc\\u00dfe\":\"\\u65e5\\u672c \\ud83d\\ude00\"}",
+        NULL
+    };
+    json_t *v, *a;
+    char *text;
+    int i;
+
+    for (i = 0; texts[i]; i++) {
+        v = json_loads(texts[i], JSON_DECODE_ANY, NULL);
+        text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        is_int(jm_json_size_bounded(v, 1000), strlen(text),
+               apr_psprintf(pool, "size of %s", texts[i]));
+        is_int(jm_json_size_bounded(v, strlen(text) - 1), strlen(text),
+               apr_psprintf(pool, "size of %s past a limit one smaller: limit + 1",
+                            texts[i]));
+        free(text);
+        json_decref(v);
+    }
+    v = json_real(3.25e-300);
+    text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    ok(jm_json_size_bounded(v, 1000) >= strlen(text), "a real is counted at least as long");
+    free(text);
+    json_decref(v);
+    /* 2^60 leaves when written out, 60 distinct values in memory */
+    v = json_string("x");
+    for (i = 0; i < 60; i++) {
+        a = json_pack("[O,O]", v, v);
+        json_decref(v);
+        v = a;
+    }
+    is_int(jm_json_size_bounded(v, 1000000), 1000001,
+           "a value sharing subtrees 2^60 times: limit + 1, walked only to the limit");
+    json_decref(v);
+}
+
+/* The response budget (JMAPMaxSizeResponse): references copied into
+ * arguments and answers both draw on it. */
+static void test_response_budget(jm_ctx_t *ctx)
+{
+    const char *type;
+    apr_array_header_t *calls = apr_array_make(pool, 32, sizeof(const char *));
+    long saved = limits.max_size_response;
+    json_t *r;
+    char *text;
+    int i, errors = 0, first_error = -1;
+
+    /* each echo repeats the previous answer twice: 2^n growth */
+    APR_ARRAY_PUSH(calls, const char *) = "[\"Core/echo\",{\"x\":\"0123456789\"},\"c0\"]";
+    for (i = 1; i < 16; i++) {
+        APR_ARRAY_PUSH(calls, const char *) = apr_psprintf(pool,
+            ",[\"Core/echo\",{\"#a\":{\"resultOf\":\"c%d\",\"name\":\"Core/echo\","
+            "\"path\":\"\"},\"#b\":{\"resultOf\":\"c%d\",\"name\":\"Core/echo\","
+            "\"path\":\"\"}},\"c%d\"]", i - 1, i - 1, i);
+    }
+    limits.max_size_response = 20000;
+    r = run(ctx, apr_pstrcat(pool, "{" CORE ",\"methodCalls\":[",
+                             apr_array_pstrcat(pool, calls, 0), "]}", NULL), &type, NULL);
+    ok(r != NULL, "doubling echoes: a response");
+    for (i = 0; i < 16; i++) {
+        if (!strcmp(resp_name(r, i), "error")) {
+            errors++;
+            if (first_error < 0) {
+                first_error = i;
+            }
+        }
+    }
+    ok(first_error > 5 && first_error < 12, "the first calls are answered, "
+       "the one that passes 20000 bytes is not (call %d)", first_error);
+    is_str(err_type(r, first_error), "requestTooLarge", "it gets requestTooLarge");
+    ok(errors >= 16 - first_error - 1, "later calls referring to it fail too (%d errors)",
+       errors);
+    text = json_dumps(r, JSON_COMPACT);
+    ok(strlen(text) < 20000 + 4000, "the whole response stays near the budget "
+       "(%lu bytes)", (unsigned long)strlen(text));
+    free(text);
+
+    /* a reference whose "*" flattening would collect more than the budget */
+    limits.max_size_response = 100;
+    r = run(ctx, "{" CORE ",\"methodCalls\":[[\"Core/echo\",{\"l\":[[1,2,3,4,5,6,7,8,9,10],"
+            "[1,2,3,4,5,6,7,8,9,10],[1,2,3,4,5,6,7,8,9,10]]},\"a\"],[\"Core/echo\","
+            "{\"#m\":{\"resultOf\":\"a\",\"name\":\"Core/echo\",\"path\":\"/l/*\"}},\"b\"]]}",
+            &type, NULL);
+    is_str(resp_name(r, 0), "Core/echo", "an answer under 100 bytes is given");
+    is_str(err_type(r, 1), "requestTooLarge",
+           "a reference that would copy past the budget: requestTooLarge");
+    limits.max_size_response = saved;
+}
+
 static void test_request_level(jm_ctx_t *ctx)
 {
     const char *type, *limit;
@@ -239,7 +334,9 @@ int main(void)
         jm_ctx_t *again = make_ctx(db2, "alice");
         is_str(again->account->id, alice->account->id, "account is stable");
     }
+    test_json_size();
     test_request_level(alice);
+    test_response_budget(alice);
     test_dispatch(alice);
     test_mailbox_and_refs(alice);
     {
