@@ -828,6 +828,27 @@ static gpart_t *make_gpart(gctx_t *g, GMimeObject *obj, int depth)
     return gp;
 }
 
+static const char *gp_content(apr_size_t *plen, gpart_t *gp, apr_pool_t *p);
+
+/* The size of a part: a leaf's decoded bytes; a multipart's written
+ * entity, counted through a null stream rather than copied (so a
+ * bodyStructure with sizes costs no memory per level, and its time is
+ * bounded by the nesting limit times the message size). */
+static apr_size_t gp_size(gpart_t *gp, apr_pool_t *p)
+{
+    apr_size_t len = 0;
+
+    if ((gp->multipart || gp->opaque) && !gp->have_content) {
+        GMimeStream *ns = g_mime_stream_null_new();
+        gint64 n = g_mime_object_write_to_stream(gp->obj, jm_mime_fmt(), ns);
+
+        g_object_unref(ns);
+        return n > 0 ? (apr_size_t)n : 0;
+    }
+    gp_content(&len, gp, p);
+    return len;
+}
+
 static const char *gp_content(apr_size_t *plen, gpart_t *gp, apr_pool_t *p)
 {
     if (!gp->have_content) {
@@ -1084,9 +1105,7 @@ static json_t *part_json(gctx_t *g, gpart_t *gp, json_t *props, int with_subs)
                 : json_null();
         }
         else if (!strcmp(n, "size")) {
-            apr_size_t len;
-            gp_content(&len, gp, g->p);
-            val = json_integer((json_int_t)len);
+            val = json_integer((json_int_t)gp_size(gp, g->p));
         }
         else if (!strcmp(n, "headers")) {
             val = headers_json(hdrs ? hdrs : (hdrs = part_hdrs(gp, g->p)), g->p);
