@@ -459,7 +459,7 @@ static int charge_answer(jm_ctx_t *ctx, const jm_method_t *m, jm_call_t *call)
     if (n > b->response_left) {
         if (!(m->flags & JM_METHOD_WRITES)) {
             jm_log_perror(JM_LOG_MARK, JM_LOG_INFO, 0, call->pool, JMLOGNO(01022)
-                          "%s (%s) for %s: answer over JMAPMaxSizeResponse (%"
+                          "%.100s (%.100s) for %s: answer over JMAPMaxSizeResponse (%"
                           APR_SIZE_T_FMT " bytes)", call->name, call->call_id,
                           ctx->account->username, b->response_max);
             return 0;
@@ -550,7 +550,7 @@ static void run_call(json_t *responses, jm_ctx_t *ctx, json_t *using,
     }
     if (err) {
         jm_log_perror(JM_LOG_MARK, JM_LOG_DEBUG, 0, call.pool,
-                      JMLOGNO(01021) "%s (%s): %s %s", name, call_id,
+                      JMLOGNO(01021) "%.100s (%.100s): %s %.300s", name, call_id,
                       json_string_value(json_object_get(err, "type")),
                       json_string_value(json_object_get(err, "description"))
                       ? json_string_value(json_object_get(err, "description")) : "");
