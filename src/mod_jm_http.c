@@ -281,6 +281,16 @@ static int handle_upload(request_rec *r, jm_srv_conf_t *sc, const char *base,
         return problem(r, HTTP_NOT_FOUND, "accountNotFound", NULL,
                        "No such account for this user.");
     }
+    if (ctx.account->read_only) {
+        /* an upload creates a blob in the account: a change, like the
+         * methods that answer accountReadOnly (RFC 8620 §3.6.2); refused
+         * before the body is read */
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, JMLOGNO_GLUE(07001)
+                      "upload refused: account %s of %s is read-only "
+                      "(JMAPReadOnlyUsers)", ctx.account->id, r->user);
+        return problem(r, HTTP_FORBIDDEN, "accountReadOnly", NULL,
+                       "This account is read-only: uploads are not allowed.");
+    }
     rv = read_body(&body, &len, &too_big, r, sc->eff_limits.max_size_upload);
     if (rv != APR_SUCCESS) {
         return problem(r, HTTP_BAD_REQUEST, "notRequest", NULL,
