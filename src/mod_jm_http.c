@@ -390,6 +390,7 @@ int jm_http_handler(request_rec *r)
     jm_srv_conf_t *sc;
     const char *base, *sub;
     size_t plen;
+    int bad;
 
     if (!r->handler || strcmp(r->handler, "jmap") != 0) {
         return DECLINED;
@@ -416,6 +417,23 @@ int jm_http_handler(request_rec *r)
                       "no authenticated user for %s: configure authentication "
                       "(AuthType, Require) for %s", r->uri, sc->path);
         return HTTP_UNAUTHORIZED;
+    }
+    if ((bad = jm_util_utf8_check(r->user)) != JM_UTF8_OK) {
+        /* JMAP is I-JSON (RFC 7493): every string, the session's username
+         * and account name included, is well-formed Unicode. (httpd escapes
+         * the message for the error log: the name shows as caf\xe9.) */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, JMLOGNO_GLUE(07006)
+                      "the user name \"%s\" %s: JMAP cannot represent it; "
+                      "refusing %s (rename the user in the authentication "
+                      "source)", r->user,
+                      bad == JM_UTF8_INVALID ? "is not valid UTF-8"
+                      : "contains control characters", r->uri);
+        return problem(r, HTTP_FORBIDDEN, "forbidden", NULL,
+                       bad == JM_UTF8_INVALID
+                       ? "The account name cannot be represented in JMAP: it is "
+                         "not valid UTF-8."
+                       : "The account name cannot be represented in JMAP: it "
+                         "contains control characters.");
     }
     sub = r->uri + plen;
     if (strcmp(sub, "/session") == 0 || strcmp(sub, "/session/") == 0
