@@ -209,9 +209,25 @@ apr_status_t jm_store_blob_put(jm_db_t *db, const char *account_id,
                                const char *blob_id, const char *type,
                                const void *data, apr_size_t len, apr_pool_t *p)
 {
-    return EXEC(db, JM_SQL_BLOB_INSERT, p, account_id, blob_id,
-                i64((apr_int64_t)len, p), type, jm_util_base64(data, len, p),
-                i64(apr_time_sec(apr_time_now()), p));
+    int own = !jm_db_in_transaction(db);
+    apr_status_t rv;
+
+    /* every write goes through jm_db_begin (bounded wait for the lock) */
+    if (own && APR_SUCCESS != (rv = jm_db_begin(db, p))) {
+        return rv;
+    }
+    rv = EXEC(db, JM_SQL_BLOB_INSERT, p, account_id, blob_id,
+              i64((apr_int64_t)len, p), type, jm_util_base64(data, len, p),
+              i64(apr_time_sec(apr_time_now()), p));
+    if (own) {
+        if (rv != APR_SUCCESS) {
+            jm_db_rollback(db);
+        }
+        else {
+            rv = jm_db_commit(db);
+        }
+    }
+    return rv;
 }
 
 apr_status_t jm_store_blob_get(const unsigned char **pdata, apr_size_t *plen,

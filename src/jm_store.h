@@ -47,7 +47,9 @@ apr_status_t jm_store_mailboxes(apr_array_header_t **pboxes, jm_db_t *db,
 apr_status_t jm_store_mailbox_ids(apr_array_header_t **pids, jm_db_t *db,
                                   const char *account_id, apr_pool_t *p);
 
-/** Store blob bytes under id (content-addressed: same id, same bytes). */
+/** Store blob bytes under id (content-addressed: same id, same bytes); in
+ *  the caller's transaction if one is open, else in one of its own
+ *  (APR_TIMEUP: the store is busy, see jm_db_begin). */
 apr_status_t jm_store_blob_put(jm_db_t *db, const char *account_id,
                                const char *blob_id, const char *type,
                                const void *data, apr_size_t len, apr_pool_t *p);

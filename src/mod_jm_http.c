@@ -133,6 +133,21 @@ static int problem(request_rec *r, int status, const char *type,
     return send_problem(r, &pr);
 }
 
+/* 503 for a store failure; a busy store (APR_TIMEUP from jm_db_begin: a
+ * write lock another process held too long) is worth retrying soon. */
+static int store_problem(request_rec *r, apr_status_t rv, const char *what)
+{
+    if (APR_STATUS_IS_TIMEUP(rv)) {
+        apr_table_setn(r->headers_out, "Retry-After", "1");
+        return problem(r, HTTP_SERVICE_UNAVAILABLE, "serverUnavailable", NULL,
+                       apr_pstrcat(r->pool, "The store is busy: ", what,
+                                   "; try again.", NULL));
+    }
+    return problem(r, HTTP_SERVICE_UNAVAILABLE, "serverUnavailable", NULL,
+                   apr_pstrcat(r->pool, "The store is unavailable: ", what,
+                               "; try again later.", NULL));
+}
+
 /* Per-request context: store, account (provisioned on first use), limits. */
 static int make_ctx(jm_ctx_t *ctx, request_rec *r, jm_srv_conf_t *sc,
                     const char *base)
@@ -162,8 +177,7 @@ static int make_ctx(jm_ctx_t *ctx, request_rec *r, jm_srv_conf_t *sc,
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, JMLOGNO_GLUE(01122)
                       "cannot load or create the account of %s", r->user);
-        return problem(r, HTTP_SERVICE_UNAVAILABLE, "serverUnavailable", NULL,
-                       "The store is unavailable; try again later.");
+        return store_problem(r, rv, "the account could not be loaded");
     }
     if (created) {
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, JMLOGNO_GLUE(01123)
@@ -306,9 +320,9 @@ static int handle_upload(request_rec *r, jm_srv_conf_t *sc, const char *base,
     }
     if ((rv = jm_blob_upload(&resp, &ctx, ct, body, len, r->pool)) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, JMLOGNO_GLUE(01125)
-                      "cannot store an upload of %" APR_SIZE_T_FMT " bytes", len);
-        return problem(r, HTTP_SERVICE_UNAVAILABLE, "serverUnavailable", NULL,
-                       "The upload could not be stored.");
+                      "cannot store an upload of %" APR_SIZE_T_FMT " bytes%s", len,
+                      APR_STATUS_IS_TIMEUP(rv) ? ": the store is busy" : "");
+        return store_problem(r, rv, "the upload was not stored");
     }
     return send_json(r, HTTP_CREATED, "application/json", jm_json_own(r->pool, resp));
 }

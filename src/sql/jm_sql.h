@@ -4,6 +4,8 @@
 #ifndef JM_SQL_H
 #define JM_SQL_H
 
+#include <apr.h>
+
 typedef enum {
     JM_SQL_SCHEMA_EXISTS,       /* -> count of jm_schema tables (0 or 1) */
     JM_SQL_SCHEMA_VERSION,      /* -> version */
@@ -28,6 +30,12 @@ typedef enum {
     JM_SQL__COUNT
 } jm_sql_id_t;
 
+/** Native transaction control (jm_sql_dialect_t.txn_native). */
+typedef enum { JM_TXN_BEGIN, JM_TXN_COMMIT, JM_TXN_ROLLBACK } jm_txn_op_t;
+#define JM_TXN_OK     0
+#define JM_TXN_BUSY   1     /**< locked by another connection: try again later */
+#define JM_TXN_FAILED (-1)
+
 typedef struct {
     const char *driver;             /**< apr_dbd driver name */
     const char *stmt[JM_SQL__COUNT];
@@ -41,6 +49,11 @@ typedef struct {
     int serialize_writers;
     /** Driver-level setup on the native handle (apr_dbd_native_handle), or NULL. */
     int (*on_connect_native)(void *native);
+    /** Start/end a write transaction on the native handle without waiting
+     *  (JM_TXN_OK, JM_TXN_BUSY or JM_TXN_FAILED with the driver's message
+     *  in err), or NULL to use apr_dbd's transactions. jm_db_begin waits
+     *  between attempts, outside every apr_dbd lock. */
+    int (*txn_native)(void *native, jm_txn_op_t op, char *err, apr_size_t errlen);
 } jm_sql_dialect_t;
 
 extern const jm_sql_dialect_t jm_sql_sqlite3;

@@ -88,5 +88,6 @@ const jm_sql_dialect_t jm_sql_pgsql = {
     on_connect,
     0,
     0,
+    NULL,
     NULL
 };

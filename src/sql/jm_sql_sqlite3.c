@@ -2,19 +2,23 @@
 #include <stddef.h>
 #include <sqlite3.h>
 #include <apr_time.h>
+#include <apr_strings.h>
 #include "jm_sql.h"
 
-/* Wait for a writer in another process in short steps. SQLite's own busy
- * timeout sleeps 1, 2, 5, 10 ... 100 ms between polls, and without a handler
- * apr_dbd retries only after a long sleep, so a transaction that takes one
- * millisecond would make the next one wait tens of milliseconds. apr_dbd
- * holds its process-wide mutex while we wait, which is why writers in one
- * process are queued on jm_db's own lock instead (serialize_writers).
- * Bounded at 10 s. */
+/* apr-util's SQLite driver runs every statement of every connection of the
+ * process under one process-wide mutex (apr_dbd_mutex_lock in
+ * dbd/apr_dbd_sqlite3.c, 1.6.3). Whatever sqlite3_step waits for, the whole
+ * process waits for: a busy handler that sleeps there for a lock another
+ * process holds stalls every thread, readers included. So:
+ *  - statements through apr_dbd wait at most 2 ms here (transient WAL-index
+ *    locks); past that apr_dbd's own retry sleeps with its mutex released;
+ *  - the write lock, the one lock another process holds for long, is taken
+ *    with BEGIN IMMEDIATE on the native handle (txn_native below), outside
+ *    apr_dbd's mutex, and jm_db_begin sleeps between attempts, bounded. */
 static int busy_wait(void *ctx, int n)
 {
     (void)ctx;
-    if (n >= 50000) {
+    if (n >= 10) {
         return 0;
     }
     apr_sleep(200);
@@ -23,7 +27,33 @@ static int busy_wait(void *ctx, int n)
 
 static int sqlite_on_connect(void *native)
 {
+    /* txn_native uses the connection without apr_dbd's mutex: safe when
+     * the library serialises its own use (SQLITE_THREADSAFE 1 or 2; each
+     * connection serves one thread at a time anyway) */
+    if (!sqlite3_threadsafe()) {
+        return -1;
+    }
     return sqlite3_busy_handler((sqlite3 *)native, busy_wait, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+static int sqlite_txn(void *native, jm_txn_op_t op, char *err, apr_size_t errlen)
+{
+    static const char *const sql[] = { "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK" };
+    sqlite3 *h = native;
+    int rc;
+
+    if (op == JM_TXN_ROLLBACK && sqlite3_get_autocommit(h)) {
+        return JM_TXN_OK;       /* SQLite already rolled back after an error */
+    }
+    rc = sqlite3_exec(h, sql[op], NULL, NULL, NULL);
+    if (rc == SQLITE_OK) {
+        return JM_TXN_OK;
+    }
+    if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+        return JM_TXN_BUSY;
+    }
+    apr_cpystrn(err, sqlite3_errmsg(h), errlen);
+    return JM_TXN_FAILED;
 }
 
 /* Version 0 -> 1: the initial schema. WAL is set by jm_schema (it cannot
@@ -115,5 +145,6 @@ const jm_sql_dialect_t jm_sql_sqlite3 = {
     on_connect,
     1,
     1,
-    sqlite_on_connect
+    sqlite_on_connect,
+    sqlite_txn
 };

@@ -129,6 +129,13 @@ httpd LogLevel (default C<info>).
 
 Overrides C<$JMAP_TEST_MPM>.
 
+=item mpm_conf => "..."
+
+Replaces the MPM sizing directives (default: StartServers 2 and room for
+4 processes). E.g. one event process with 25 threads, for tests that need
+all requests in one process:
+C<"StartServers 1\nServerLimit 1\nThreadsPerChild 25\nMinSpareThreads 1\nMaxSpareThreads 25\nMaxRequestWorkers 25\n">.
+
 =item quiet_start_failure => 1
 
 Do not diag the error log when httpd fails to start (for tests that expect
@@ -596,10 +603,10 @@ sub _write_conf {
     my $loglevel = $self->{opts}{loglevel} || 'info';
     my $mods = join '', map { "LoadModule ${_}_module $MODDIR/mod_$_.so\n" }
         qw(authn_core authn_file auth_basic authz_core authz_user dbd);
-    my $mpmconf = $mpm eq 'prefork'
+    my $mpmconf = $self->{opts}{mpm_conf} // ($mpm eq 'prefork'
         ? "StartServers 2\nMinSpareServers 2\nMaxSpareServers 8\nMaxRequestWorkers 40\n"
         : "StartServers 2\nServerLimit 4\nThreadsPerChild 25\nMinSpareThreads 25\n"
-          . "MaxSpareThreads 75\nMaxRequestWorkers 100\n";
+          . "MaxSpareThreads 75\nMaxRequestWorkers 100\n");
     my $directives = $self->_module_directives;
     my $extra = $self->{opts}{extra_conf} || '';
     my $loc = $self->{opts}{location_conf} || '';

@@ -1,16 +1,44 @@
 /* Unit tests: the store on SQLite through apr_dbd — accounts, state,
- * blobs (binary-safe), emails, and all-or-nothing transactions. */
+ * blobs (binary-safe), emails, all-or-nothing transactions, and the
+ * bounded wait for a write lock that another connection holds (readers
+ * not held up). */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <apr_general.h>
 #include <apr_strings.h>
 #include <apr_file_io.h>
+#include <apr_thread_proc.h>
 #include "tap.h"
 #include "jm_schema.h"
 #include "jm_store.h"
 
 static apr_pool_t *pool;
+
+/* A writer waiting for the write lock, in a thread of its own. */
+typedef struct {
+    jm_db_t *db;
+    apr_interval_time_t max_wait;
+    apr_status_t rv;
+    apr_time_t took;
+} waiter_t;
+
+static void *APR_THREAD_FUNC wait_for_write(apr_thread_t *t, void *data)
+{
+    waiter_t *w = data;
+    apr_pool_t *p;
+    apr_time_t start = apr_time_now();
+
+    apr_pool_create(&p, NULL);
+    w->rv = jm_db_begin_within(w->db, w->max_wait, p);
+    w->took = apr_time_now() - start;
+    if (w->rv == APR_SUCCESS) {
+        jm_db_rollback(w->db);
+    }
+    apr_pool_destroy(p);
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
 
 static jm_db_t *open_db(const apr_dbd_driver_t *drv, const char *file)
 {
@@ -34,6 +62,11 @@ int main(void)
     apr_array_header_t *boxes, *ids;
     jm_email_row_t row, *got;
     unsigned char bin[256];
+    waiter_t w;
+    apr_thread_t *thr;
+    apr_status_t trv;
+    apr_time_t t0;
+    jm_db_t *db3;
     int from, created, i;
 
     apr_initialize();
@@ -78,6 +111,35 @@ int main(void)
     is_str(type, "application/octet-stream", "type kept");
     ok(jm_store_blob_get(&data, &len, &type, db, "Aother", "Gbin", pool) == APR_NOTFOUND,
        "blobs are per account");
+
+    /* the write lock: held by db; db2 waits, bounded; db3 reads meanwhile */
+    db3 = open_db(drv, file);
+    ok(db3 != NULL, "third connection");
+    ok(jm_db_begin(db, pool) == APR_SUCCESS, "db holds the write lock");
+    t0 = apr_time_now();
+    ok(jm_db_begin_within(db2, apr_time_from_msec(300), pool) == APR_TIMEUP,
+       "a second writer gives up with APR_TIMEUP");
+    ok(apr_time_now() - t0 >= apr_time_from_msec(250)
+       && apr_time_now() - t0 < apr_time_from_sec(2), "... after about the bound");
+    ok(!jm_db_in_transaction(db2), "... with no transaction open");
+    w.db = db2;
+    w.max_wait = apr_time_from_sec(2);
+    w.rv = APR_EGENERAL;
+    apr_thread_create(&thr, NULL, wait_for_write, &w, pool);
+    apr_sleep(apr_time_from_msec(100));
+    t0 = apr_time_now();
+    ok(jm_store_state(&st, db3, acc, JM_TYPE_EMAIL, pool) == APR_SUCCESS
+       && jm_store_blob_get(&data, &len, NULL, db3, acc, "Gbin", pool) == APR_SUCCESS,
+       "reads on another connection while a writer waits");
+    ok(apr_time_now() - t0 < apr_time_from_msec(500),
+       "... are not held up by the waiting writer (apr_dbd's process-wide lock is free)");
+    diag("read while a writer waits: %" APR_TIME_T_FMT " us", apr_time_now() - t0);
+    apr_sleep(apr_time_from_msec(200));
+    ok(jm_db_commit(db) == APR_SUCCESS, "db commits");
+    apr_thread_join(&trv, thr);
+    ok(w.rv == APR_SUCCESS, "the waiting writer then gets the lock");
+    ok(w.took >= apr_time_from_msec(250) && w.took < apr_time_from_sec(2),
+       "... after waiting for it, within its bound");
 
     memset(&row, 0, sizeof(row));
     row.id = "Me1";
