@@ -343,6 +343,101 @@ static const char *disposition(request_rec *r, const char *name)
                         ap_escape_uri(r->pool, name));
 }
 
+/* Streams a blob down the output filters one stored chunk at a time. */
+typedef struct {
+    request_rec *r;
+    apr_bucket_brigade *bb;
+    apr_status_t pass_rv;      /**< what ap_pass_brigade said (client gone) */
+    int sent;                  /**< bytes (and so the headers) went out */
+} stream_t;
+
+static apr_status_t stream_chunk(void *baton, const unsigned char *data,
+                                 apr_size_t len)
+{
+    stream_t *st = baton;
+    apr_bucket_alloc_t *ba = st->r->connection->bucket_alloc;
+    apr_status_t rv;
+
+    /* a heap bucket copies the bytes: the chunk's pool is cleared next; the
+     * flush makes the core write them out now instead of buffering */
+    APR_BRIGADE_INSERT_TAIL(st->bb, apr_bucket_heap_create((const char *)data,
+                                                           len, NULL, ba));
+    APR_BRIGADE_INSERT_TAIL(st->bb, apr_bucket_flush_create(ba));
+    st->sent = 1;
+    rv = ap_pass_brigade(st->r->output_filters, st->bb);
+    apr_brigade_cleanup(st->bb);
+    if (rv != APR_SUCCESS || st->r->connection->aborted) {
+        st->pass_rv = rv != APR_SUCCESS ? rv : APR_ECONNABORTED;
+        return st->pass_rv;
+    }
+    return APR_SUCCESS;
+}
+
+static void download_headers(request_rec *r, const char *type,
+                             const char *stored_type, const char *name,
+                             apr_off_t len)
+{
+    if (!type || !*type || strpbrk(type, "\r\n")) {
+        type = stored_type && *stored_type ? stored_type : "application/octet-stream";
+    }
+    ap_set_content_type(r, apr_pstrdup(r->pool, type));
+    apr_table_setn(r->headers_out, "Content-Disposition", disposition(r, name));
+    /* blobs are immutable (RFC 8620 §6.2) */
+    apr_table_setn(r->headers_out, "Cache-Control", "private, immutable, max-age=31536000");
+    ap_set_content_length(r, len);
+}
+
+/* A whole stored blob: Content-Length from the stored size, then the bytes
+ * chunk by chunk, so memory does not grow with the blob. */
+static int download_stream(request_rec *r, jm_ctx_t *ctx, const char *blob,
+                           const char *name, const char *type)
+{
+    const char *stored_type = NULL;
+    apr_int64_t size;
+    stream_t st;
+    apr_status_t rv;
+
+    rv = jm_blob_stat(&size, &stored_type, ctx, blob, r->pool);
+    if (rv == APR_NOTFOUND) {
+        return problem(r, HTTP_NOT_FOUND, "notFound", NULL, "No such blob.");
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, JMLOGNO_GLUE(07002)
+                      "cannot look up blob %s", blob);
+        return store_problem(r, rv, "the blob could not be read");
+    }
+    download_headers(r, type, stored_type, name, (apr_off_t)size);
+    if (r->header_only) {
+        return OK;
+    }
+    st.r = r;
+    st.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    st.pass_rv = APR_SUCCESS;
+    st.sent = 0;
+    rv = jm_blob_stream(ctx, blob, size, stream_chunk, &st, r->pool);
+    if (rv == APR_SUCCESS) {
+        return OK;
+    }
+    if (st.pass_rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, st.pass_rv, r, JMLOGNO_GLUE(07003)
+                      "download of blob %s ended early: the client went away", blob);
+        return r->connection->aborted ? OK : AP_FILTER_ERROR;
+    }
+    if (!st.sent) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, JMLOGNO_GLUE(07004)
+                      "cannot read blob %s", blob);
+        apr_table_unset(r->headers_out, "Content-Disposition");
+        return store_problem(r, rv, "the blob could not be read");
+    }
+    /* the status line and part of the bytes are out: close the connection
+     * so the client sees fewer bytes than Content-Length, never a whole
+     * but wrong blob */
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, JMLOGNO_GLUE(07005)
+                  "cannot read the rest of blob %s; closing the connection", blob);
+    r->connection->keepalive = AP_CONN_CLOSE;
+    return OK;
+}
+
 /* RFC 8620 §6.2 */
 static int handle_download(request_rec *r, jm_srv_conf_t *sc, const char *base,
                            const char *rest)
@@ -351,7 +446,7 @@ static int handle_download(request_rec *r, jm_srv_conf_t *sc, const char *base,
     const char *account = apr_strtok(copy, "/", &state);
     const char *blob = apr_strtok(NULL, "/", &state);
     const char *name = apr_strtok(NULL, "", &state);
-    const char *type = NULL, *stored_type = NULL;
+    const char *stored_type = NULL;
     const unsigned char *data;
     apr_size_t len;
     apr_table_t *args;
@@ -373,6 +468,12 @@ static int handle_download(request_rec *r, jm_srv_conf_t *sc, const char *base,
         return problem(r, HTTP_NOT_FOUND, "accountNotFound", NULL,
                        "No such account for this user.");
     }
+    ap_args_to_table(r, &args);
+    if (!jm_blob_is_part(blob)) {
+        return download_stream(r, &ctx, blob, name, apr_table_get(args, "type"));
+    }
+    /* a part of a stored message: cut out of the parsed message, so in
+     * memory (bounded by the message's size) */
     rv = jm_blob_fetch(&data, &len, &stored_type, &ctx, blob, r->pool);
     if (rv == APR_NOTFOUND) {
         return problem(r, HTTP_NOT_FOUND, "notFound", NULL, "No such blob.");
@@ -380,20 +481,11 @@ static int handle_download(request_rec *r, jm_srv_conf_t *sc, const char *base,
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, JMLOGNO_GLUE(01126)
                       "cannot read blob %s", blob);
-        return problem(r, HTTP_SERVICE_UNAVAILABLE, "serverUnavailable", NULL,
-                       "The blob could not be read.");
+        return store_problem(r, rv, "the blob could not be read");
     }
-    ap_args_to_table(r, &args);
-    type = apr_table_get(args, "type");
-    if (!type || !*type || strpbrk(type, "\r\n")) {
-        type = stored_type && *stored_type ? stored_type : "application/octet-stream";
-    }
-    ap_set_content_type(r, apr_pstrdup(r->pool, type));
-    apr_table_setn(r->headers_out, "Content-Disposition", disposition(r, name));
-    /* blobs are immutable (RFC 8620 §6.2) */
-    apr_table_setn(r->headers_out, "Cache-Control", "private, immutable, max-age=31536000");
-    ap_set_content_length(r, (apr_off_t)len);
-    if (len) {
+    download_headers(r, apr_table_get(args, "type"), stored_type, name,
+                     (apr_off_t)len);
+    if (len && !r->header_only) {
         ap_rwrite(data, (int)len, r);
     }
     return OK;

@@ -20,8 +20,10 @@ typedef enum {
     JM_SQL_MAILBOX_INSERT,      /* id, account, name, parent, role, sort */
     JM_SQL_MAILBOX_IDS,         /* account -> id */
     JM_SQL_MAILBOX_COUNTS,      /* account -> mailbox, total, unread, threads, unread threads */
-    JM_SQL_BLOB_INSERT,         /* account, id, size, type, data(base64), created */
-    JM_SQL_BLOB_GET,            /* account, id -> size, type, data */
+    JM_SQL_BLOB_INSERT,         /* account, id, size, type, created (nrows 0: exists) */
+    JM_SQL_BLOB_INFO,           /* account, id -> size, type */
+    JM_SQL_BLOB_CHUNK_INSERT,   /* account, blob, seq, data(base64 of <= JM_SQL_CHUNK_BYTES) */
+    JM_SQL_BLOB_CHUNK_GET,      /* account, blob, seq -> data(base64) */
     JM_SQL_EMAIL_INSERT,        /* account, id, blob, thread, size, received, keywords, seen */
     JM_SQL_EMAIL_MAILBOX_INSERT,/* account, email, mailbox */
     JM_SQL_EMAIL_GET,           /* account, id -> id, blob, thread, size, received, keywords */
@@ -29,6 +31,15 @@ typedef enum {
     JM_SQL_EMAIL_IDS,           /* account, limit -> id */
     JM_SQL__COUNT
 } jm_sql_id_t;
+
+/** Blob bytes are stored in rows of at most this many bytes, base64-encoded
+ *  (apr_dbd's text interface is the one both drivers bind reliably): 3 *
+ *  65536 bytes are exactly JM_SQL_CHUNK_CHARS characters, so the schema 2
+ *  migration can cut a version 1 blob's base64 text into the same rows
+ *  with substr(). Readers never assume the size: they read rows by seq
+ *  until the blob's stored size is reached. */
+#define JM_SQL_CHUNK_BYTES 196608
+#define JM_SQL_CHUNK_CHARS 262144
 
 /** Native transaction control (jm_sql_dialect_t.txn_native). */
 typedef enum { JM_TXN_BEGIN, JM_TXN_COMMIT, JM_TXN_ROLLBACK } jm_txn_op_t;

@@ -85,7 +85,29 @@ static const char *const v1[] = {
     " mailbox_id TEXT NOT NULL, PRIMARY KEY (account_id, email_id, mailbox_id))",
     NULL
 };
-static const char *const *const migrations[] = { v1, NULL };
+/* Version 1 -> 2: blob bytes move out of jm_blobs.data into rows of
+ * JM_SQL_CHUNK_BYTES bytes (JM_SQL_CHUNK_CHARS = 262144 characters of
+ * base64, a multiple of 4, so every cut is a valid base64 text of its own),
+ * read one row at a time when a blob is downloaded. jm_blobs is rebuilt
+ * without the column (works on SQLite before 3.35's DROP COLUMN). */
+static const char *const v2[] = {
+    "CREATE TABLE jm_blob_chunks (account_id TEXT NOT NULL, blob_id TEXT NOT NULL,"
+    " seq INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, blob_id, seq))",
+    "WITH RECURSIVE n(seq) AS (SELECT 0 UNION ALL SELECT seq + 1 FROM n"
+    " WHERE (seq + 1) * 262144 < (SELECT MAX(length(data)) FROM jm_blobs))"
+    " INSERT INTO jm_blob_chunks (account_id, blob_id, seq, data)"
+    " SELECT b.account_id, b.id, n.seq, substr(b.data, n.seq * 262144 + 1, 262144)"
+    " FROM jm_blobs b JOIN n ON n.seq * 262144 < length(b.data)",
+    "CREATE TABLE jm_blobs_v2 (account_id TEXT NOT NULL, id TEXT NOT NULL,"
+    " size INTEGER NOT NULL, type TEXT NOT NULL, created INTEGER NOT NULL,"
+    " PRIMARY KEY (account_id, id))",
+    "INSERT INTO jm_blobs_v2 (account_id, id, size, type, created)"
+    " SELECT account_id, id, size, type, created FROM jm_blobs",
+    "DROP TABLE jm_blobs",
+    "ALTER TABLE jm_blobs_v2 RENAME TO jm_blobs",
+    NULL
+};
+static const char *const *const migrations[] = { v1, v2, NULL };
 
 static const char *const on_connect[] = {
     /* in WAL mode NORMAL keeps the database consistent on power loss and
@@ -123,11 +145,15 @@ const jm_sql_dialect_t jm_sql_sqlite3 = {
             " FROM jm_email_mailboxes m JOIN jm_emails e"
             " ON e.account_id = m.account_id AND e.id = m.email_id"
             " WHERE m.account_id = %s GROUP BY m.mailbox_id",
-        [JM_SQL_BLOB_INSERT] = "INSERT INTO jm_blobs (account_id, id, size, type, data,"
-            " created) VALUES (%s, %s, %lld, %s, %s, %lld)"
+        [JM_SQL_BLOB_INSERT] = "INSERT INTO jm_blobs (account_id, id, size, type,"
+            " created) VALUES (%s, %s, %lld, %s, %lld)"
             " ON CONFLICT (account_id, id) DO NOTHING",
-        [JM_SQL_BLOB_GET] = "SELECT size, type, data FROM jm_blobs"
+        [JM_SQL_BLOB_INFO] = "SELECT size, type FROM jm_blobs"
             " WHERE account_id = %s AND id = %s",
+        [JM_SQL_BLOB_CHUNK_INSERT] = "INSERT INTO jm_blob_chunks (account_id, blob_id,"
+            " seq, data) VALUES (%s, %s, %lld, %s)",
+        [JM_SQL_BLOB_CHUNK_GET] = "SELECT data FROM jm_blob_chunks"
+            " WHERE account_id = %s AND blob_id = %s AND seq = %lld",
         [JM_SQL_EMAIL_INSERT] = "INSERT INTO jm_emails (account_id, id, blob_id,"
             " thread_id, size, received_at, keywords, seen)"
             " VALUES (%s, %s, %s, %s, %lld, %lld, %s, %lld)",
@@ -141,7 +167,7 @@ const jm_sql_dialect_t jm_sql_sqlite3 = {
             " ORDER BY received_at DESC, id LIMIT %lld",
     },
     migrations,
-    1,
+    2,
     on_connect,
     1,
     1,

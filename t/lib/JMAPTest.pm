@@ -246,6 +246,17 @@ httpd is stopped with a graceful stop (SIGWINCH, at most 5 s for requests in
 flight), SIGTERM after 15 s, SIGKILL after 5 s more. A child that crashes
 leaves a core in C<root/cores>; C<check_error_log> prints its backtrace.
 
+=item child_pids
+
+PIDs of the running httpd's child processes (Linux /proc), sorted.
+
+=item db_sql($sql)
+
+Run SQL on this object's database with the driver's command-line client
+(sqlite3 as the httpd User when run as root, so files it creates stay
+usable by httpd; psql as role jmap) and return its output: one line per
+row, columns separated by C<|>. Dies when the client fails.
+
 =item port, ldap_port, smtp_port, root, pki_dir, conf_file, db_params, db_driver
 
 Accessors.
@@ -694,6 +705,35 @@ sub _start_httpd {
     $self->_kill_httpd;
     die "JMAPTest: httpd did not start on 127.0.0.1:$self->{port}\n"
         . ($self->{opts}{quiet_start_failure} ? $why : '');
+}
+
+sub child_pids {
+    my ($self) = @_;
+    my $parent = $self->{httpd_pid} or return ();
+    my @pids;
+    opendir(my $dh, '/proc') or return ();
+    for my $pid (grep { /^\d+$/ } readdir $dh) {
+        # /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces
+        my $stat = _slurp("/proc/$pid/stat");
+        push @pids, $pid if $stat =~ /\)\s+\S+\s+(\d+)/ && $1 == $parent;
+    }
+    closedir $dh;
+    return sort { $a <=> $b } @pids;
+}
+
+sub db_sql {
+    my ($self, $sql) = @_;
+    my @cmd;
+    local $ENV{PGPASSWORD} = 'jmappw';
+    if ($self->{db_driver} eq 'sqlite3') {
+        @cmd = ('sqlite3', '-batch', $self->{db_params}, $sql);
+        unshift @cmd, 'runuser', '-u', 'www-data', '--' if _is_root();
+    } else {
+        my %kv = $self->{db_params} =~ /(\w+)=(\S+)/g;
+        @cmd = ('psql', '-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', $kv{host},
+                '-p', $kv{port}, '-U', $kv{user}, '-d', $kv{dbname}, '-c', $sql);
+    }
+    return _run('db_sql', @cmd);
 }
 
 # PIDs of processes whose command line contains $arg (Linux /proc).
