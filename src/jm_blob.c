@@ -26,6 +26,28 @@ apr_status_t jm_blob_upload(json_t **presp, jm_ctx_t *ctx, const char *type,
     return APR_SUCCESS;
 }
 
+int jm_blob_is_part(const char *blob_id)
+{
+    return strchr(blob_id, '_') != NULL;
+}
+
+apr_status_t jm_blob_stat(apr_int64_t *psize, const char **ptype,
+                          jm_ctx_t *ctx, const char *blob_id, apr_pool_t *p)
+{
+    if (!jm_util_is_valid_id(blob_id) || jm_blob_is_part(blob_id)) {
+        return APR_NOTFOUND;
+    }
+    return jm_store_blob_info(psize, ptype, ctx->db, ctx->account->id, blob_id, p);
+}
+
+apr_status_t jm_blob_stream(jm_ctx_t *ctx, const char *blob_id,
+                            apr_int64_t size, jm_store_chunk_fn *fn,
+                            void *baton, apr_pool_t *p)
+{
+    return jm_store_blob_read(ctx->db, ctx->account->id, blob_id, size, fn,
+                              baton, p);
+}
+
 apr_status_t jm_blob_fetch(const unsigned char **pdata, apr_size_t *plen,
                            const char **ptype, jm_ctx_t *ctx,
                            const char *blob_id, apr_pool_t *p)

@@ -11,6 +11,7 @@
 #include <apr_hash.h>
 #include <apr_tables.h>
 #include <apr_dbd.h>
+#include <apr_time.h>
 #include "sql/jm_sql.h"
 
 typedef struct {
@@ -19,7 +20,8 @@ typedef struct {
     apr_hash_t *prepared;      /**< label -> apr_dbd_prepared_t*, connection lifetime */
     apr_pool_t *conn_pool;     /**< connection lifetime pool */
     const jm_sql_dialect_t *dialect;
-    apr_dbd_transaction_t *txn;
+    apr_dbd_transaction_t *txn;/**< apr_dbd's, for dialects without txn_native */
+    int in_txn;                /**< a transaction is open */
     apr_pool_t *txn_pool;      /**< pool the open transaction was started on */
     const char *last_error;    /**< driver's message for the last failure */
 } jm_db_t;
@@ -58,9 +60,23 @@ apr_status_t jm_db_exec_literal(jm_db_t *db, const char *sql, apr_pool_t *p);
 apr_status_t jm_db_select_literal(const char **pfirst, jm_db_t *db,
                                   const char *sql, apr_pool_t *p);
 
+/** How long jm_db_begin waits for the write lock (SQLite: held by another
+ *  process or node, e.g. a long write transaction or a backup) before it
+ *  gives up with APR_TIMEUP. */
+#define JM_DB_WRITE_WAIT apr_time_from_sec(5)
+
 /** Transactions: one per jm_db_t at a time; rollback after a failure. A
- *  transaction still open when its pool is cleared is rolled back. */
+ *  transaction still open when its pool is cleared is rolled back.
+ *  SQLite: a write transaction (BEGIN IMMEDIATE), taken with short attempts
+ *  that sleep outside apr_dbd's process-wide lock, so readers of this
+ *  process never wait for a lock another process holds; APR_TIMEUP (logged,
+ *  retryable: the store is busy) after JM_DB_WRITE_WAIT. */
 apr_status_t jm_db_begin(jm_db_t *db, apr_pool_t *p);
+/** jm_db_begin with another bound on the wait (schema migration). */
+apr_status_t jm_db_begin_within(jm_db_t *db, apr_interval_time_t max_wait,
+                                apr_pool_t *p);
+/** 1 while a transaction is open on db. */
+int jm_db_in_transaction(const jm_db_t *db);
 apr_status_t jm_db_commit(jm_db_t *db);
 apr_status_t jm_db_rollback(jm_db_t *db);
 

@@ -528,7 +528,10 @@ static void run_call(json_t *responses, jm_ctx_t *ctx, json_t *using,
             json_decref(call.result);
             call.result = NULL;
             json_decref(call.error);
-            call.error = jm_error_method("serverFail",
+            /* APR_TIMEUP: the store stayed busy (jm_db_begin), retryable */
+            call.error = APR_STATUS_IS_TIMEUP(rv)
+                ? jm_error_method("serverUnavailable", "The store is busy; try again.")
+                : jm_error_method("serverFail",
                 "The server could not process this call; the error log has details.");
         }
         if (call.error) {

@@ -33,7 +33,9 @@ static apr_status_t run_step(jm_db_t *db, int from, const char **perr,
     const char *const *q;
     apr_status_t rv;
 
-    if (APR_SUCCESS != (rv = jm_db_begin(db, p))) {
+    /* another node may be migrating (or serving) the same database: wait
+     * longer than a request would */
+    if (APR_SUCCESS != (rv = jm_db_begin_within(db, apr_time_from_sec(60), p))) {
         *perr = apr_psprintf(p, "cannot start a transaction: %s", db->last_error);
         return rv;
     }

@@ -47,12 +47,39 @@ apr_status_t jm_store_mailboxes(apr_array_header_t **pboxes, jm_db_t *db,
 apr_status_t jm_store_mailbox_ids(apr_array_header_t **pids, jm_db_t *db,
                                   const char *account_id, apr_pool_t *p);
 
-/** Store blob bytes under id (content-addressed: same id, same bytes). */
+/** Store blob bytes under id (content-addressed: same id, same bytes; a
+ *  blob already stored is left as it is). The bytes go into rows of
+ *  JM_SQL_CHUNK_BYTES; in the caller's transaction if one is open, else in
+ *  one of its own (APR_TIMEUP: the store is busy, see jm_db_begin). */
 apr_status_t jm_store_blob_put(jm_db_t *db, const char *account_id,
                                const char *blob_id, const char *type,
                                const void *data, apr_size_t len, apr_pool_t *p);
 
-/** APR_NOTFOUND if the account has no such blob. */
+/** Size and media type of a stored blob; APR_NOTFOUND if the account has
+ *  no such blob. */
+apr_status_t jm_store_blob_info(apr_int64_t *psize, const char **ptype,
+                                jm_db_t *db, const char *account_id,
+                                const char *blob_id, apr_pool_t *p);
+
+/** Receives a blob's bytes in order, one stored row at a time; data lives
+ *  until it returns. Anything but APR_SUCCESS stops the read and is
+ *  returned by jm_store_blob_read. */
+typedef apr_status_t jm_store_chunk_fn(void *baton, const unsigned char *data,
+                                       apr_size_t len);
+
+/**
+ * Read the size bytes of a blob (size from jm_store_blob_info) chunk by
+ * chunk: one row per select, so memory stays at about one row whatever the
+ * blob's size, and no database lock or snapshot is held while fn runs.
+ * APR_EGENERAL (logged) when the rows do not add up to size (damaged).
+ */
+apr_status_t jm_store_blob_read(jm_db_t *db, const char *account_id,
+                                const char *blob_id, apr_int64_t size,
+                                jm_store_chunk_fn *fn, void *baton,
+                                apr_pool_t *p);
+
+/** All bytes of a blob in one buffer (MIME parsing needs whole messages);
+ *  APR_NOTFOUND if the account has no such blob. */
 apr_status_t jm_store_blob_get(const unsigned char **pdata, apr_size_t *plen,
                                const char **ptype, jm_db_t *db,
                                const char *account_id, const char *blob_id,

@@ -156,6 +156,51 @@ const char *jm_util_sha256_hex(const void *data, apr_size_t len, apr_pool_t *p)
     return hex;
 }
 
+int jm_util_utf8_check(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    int control = 0;
+
+    while (*s) {
+        unsigned char c = *s;
+        unsigned char lo = 0x80, hi = 0xbf;
+        int n, i;
+
+        if (c < 0x80) {
+            control |= c < 0x20 || c == 0x7f;
+            s++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+            control |= c == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f;   /* C1 */
+        }
+        else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            lo = c == 0xe0 ? 0xa0 : 0x80;       /* no overlong forms */
+            hi = c == 0xed ? 0x9f : 0xbf;       /* no surrogates */
+        }
+        else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            lo = c == 0xf0 ? 0x90 : 0x80;
+            hi = c == 0xf4 ? 0x8f : 0xbf;       /* nothing past U+10FFFF */
+        }
+        else {
+            return JM_UTF8_INVALID;             /* 80-C1, F5-FF */
+        }
+        if (s[1] < lo || s[1] > hi) {
+            return JM_UTF8_INVALID;
+        }
+        for (i = 2; i <= n; i++) {
+            if (s[i] < 0x80 || s[i] > 0xbf) {
+                return JM_UTF8_INVALID;
+            }
+        }
+        s += n + 1;
+    }
+    return control ? JM_UTF8_CONTROL : JM_UTF8_OK;
+}
+
 char *jm_util_strlower(const char *s, apr_pool_t *p)
 {
     char *r = apr_pstrdup(p, s), *q;

@@ -25,6 +25,15 @@ const unsigned char *jm_util_unbase64(const char *b64, apr_size_t *plen, apr_poo
 /** Lower-case hex SHA-256 of data. */
 const char *jm_util_sha256_hex(const void *data, apr_size_t len, apr_pool_t *p);
 
+/** What jm_util_utf8_check found. */
+#define JM_UTF8_OK      0
+#define JM_UTF8_INVALID 1   /**< not well-formed UTF-8 (RFC 3629) */
+#define JM_UTF8_CONTROL 2   /**< well-formed, but has a C0/C1 control or DEL */
+
+/** Whether s is well-formed UTF-8 (RFC 3629: no overlong forms, no
+ *  surrogates, nothing past U+10FFFF) without control characters. */
+int jm_util_utf8_check(const char *s);
+
 /** ASCII lower-case copy. */
 char *jm_util_strlower(const char *s, apr_pool_t *p);
 

@@ -133,6 +133,21 @@ static int problem(request_rec *r, int status, const char *type,
     return send_problem(r, &pr);
 }
 
+/* 503 for a store failure; a busy store (APR_TIMEUP from jm_db_begin: a
+ * write lock another process held too long) is worth retrying soon. */
+static int store_problem(request_rec *r, apr_status_t rv, const char *what)
+{
+    if (APR_STATUS_IS_TIMEUP(rv)) {
+        apr_table_setn(r->headers_out, "Retry-After", "1");
+        return problem(r, HTTP_SERVICE_UNAVAILABLE, "serverUnavailable", NULL,
+                       apr_pstrcat(r->pool, "The store is busy: ", what,
+                                   "; try again.", NULL));
+    }
+    return problem(r, HTTP_SERVICE_UNAVAILABLE, "serverUnavailable", NULL,
+                   apr_pstrcat(r->pool, "The store is unavailable: ", what,
+                               "; try again later.", NULL));
+}
+
 /* Per-request context: store, account (provisioned on first use), limits. */
 static int make_ctx(jm_ctx_t *ctx, request_rec *r, jm_srv_conf_t *sc,
                     const char *base)
@@ -162,8 +177,7 @@ static int make_ctx(jm_ctx_t *ctx, request_rec *r, jm_srv_conf_t *sc,
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, JMLOGNO_GLUE(01122)
                       "cannot load or create the account of %s", r->user);
-        return problem(r, HTTP_SERVICE_UNAVAILABLE, "serverUnavailable", NULL,
-                       "The store is unavailable; try again later.");
+        return store_problem(r, rv, "the account could not be loaded");
     }
     if (created) {
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, JMLOGNO_GLUE(01123)
@@ -281,6 +295,16 @@ static int handle_upload(request_rec *r, jm_srv_conf_t *sc, const char *base,
         return problem(r, HTTP_NOT_FOUND, "accountNotFound", NULL,
                        "No such account for this user.");
     }
+    if (ctx.account->read_only) {
+        /* an upload creates a blob in the account: a change, like the
+         * methods that answer accountReadOnly (RFC 8620 §3.6.2); refused
+         * before the body is read */
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, JMLOGNO_GLUE(07001)
+                      "upload refused: account %s of %s is read-only "
+                      "(JMAPReadOnlyUsers)", ctx.account->id, r->user);
+        return problem(r, HTTP_FORBIDDEN, "accountReadOnly", NULL,
+                       "This account is read-only: uploads are not allowed.");
+    }
     rv = read_body(&body, &len, &too_big, r, sc->eff_limits.max_size_upload);
     if (rv != APR_SUCCESS) {
         return problem(r, HTTP_BAD_REQUEST, "notRequest", NULL,
@@ -296,9 +320,9 @@ static int handle_upload(request_rec *r, jm_srv_conf_t *sc, const char *base,
     }
     if ((rv = jm_blob_upload(&resp, &ctx, ct, body, len, r->pool)) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, JMLOGNO_GLUE(01125)
-                      "cannot store an upload of %" APR_SIZE_T_FMT " bytes", len);
-        return problem(r, HTTP_SERVICE_UNAVAILABLE, "serverUnavailable", NULL,
-                       "The upload could not be stored.");
+                      "cannot store an upload of %" APR_SIZE_T_FMT " bytes%s", len,
+                      APR_STATUS_IS_TIMEUP(rv) ? ": the store is busy" : "");
+        return store_problem(r, rv, "the upload was not stored");
     }
     return send_json(r, HTTP_CREATED, "application/json", jm_json_own(r->pool, resp));
 }
@@ -319,6 +343,101 @@ static const char *disposition(request_rec *r, const char *name)
                         ap_escape_uri(r->pool, name));
 }
 
+/* Streams a blob down the output filters one stored chunk at a time. */
+typedef struct {
+    request_rec *r;
+    apr_bucket_brigade *bb;
+    apr_status_t pass_rv;      /**< what ap_pass_brigade said (client gone) */
+    int sent;                  /**< bytes (and so the headers) went out */
+} stream_t;
+
+static apr_status_t stream_chunk(void *baton, const unsigned char *data,
+                                 apr_size_t len)
+{
+    stream_t *st = baton;
+    apr_bucket_alloc_t *ba = st->r->connection->bucket_alloc;
+    apr_status_t rv;
+
+    /* a heap bucket copies the bytes: the chunk's pool is cleared next; the
+     * flush makes the core write them out now instead of buffering */
+    APR_BRIGADE_INSERT_TAIL(st->bb, apr_bucket_heap_create((const char *)data,
+                                                           len, NULL, ba));
+    APR_BRIGADE_INSERT_TAIL(st->bb, apr_bucket_flush_create(ba));
+    st->sent = 1;
+    rv = ap_pass_brigade(st->r->output_filters, st->bb);
+    apr_brigade_cleanup(st->bb);
+    if (rv != APR_SUCCESS || st->r->connection->aborted) {
+        st->pass_rv = rv != APR_SUCCESS ? rv : APR_ECONNABORTED;
+        return st->pass_rv;
+    }
+    return APR_SUCCESS;
+}
+
+static void download_headers(request_rec *r, const char *type,
+                             const char *stored_type, const char *name,
+                             apr_off_t len)
+{
+    if (!type || !*type || strpbrk(type, "\r\n")) {
+        type = stored_type && *stored_type ? stored_type : "application/octet-stream";
+    }
+    ap_set_content_type(r, apr_pstrdup(r->pool, type));
+    apr_table_setn(r->headers_out, "Content-Disposition", disposition(r, name));
+    /* blobs are immutable (RFC 8620 §6.2) */
+    apr_table_setn(r->headers_out, "Cache-Control", "private, immutable, max-age=31536000");
+    ap_set_content_length(r, len);
+}
+
+/* A whole stored blob: Content-Length from the stored size, then the bytes
+ * chunk by chunk, so memory does not grow with the blob. */
+static int download_stream(request_rec *r, jm_ctx_t *ctx, const char *blob,
+                           const char *name, const char *type)
+{
+    const char *stored_type = NULL;
+    apr_int64_t size;
+    stream_t st;
+    apr_status_t rv;
+
+    rv = jm_blob_stat(&size, &stored_type, ctx, blob, r->pool);
+    if (rv == APR_NOTFOUND) {
+        return problem(r, HTTP_NOT_FOUND, "notFound", NULL, "No such blob.");
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, JMLOGNO_GLUE(07002)
+                      "cannot look up blob %s", blob);
+        return store_problem(r, rv, "the blob could not be read");
+    }
+    download_headers(r, type, stored_type, name, (apr_off_t)size);
+    if (r->header_only) {
+        return OK;
+    }
+    st.r = r;
+    st.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    st.pass_rv = APR_SUCCESS;
+    st.sent = 0;
+    rv = jm_blob_stream(ctx, blob, size, stream_chunk, &st, r->pool);
+    if (rv == APR_SUCCESS) {
+        return OK;
+    }
+    if (st.pass_rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, st.pass_rv, r, JMLOGNO_GLUE(07003)
+                      "download of blob %s ended early: the client went away", blob);
+        return r->connection->aborted ? OK : AP_FILTER_ERROR;
+    }
+    if (!st.sent) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, JMLOGNO_GLUE(07004)
+                      "cannot read blob %s", blob);
+        apr_table_unset(r->headers_out, "Content-Disposition");
+        return store_problem(r, rv, "the blob could not be read");
+    }
+    /* the status line and part of the bytes are out: close the connection
+     * so the client sees fewer bytes than Content-Length, never a whole
+     * but wrong blob */
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, JMLOGNO_GLUE(07005)
+                  "cannot read the rest of blob %s; closing the connection", blob);
+    r->connection->keepalive = AP_CONN_CLOSE;
+    return OK;
+}
+
 /* RFC 8620 §6.2 */
 static int handle_download(request_rec *r, jm_srv_conf_t *sc, const char *base,
                            const char *rest)
@@ -327,7 +446,7 @@ static int handle_download(request_rec *r, jm_srv_conf_t *sc, const char *base,
     const char *account = apr_strtok(copy, "/", &state);
     const char *blob = apr_strtok(NULL, "/", &state);
     const char *name = apr_strtok(NULL, "", &state);
-    const char *type = NULL, *stored_type = NULL;
+    const char *stored_type = NULL;
     const unsigned char *data;
     apr_size_t len;
     apr_table_t *args;
@@ -349,6 +468,12 @@ static int handle_download(request_rec *r, jm_srv_conf_t *sc, const char *base,
         return problem(r, HTTP_NOT_FOUND, "accountNotFound", NULL,
                        "No such account for this user.");
     }
+    ap_args_to_table(r, &args);
+    if (!jm_blob_is_part(blob)) {
+        return download_stream(r, &ctx, blob, name, apr_table_get(args, "type"));
+    }
+    /* a part of a stored message: cut out of the parsed message, so in
+     * memory (bounded by the message's size) */
     rv = jm_blob_fetch(&data, &len, &stored_type, &ctx, blob, r->pool);
     if (rv == APR_NOTFOUND) {
         return problem(r, HTTP_NOT_FOUND, "notFound", NULL, "No such blob.");
@@ -356,20 +481,11 @@ static int handle_download(request_rec *r, jm_srv_conf_t *sc, const char *base,
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, JMLOGNO_GLUE(01126)
                       "cannot read blob %s", blob);
-        return problem(r, HTTP_SERVICE_UNAVAILABLE, "serverUnavailable", NULL,
-                       "The blob could not be read.");
+        return store_problem(r, rv, "the blob could not be read");
     }
-    ap_args_to_table(r, &args);
-    type = apr_table_get(args, "type");
-    if (!type || !*type || strpbrk(type, "\r\n")) {
-        type = stored_type && *stored_type ? stored_type : "application/octet-stream";
-    }
-    ap_set_content_type(r, apr_pstrdup(r->pool, type));
-    apr_table_setn(r->headers_out, "Content-Disposition", disposition(r, name));
-    /* blobs are immutable (RFC 8620 §6.2) */
-    apr_table_setn(r->headers_out, "Cache-Control", "private, immutable, max-age=31536000");
-    ap_set_content_length(r, (apr_off_t)len);
-    if (len) {
+    download_headers(r, apr_table_get(args, "type"), stored_type, name,
+                     (apr_off_t)len);
+    if (len && !r->header_only) {
         ap_rwrite(data, (int)len, r);
     }
     return OK;
@@ -380,6 +496,7 @@ int jm_http_handler(request_rec *r)
     jm_srv_conf_t *sc;
     const char *base, *sub;
     size_t plen;
+    int bad;
 
     if (!r->handler || strcmp(r->handler, "jmap") != 0) {
         return DECLINED;
@@ -406,6 +523,23 @@ int jm_http_handler(request_rec *r)
                       "no authenticated user for %s: configure authentication "
                       "(AuthType, Require) for %s", r->uri, sc->path);
         return HTTP_UNAUTHORIZED;
+    }
+    if ((bad = jm_util_utf8_check(r->user)) != JM_UTF8_OK) {
+        /* JMAP is I-JSON (RFC 7493): every string, the session's username
+         * and account name included, is well-formed Unicode. (httpd escapes
+         * the message for the error log: the name shows as caf\xe9.) */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, JMLOGNO_GLUE(07006)
+                      "the user name \"%s\" %s: JMAP cannot represent it; "
+                      "refusing %s (rename the user in the authentication "
+                      "source)", r->user,
+                      bad == JM_UTF8_INVALID ? "is not valid UTF-8"
+                      : "contains control characters", r->uri);
+        return problem(r, HTTP_FORBIDDEN, "forbidden", NULL,
+                       bad == JM_UTF8_INVALID
+                       ? "The account name cannot be represented in JMAP: it is "
+                         "not valid UTF-8."
+                       : "The account name cannot be represented in JMAP: it "
+                         "contains control characters.");
     }
     sub = r->uri + plen;
     if (strcmp(sub, "/session") == 0 || strcmp(sub, "/session/") == 0

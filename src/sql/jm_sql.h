@@ -4,6 +4,8 @@
 #ifndef JM_SQL_H
 #define JM_SQL_H
 
+#include <apr.h>
+
 typedef enum {
     JM_SQL_SCHEMA_EXISTS,       /* -> count of jm_schema tables (0 or 1) */
     JM_SQL_SCHEMA_VERSION,      /* -> version */
@@ -18,8 +20,10 @@ typedef enum {
     JM_SQL_MAILBOX_INSERT,      /* id, account, name, parent, role, sort */
     JM_SQL_MAILBOX_IDS,         /* account -> id */
     JM_SQL_MAILBOX_COUNTS,      /* account -> mailbox, total, unread, threads, unread threads */
-    JM_SQL_BLOB_INSERT,         /* account, id, size, type, data(base64), created */
-    JM_SQL_BLOB_GET,            /* account, id -> size, type, data */
+    JM_SQL_BLOB_INSERT,         /* account, id, size, type, created (nrows 0: exists) */
+    JM_SQL_BLOB_INFO,           /* account, id -> size, type */
+    JM_SQL_BLOB_CHUNK_INSERT,   /* account, blob, seq, data(base64 of <= JM_SQL_CHUNK_BYTES) */
+    JM_SQL_BLOB_CHUNK_GET,      /* account, blob, seq -> data(base64) */
     JM_SQL_EMAIL_INSERT,        /* account, id, blob, thread, size, received, keywords, seen */
     JM_SQL_EMAIL_MAILBOX_INSERT,/* account, email, mailbox */
     JM_SQL_EMAIL_GET,           /* account, id -> id, blob, thread, size, received, keywords */
@@ -27,6 +31,21 @@ typedef enum {
     JM_SQL_EMAIL_IDS,           /* account, limit -> id */
     JM_SQL__COUNT
 } jm_sql_id_t;
+
+/** Blob bytes are stored in rows of at most this many bytes, base64-encoded
+ *  (apr_dbd's text interface is the one both drivers bind reliably): 3 *
+ *  65536 bytes are exactly JM_SQL_CHUNK_CHARS characters, so the schema 2
+ *  migration can cut a version 1 blob's base64 text into the same rows
+ *  with substr(). Readers never assume the size: they read rows by seq
+ *  until the blob's stored size is reached. */
+#define JM_SQL_CHUNK_BYTES 196608
+#define JM_SQL_CHUNK_CHARS 262144
+
+/** Native transaction control (jm_sql_dialect_t.txn_native). */
+typedef enum { JM_TXN_BEGIN, JM_TXN_COMMIT, JM_TXN_ROLLBACK } jm_txn_op_t;
+#define JM_TXN_OK     0
+#define JM_TXN_BUSY   1     /**< locked by another connection: try again later */
+#define JM_TXN_FAILED (-1)
 
 typedef struct {
     const char *driver;             /**< apr_dbd driver name */
@@ -41,6 +60,11 @@ typedef struct {
     int serialize_writers;
     /** Driver-level setup on the native handle (apr_dbd_native_handle), or NULL. */
     int (*on_connect_native)(void *native);
+    /** Start/end a write transaction on the native handle without waiting
+     *  (JM_TXN_OK, JM_TXN_BUSY or JM_TXN_FAILED with the driver's message
+     *  in err), or NULL to use apr_dbd's transactions. jm_db_begin waits
+     *  between attempts, outside every apr_dbd lock. */
+    int (*txn_native)(void *native, jm_txn_op_t op, char *err, apr_size_t errlen);
 } jm_sql_dialect_t;
 
 extern const jm_sql_dialect_t jm_sql_sqlite3;

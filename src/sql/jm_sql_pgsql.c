@@ -30,7 +30,22 @@ static const char *const v1[] = {
     " mailbox_id TEXT NOT NULL, PRIMARY KEY (account_id, email_id, mailbox_id))",
     NULL
 };
-static const char *const *const migrations[] = { v1, NULL };
+/* Version 1 -> 2: blob bytes move out of jm_blobs.data into rows of
+ * JM_SQL_CHUNK_BYTES bytes (262144 characters of base64 each; every cut is
+ * a multiple of 4 characters, so each row is valid base64 on its own), read
+ * one row at a time when a blob is downloaded. */
+static const char *const v2[] = {
+    "CREATE TABLE jm_blob_chunks (account_id TEXT NOT NULL, blob_id TEXT NOT NULL,"
+    " seq INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, blob_id, seq))",
+    "INSERT INTO jm_blob_chunks (account_id, blob_id, seq, data)"
+    " SELECT b.account_id, b.id, s.seq, substr(b.data, s.seq * 262144 + 1, 262144)"
+    " FROM jm_blobs b CROSS JOIN LATERAL"
+    " generate_series(0, (length(b.data) - 1) / 262144) AS s(seq)"
+    " WHERE length(b.data) > 0",
+    "ALTER TABLE jm_blobs DROP COLUMN data",
+    NULL
+};
+static const char *const *const migrations[] = { v1, v2, NULL };
 
 static const char *const on_connect[] = {
     /* never wait forever on a lock held by a stuck node */
@@ -66,11 +81,15 @@ const jm_sql_dialect_t jm_sql_pgsql = {
             " FROM jm_email_mailboxes m JOIN jm_emails e"
             " ON e.account_id = m.account_id AND e.id = m.email_id"
             " WHERE m.account_id = %s GROUP BY m.mailbox_id",
-        [JM_SQL_BLOB_INSERT] = "INSERT INTO jm_blobs (account_id, id, size, type, data,"
-            " created) VALUES (%s, %s, %lld, %s, %s, %lld)"
+        [JM_SQL_BLOB_INSERT] = "INSERT INTO jm_blobs (account_id, id, size, type,"
+            " created) VALUES (%s, %s, %lld, %s, %lld)"
             " ON CONFLICT (account_id, id) DO NOTHING",
-        [JM_SQL_BLOB_GET] = "SELECT size, type, data FROM jm_blobs"
+        [JM_SQL_BLOB_INFO] = "SELECT size, type FROM jm_blobs"
             " WHERE account_id = %s AND id = %s",
+        [JM_SQL_BLOB_CHUNK_INSERT] = "INSERT INTO jm_blob_chunks (account_id, blob_id,"
+            " seq, data) VALUES (%s, %s, %lld, %s)",
+        [JM_SQL_BLOB_CHUNK_GET] = "SELECT data FROM jm_blob_chunks"
+            " WHERE account_id = %s AND blob_id = %s AND seq = %lld",
         [JM_SQL_EMAIL_INSERT] = "INSERT INTO jm_emails (account_id, id, blob_id,"
             " thread_id, size, received_at, keywords, seen)"
             " VALUES (%s, %s, %s, %s, %lld, %lld, %s, %lld)",
@@ -84,9 +103,10 @@ const jm_sql_dialect_t jm_sql_pgsql = {
             " ORDER BY received_at DESC, id LIMIT %lld",
     },
     migrations,
-    1,
+    2,
     on_connect,
     0,
     0,
+    NULL,
     NULL
 };

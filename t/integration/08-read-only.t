@@ -1,11 +1,13 @@
 #!/usr/bin/perl
 # JMAPReadOnlyUsers: isReadOnly in the session, accountReadOnly for writes
-# (RFC 8620 §3.6.2), reads still work, other users unaffected.
+# (RFC 8620 §3.6.2), uploads refused (403 problem, nothing stored), reads
+# still work, other users unaffected.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Test::More;
+use Digest::SHA qw(sha256_hex);
 use JMAPTest;
 
 my $t = JMAPTest->new(pki => 0, smtp => 0, extra_conf => "JMAPReadOnlyUsers carol\n");
@@ -34,6 +36,32 @@ is(JMAPTest->response_for($g, 'g')->[0], 'Email/get', 'Email/get is not a write'
 
 my $rb = $t->api('bob', undef, [['Email/set', { accountId => $bacc }, 'w']]);
 is(JMAPTest->response_for($rb, 'w')->[0], 'Email/set', 'bob may still write');
+
+subtest 'a read-only account cannot upload (RFC 8620 §6.1)' => sub {
+    my $bytes = "read-only upload attempt\n";
+    my $blob = 'G' . sha256_hex($bytes);      # what the server would call it
+    my $up = $t->upload('carol', $acc, $bytes, 'text/plain');
+    # 403 as an RFC 7807 problem: not one of the four JMAP request-level
+    # types (§3.6.1), so about:blank, like the other HTTP errors here
+    $t->problem_ok($up->{status}, $up->{headers}, $up->{content}, 403, 'about:blank',
+                   'upload refused with a 403 problem');
+    like($up->{json} && $up->{json}{detail}, qr/read-only/i, 'the detail says why');
+    ok(!($up->{json} && $up->{json}{blobId}), 'no blobId handed out');
+    my $dl = $t->download('carol', { accountId => $acc, blobId => $blob, name => 'x.txt',
+                                     type => 'text/plain' });
+    is($dl->{status}, 404, 'nothing was stored: the blob does not exist');
+    like($t->error_log, qr/JM07001: upload refused: account \Q$acc\E of carol is read-only/,
+         'logged (info, JM07001)');
+    my $big = $t->upload('carol', $acc, 'x' x 200000, 'application/octet-stream');
+    is($big->{status}, 403, 'a large upload is refused the same way (before its body is read)');
+
+    my $bu = $t->upload('bob', $bacc, $bytes, 'text/plain');
+    is($bu->{status}, 201, 'bob (not read-only) can upload the same bytes');
+    is($bu->{json} && $bu->{json}{blobId}, $blob, '... under the content-addressed id');
+    $dl = $t->download('carol', { accountId => $acc, blobId => $blob, name => 'x.txt',
+                                  type => 'text/plain' });
+    is($dl->{status}, 404, "and carol still has no such blob (blobs are per account)");
+};
 
 $t->check_error_log;
 $t->stop;

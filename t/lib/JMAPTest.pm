@@ -129,6 +129,13 @@ httpd LogLevel (default C<info>).
 
 Overrides C<$JMAP_TEST_MPM>.
 
+=item mpm_conf => "..."
+
+Replaces the MPM sizing directives (default: StartServers 2 and room for
+4 processes). E.g. one event process with 25 threads, for tests that need
+all requests in one process:
+C<"StartServers 1\nServerLimit 1\nThreadsPerChild 25\nMinSpareThreads 1\nMaxSpareThreads 25\nMaxRequestWorkers 25\n">.
+
 =item quiet_start_failure => 1
 
 Do not diag the error log when httpd fails to start (for tests that expect
@@ -238,6 +245,17 @@ Stop and start httpd on the same config and database / stop everything.
 httpd is stopped with a graceful stop (SIGWINCH, at most 5 s for requests in
 flight), SIGTERM after 15 s, SIGKILL after 5 s more. A child that crashes
 leaves a core in C<root/cores>; C<check_error_log> prints its backtrace.
+
+=item child_pids
+
+PIDs of the running httpd's child processes (Linux /proc), sorted.
+
+=item db_sql($sql)
+
+Run SQL on this object's database with the driver's command-line client
+(sqlite3 as the httpd User when run as root, so files it creates stay
+usable by httpd; psql as role jmap) and return its output: one line per
+row, columns separated by C<|>. Dies when the client fails.
 
 =item port, ldap_port, smtp_port, root, pki_dir, conf_file, db_params, db_driver
 
@@ -596,10 +614,10 @@ sub _write_conf {
     my $loglevel = $self->{opts}{loglevel} || 'info';
     my $mods = join '', map { "LoadModule ${_}_module $MODDIR/mod_$_.so\n" }
         qw(authn_core authn_file auth_basic authz_core authz_user dbd);
-    my $mpmconf = $mpm eq 'prefork'
+    my $mpmconf = $self->{opts}{mpm_conf} // ($mpm eq 'prefork'
         ? "StartServers 2\nMinSpareServers 2\nMaxSpareServers 8\nMaxRequestWorkers 40\n"
         : "StartServers 2\nServerLimit 4\nThreadsPerChild 25\nMinSpareThreads 25\n"
-          . "MaxSpareThreads 75\nMaxRequestWorkers 100\n";
+          . "MaxSpareThreads 75\nMaxRequestWorkers 100\n");
     my $directives = $self->_module_directives;
     my $extra = $self->{opts}{extra_conf} || '';
     my $loc = $self->{opts}{location_conf} || '';
@@ -687,6 +705,35 @@ sub _start_httpd {
     $self->_kill_httpd;
     die "JMAPTest: httpd did not start on 127.0.0.1:$self->{port}\n"
         . ($self->{opts}{quiet_start_failure} ? $why : '');
+}
+
+sub child_pids {
+    my ($self) = @_;
+    my $parent = $self->{httpd_pid} or return ();
+    my @pids;
+    opendir(my $dh, '/proc') or return ();
+    for my $pid (grep { /^\d+$/ } readdir $dh) {
+        # /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces
+        my $stat = _slurp("/proc/$pid/stat");
+        push @pids, $pid if $stat =~ /\)\s+\S+\s+(\d+)/ && $1 == $parent;
+    }
+    closedir $dh;
+    return sort { $a <=> $b } @pids;
+}
+
+sub db_sql {
+    my ($self, $sql) = @_;
+    my @cmd;
+    local $ENV{PGPASSWORD} = 'jmappw';
+    if ($self->{db_driver} eq 'sqlite3') {
+        @cmd = ('sqlite3', '-batch', $self->{db_params}, $sql);
+        unshift @cmd, 'runuser', '-u', 'www-data', '--' if _is_root();
+    } else {
+        my %kv = $self->{db_params} =~ /(\w+)=(\S+)/g;
+        @cmd = ('psql', '-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', $kv{host},
+                '-p', $kv{port}, '-U', $kv{user}, '-d', $kv{dbname}, '-c', $sql);
+    }
+    return _run('db_sql', @cmd);
 }
 
 # PIDs of processes whose command line contains $arg (Linux /proc).

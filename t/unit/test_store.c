@@ -1,16 +1,69 @@
 /* Unit tests: the store on SQLite through apr_dbd — accounts, state,
- * blobs (binary-safe), emails, and all-or-nothing transactions. */
+ * blobs (binary-safe, in chunks, read one chunk at a time, damage
+ * detected), emails, all-or-nothing transactions, and the bounded wait for
+ * a write lock that another connection holds (readers not held up). */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <apr_general.h>
 #include <apr_strings.h>
 #include <apr_file_io.h>
+#include <apr_thread_proc.h>
 #include "tap.h"
 #include "jm_schema.h"
 #include "jm_store.h"
 
 static apr_pool_t *pool;
+
+/* What jm_store_blob_read handed over. */
+typedef struct {
+    unsigned char *buf;
+    apr_size_t used, cap;
+    int calls;
+    apr_size_t largest;
+    int stop_after;             /* >0: fail the read after this many calls */
+} sink_t;
+
+static apr_status_t sink(void *baton, const unsigned char *data, apr_size_t len)
+{
+    sink_t *s = baton;
+
+    if (s->used + len > s->cap) {
+        return APR_ENOSPC;
+    }
+    memcpy(s->buf + s->used, data, len);
+    s->used += len;
+    s->largest = len > s->largest ? len : s->largest;
+    if (++s->calls == s->stop_after) {
+        return APR_ECONNABORTED;
+    }
+    return APR_SUCCESS;
+}
+
+/* A writer waiting for the write lock, in a thread of its own. */
+typedef struct {
+    jm_db_t *db;
+    apr_interval_time_t max_wait;
+    apr_status_t rv;
+    apr_time_t took;
+} waiter_t;
+
+static void *APR_THREAD_FUNC wait_for_write(apr_thread_t *t, void *data)
+{
+    waiter_t *w = data;
+    apr_pool_t *p;
+    apr_time_t start = apr_time_now();
+
+    apr_pool_create(&p, NULL);
+    w->rv = jm_db_begin_within(w->db, w->max_wait, p);
+    w->took = apr_time_now() - start;
+    if (w->rv == APR_SUCCESS) {
+        jm_db_rollback(w->db);
+    }
+    apr_pool_destroy(p);
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
 
 static jm_db_t *open_db(const apr_dbd_driver_t *drv, const char *file)
 {
@@ -33,7 +86,15 @@ int main(void)
     apr_size_t len;
     apr_array_header_t *boxes, *ids;
     jm_email_row_t row, *got;
-    unsigned char bin[256];
+    unsigned char bin[256], *big;
+    apr_size_t big_len = 3 * JM_SQL_CHUNK_BYTES + 5;
+    apr_int64_t size;
+    sink_t sk;
+    waiter_t w;
+    apr_thread_t *thr;
+    apr_status_t trv;
+    apr_time_t t0;
+    jm_db_t *db3;
     int from, created, i;
 
     apr_initialize();
@@ -78,6 +139,90 @@ int main(void)
     is_str(type, "application/octet-stream", "type kept");
     ok(jm_store_blob_get(&data, &len, &type, db, "Aother", "Gbin", pool) == APR_NOTFOUND,
        "blobs are per account");
+
+    /* chunks: a blob of 3 full chunks and 5 bytes */
+    big = apr_palloc(pool, big_len);
+    for (i = 0; i < (int)big_len; i++) {
+        big[i] = (unsigned char)((i * 7919) ^ (i >> 11));
+    }
+    ok(jm_store_blob_put(db, acc, "Gbig", "application/x-big", big, big_len, pool)
+       == APR_SUCCESS, "big blob put (own transaction)");
+    ok(!jm_db_in_transaction(db), "... and that transaction is closed");
+    ok(jm_store_blob_info(&size, &type, db, acc, "Gbig", pool) == APR_SUCCESS
+       && size == (apr_int64_t)big_len, "info: the stored size");
+    is_str(type, "application/x-big", "info: the type");
+    memset(&sk, 0, sizeof(sk));
+    sk.cap = big_len;
+    sk.buf = apr_palloc(pool, sk.cap);
+    ok(jm_store_blob_read(db, acc, "Gbig", size, sink, &sk, pool) == APR_SUCCESS,
+       "read chunk by chunk");
+    is_int(sk.calls, 4, "four chunks");
+    is_int(sk.largest, JM_SQL_CHUNK_BYTES, "none larger than JM_SQL_CHUNK_BYTES");
+    ok(sk.used == big_len && memcmp(sk.buf, big, big_len) == 0, "bytes identical");
+    ok(jm_store_blob_get(&data, &len, NULL, db2, acc, "Gbig", pool) == APR_SUCCESS
+       && len == big_len && memcmp(data, big, len) == 0,
+       "jm_store_blob_get: the whole blob, from the chunks (other connection)");
+    memset(&sk, 0, sizeof(sk));
+    sk.cap = big_len;
+    sk.buf = apr_palloc(pool, sk.cap);
+    sk.stop_after = 2;
+    ok(jm_store_blob_read(db, acc, "Gbig", size, sink, &sk, pool) == APR_ECONNABORTED
+       && sk.calls == 2, "the callback's failure stops the read and is returned");
+    ok(jm_store_blob_put(db, acc, "Gempty", "text/plain", "", 0, pool) == APR_SUCCESS
+       && jm_store_blob_get(&data, &len, &type, db, acc, "Gempty", pool) == APR_SUCCESS
+       && len == 0, "empty blob: no chunks, reads as empty");
+
+    /* inside the caller's transaction: rolled back with it */
+    ok(jm_db_begin(db, pool) == APR_SUCCESS, "begin (blob in a caller's transaction)");
+    ok(jm_store_blob_put(db, acc, "Grolled", "text/plain", big, 2 * JM_SQL_CHUNK_BYTES,
+                         pool) == APR_SUCCESS, "put inside it");
+    ok(jm_db_in_transaction(db), "the caller's transaction stays open");
+    ok(jm_db_rollback(db) == APR_SUCCESS, "rollback");
+    ok(jm_store_blob_info(&size, NULL, db, acc, "Grolled", pool) == APR_NOTFOUND,
+       "the blob went with the rollback");
+    ok(jm_db_exec_literal(db, "SELECT 1 FROM jm_blob_chunks WHERE blob_id = 'Grolled'",
+                          pool) == APR_SUCCESS, "(chunk table readable)");
+
+    /* damage is detected, never served as a short or wrong blob */
+    ok(jm_db_exec_literal(db, "DELETE FROM jm_blob_chunks WHERE blob_id = 'Gbig'"
+                          " AND seq = 2", pool) == APR_SUCCESS, "remove chunk 2 of Gbig");
+    ok(jm_store_blob_get(&data, &len, NULL, db, acc, "Gbig", pool) == APR_EGENERAL,
+       "a missing chunk: error");
+    ok(jm_db_exec_literal(db, "UPDATE jm_blobs SET size = 10 WHERE id = 'Gbin'", pool)
+       == APR_SUCCESS, "make Gbin's stored size too small");
+    ok(jm_store_blob_get(&data, &len, NULL, db, acc, "Gbin", pool) == APR_EGENERAL,
+       "chunks longer than the size: error");
+    ok(jm_db_exec_literal(db, "UPDATE jm_blobs SET size = 256 WHERE id = 'Gbin'", pool)
+       == APR_SUCCESS, "(restored)");
+
+    /* the write lock: held by db; db2 waits, bounded; db3 reads meanwhile */
+    db3 = open_db(drv, file);
+    ok(db3 != NULL, "third connection");
+    ok(jm_db_begin(db, pool) == APR_SUCCESS, "db holds the write lock");
+    t0 = apr_time_now();
+    ok(jm_db_begin_within(db2, apr_time_from_msec(300), pool) == APR_TIMEUP,
+       "a second writer gives up with APR_TIMEUP");
+    ok(apr_time_now() - t0 >= apr_time_from_msec(250)
+       && apr_time_now() - t0 < apr_time_from_sec(2), "... after about the bound");
+    ok(!jm_db_in_transaction(db2), "... with no transaction open");
+    w.db = db2;
+    w.max_wait = apr_time_from_sec(2);
+    w.rv = APR_EGENERAL;
+    apr_thread_create(&thr, NULL, wait_for_write, &w, pool);
+    apr_sleep(apr_time_from_msec(100));
+    t0 = apr_time_now();
+    ok(jm_store_state(&st, db3, acc, JM_TYPE_EMAIL, pool) == APR_SUCCESS
+       && jm_store_blob_get(&data, &len, NULL, db3, acc, "Gbin", pool) == APR_SUCCESS,
+       "reads on another connection while a writer waits");
+    ok(apr_time_now() - t0 < apr_time_from_msec(500),
+       "... are not held up by the waiting writer (apr_dbd's process-wide lock is free)");
+    diag("read while a writer waits: %" APR_TIME_T_FMT " us", apr_time_now() - t0);
+    apr_sleep(apr_time_from_msec(200));
+    ok(jm_db_commit(db) == APR_SUCCESS, "db commits");
+    apr_thread_join(&trv, thr);
+    ok(w.rv == APR_SUCCESS, "the waiting writer then gets the lock");
+    ok(w.took >= apr_time_from_msec(250) && w.took < apr_time_from_sec(2),
+       "... after waiting for it, within its bound");
 
     memset(&row, 0, sizeof(row));
     row.id = "Me1";

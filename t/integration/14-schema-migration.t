@@ -1,0 +1,138 @@
+# 14-schema-migration.t — a database written by schema version 1 (the
+# module as of commit 18987ed: blob bytes base64 in jm_blobs.data) is
+# migrated at startup to version 2 (bytes in jm_blob_chunks rows, read one
+# row at a time) without losing anything. The version 1 database is the
+# dump in t/fixtures/schema-v1.DRIVER.sql.gz, made by that old module
+# through its own HTTP API (t/fixtures/make-schema-v1.pl), with what it
+# answered in schema-v1.DRIVER.json: every blob downloads byte-exact
+# (SHA-256 = blob id), the email still parses and its attachment part
+# downloads, and new uploads work.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Test::More;
+use JSON::PP;
+use Digest::SHA qw(sha256_hex);
+use File::Temp qw(tempdir);
+use IO::Uncompress::Gunzip qw($GunzipError);
+use JMAPTest;
+
+my $CHUNK = 196608;          # JM_SQL_CHUNK_BYTES
+my $driver = $ENV{JMAP_TEST_DRIVER} || 'sqlite3';
+my $fix = "$FindBin::Bin/../fixtures/schema-v1.$driver";
+my $m = JSON::PP->new->decode(do { local (@ARGV, $/) = "$fix.json"; <> });
+my $dump = do {
+    my $z = IO::Uncompress::Gunzip->new("$fix.sql.gz") or die "$fix.sql.gz: $GunzipError";
+    local $/;
+    <$z>;
+};
+ok(length $dump > 100_000, 'the version 1 dump (' . length($dump) . ' bytes of SQL)');
+
+# Load the dump into a database of our own, before httpd (and so the
+# migration) starts.
+my ($params, $pgname, $pgport, $dir);
+if ($driver eq 'sqlite3') {
+    $dir = tempdir('jmapmig-XXXXXX', TMPDIR => 1, CLEANUP => !$ENV{JMAP_TEST_KEEP});
+    chmod 0755, $dir;
+    my @as = ();
+    if ($> == 0) {
+        my (undef, undef, $uid, $gid) = getpwnam('www-data');
+        chown $uid, $gid, $dir;
+        @as = ('runuser', '-u', 'www-data', '--');
+    }
+    $params = "$dir/v1.db";
+    open(my $p, '|-', @as, 'sqlite3', '-batch', $params) or die "sqlite3: $!";
+    print $p $dump;
+    close $p or die "loading the dump into sqlite3 failed\n";
+} else {
+    $pgport = $ENV{JMAP_TEST_PG_PORT} or die "JMAP_TEST_PG_PORT is needed for pgsql\n";
+    $pgname = sprintf('jmt_mig_%d_%d', $$, int rand 1e6);
+    local $ENV{PGPASSWORD} = 'jmappw';
+    my @psql = ('psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', $pgport,
+                '-U', 'jmap');
+    system(@psql, '-d', 'jmap', '-c', "CREATE DATABASE $pgname") == 0 or die "createdb\n";
+    open(my $p, '|-', @psql, '-o', '/dev/null', '-d', $pgname, '-f', '-') or die "psql: $!";
+    print $p $dump;
+    close $p or die "loading the dump into PostgreSQL failed\n";
+    $params = "host=127.0.0.1 port=$pgport dbname=$pgname user=jmap password=jmappw";
+}
+END {
+    if ($pgname && !$ENV{JMAP_TEST_KEEP}) {
+        local $ENV{PGPASSWORD} = 'jmappw';
+        system('psql', '-X', '-q', '-h', '127.0.0.1', '-p', $pgport, '-U', 'jmap', '-d', 'jmap',
+               '-c', "DROP DATABASE IF EXISTS $pgname WITH (FORCE)");
+    }
+}
+
+my $t = JMAPTest->new(ldap => 0, pki => 0, smtp => 0,
+                      db => { driver => $driver, params => $params });
+my $sql = sub { my $r = eval { $t->db_sql($_[0]) } // "failed: $@"; chomp $r; $r };
+
+like($t->error_log, qr/JM01010: database schema migrated to version 2/, 'migrated to version 2');
+like($t->error_log, qr/store ready \(schema version 2, found 1\)/, 'startup: found 1, now 2');
+is($sql->('SELECT version FROM jm_schema'), 2, 'jm_schema says 2');
+is($sql->($driver eq 'sqlite3'
+          ? "SELECT COUNT(*) FROM pragma_table_info('jm_blobs') WHERE name = 'data'"
+          : "SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'jm_blobs'"
+            . " AND column_name = 'data'"), 0, 'jm_blobs no longer holds the bytes');
+
+subtest 'the bytes moved into rows of at most 192 KiB' => sub {
+    for my $b (@{ $m->{blobs} }, { %{ $m->{email} }, label => 'message', user => 'alice' }) {
+        my $want = int(($b->{size} + $CHUNK - 1) / $CHUNK);
+        my $acct = $m->{accounts}{ $b->{user} };
+        is($sql->("SELECT COUNT(*) FROM jm_blob_chunks WHERE account_id = '$acct'"
+                  . " AND blob_id = '$b->{blobId}'"), $want,
+           "$b->{label} ($b->{size} bytes): $want row(s)");
+    }
+    is($sql->('SELECT COUNT(*) FROM jm_blob_chunks WHERE length(data) > 262144'), 0,
+       'no row over 256 KiB of base64');
+};
+
+subtest 'every blob of version 1 downloads byte-exact' => sub {
+    for my $b (@{ $m->{blobs} }) {
+        my $acct = $m->{accounts}{ $b->{user} };
+        my $r = $t->get("/jmap/download/$acct/$b->{blobId}/x.bin", $b->{user});
+        is($r->{status}, 200, "$b->{label}: 200") or next;
+        is($r->{headers}{'content-length'}, $b->{size}, "$b->{label}: Content-Length $b->{size}");
+        is(length $r->{content}, $b->{size}, "$b->{label}: $b->{size} bytes");
+        is('G' . sha256_hex($r->{content}), $b->{blobId}, "$b->{label}: SHA-256 is the blob id");
+        is($r->{headers}{'content-type'}, $b->{type}, "$b->{label}: stored type $b->{type}");
+    }
+};
+
+subtest 'the version 1 email still parses; its attachment part downloads' => sub {
+    my $e = $m->{email};
+    my $acct = $m->{accounts}{alice};
+    my $r = $t->api('alice', undef, [['Email/get', { accountId => $acct, ids => [$e->{id}],
+        fetchTextBodyValues => JSON::PP::true,
+        properties => [qw(blobId size textBody bodyValues attachments)] }, 'g']]);
+    my $got = $r && $r->{methodResponses}[0][1]{list}[0];
+    ok($got, 'Email/get finds it') or return;
+    is($got->{size}, $e->{size}, 'size');
+    my $tb = $got->{textBody}[0];
+    is($got->{bodyValues}{ $tb->{partId} }{value}, $e->{text}, 'text body');
+    my $att = $got->{attachments}[0];
+    ok($att && $att->{blobId}, 'an attachment') or return;
+    my $dl = $t->get("/jmap/download/$acct/$att->{blobId}/bin.dat", 'alice');
+    is($dl->{status}, 200, 'part download');
+    is('G' . sha256_hex($dl->{content} // ''), $e->{attachmentBlob},
+       'the part is the uploaded blob, byte for byte');
+    $dl = $t->get("/jmap/download/$acct/$e->{blobId}/m.eml", 'alice');
+    is(length $dl->{content}, $e->{size}, 'the whole message downloads');
+};
+
+subtest 'after the migration' => sub {
+    my $acct = $m->{accounts}{alice};
+    is($t->account_id('alice'), $acct, 'alice keeps her account');
+    my $up = $t->upload('alice', $acct, "new in version 2\n", 'text/plain');
+    is($up->{status}, 201, 'a new upload works');
+    $t->restart;
+    like($t->error_log, qr/store ready \(schema version 2, found 2\)/, 'a restart migrates nothing');
+    my $r = $t->get("/jmap/download/$acct/$up->{json}{blobId}/n.txt", 'alice');
+    is($r->{content}, "new in version 2\n", 'the new blob after a restart');
+};
+
+$t->check_error_log;
+$t->stop;
+done_testing;
