@@ -20,8 +20,10 @@
  * MAX_VALUES (MAX_CA_VALUES in CA entries) values per attribute; certificate
  * values up to MAX_CERT_VALUE bytes, MAX_CANDIDATES certificates per address
  * (every one costs a parse and possibly a chain verification), CRLs up to
- * max_crl_bytes, MAX_USER_ADDRESSES addresses per user, one LDAP message at
- * most max_crl_bytes + 1 MiB (refused by liblber from its length header).
+ * max_crl_bytes, MAX_USER_ADDRESSES addresses per user; one LDAP message
+ * (entry) at most what those bounds keep, plus slack (refused by liblber from
+ * its length header, before it is read: so a hostile or broken directory
+ * cannot make a worker allocate without bound).
  * Certificate and address values beyond the bounds are skipped (with a
  * warning); anything beyond them in CA entries fails the CRL refresh instead
  * (with an error), because skipping a CRL would silently accept revoked
@@ -57,12 +59,17 @@
 #define MAX_CANDIDATES      32          /* certificates considered per address */
 #define MAX_USER_ADDRESSES  256         /* mail values of one user entry */
 #define DEFAULT_MAX_CRL     (16 * 1024 * 1024)
-#define MESSAGE_SLACK       (1024 * 1024)
+/* One LDAP message (entry) per search: room for every value the bounds
+ * above keep, plus DN and encoding; liblber refuses a larger one unread. */
+#define MESSAGE_SLACK       (64 * 1024)
+#define MAX_USER_MESSAGE    (1024 * 1024)
+#define MAX_OTHER_MESSAGE   (1024 * 1024)   /* bind, StartTLS answers */
 
 struct jm_certdir_t {
     apr_pool_t *pool;
     jm_certdir_conf_t conf;
     const char **cert_attrs;    /* NULL-terminated, for jm_ldap_search */
+    apr_size_t cert_message_max; /* one entry of the certificate search */
     jm_ldap_t *ldap;
     X509_STORE *store;          /* trust anchors only; read-only after create */
     STACK_OF(X509) *anchors;
@@ -393,6 +400,10 @@ static apr_status_t build(jm_certdir_t **pcd, const jm_certdir_conf_t *conf,
     cd->conf.user_mail_attr = apr_pstrdup(p, conf->user_mail_attr && *conf->user_mail_attr
                                           ? conf->user_mail_attr : "mail");
     cd->cert_attrs = (const char **)attr_list(conf, p);
+    for (i = 0; cd->cert_attrs[i]; ++i) {
+        cd->cert_message_max += (apr_size_t)MAX_VALUES * MAX_CERT_VALUE;
+    }
+    cd->cert_message_max += MESSAGE_SLACK;
     if (!cd->conf.max_crl_bytes) {
         cd->conf.max_crl_bytes = DEFAULT_MAX_CRL;
     }
@@ -480,7 +491,7 @@ apr_status_t jm_certdir_create(jm_certdir_t **pcd, const jm_certdir_conf_t *conf
     lc.starttls = conf->starttls;
     lc.tls_cafile = conf->tls_cafile;
     lc.timeout = conf->timeout;
-    lc.max_message = cd->conf.max_crl_bytes + MESSAGE_SLACK;
+    lc.max_message = MAX_OTHER_MESSAGE;     /* each search sets its own */
     if (APR_SUCCESS != (rv = jm_ldap_create(&cd->ldap, &lc, p))) {
         *perr = "cannot create the LDAP client";
         return rv;
@@ -734,6 +745,8 @@ static apr_status_t refresh_dir_crls(jm_certdir_t *cd, apr_time_t deadline,
     o.max_values = MAX_CA_VALUES;
     o.max_value_len = cd->conf.max_crl_bytes > MAX_CERT_VALUE
         ? cd->conf.max_crl_bytes : MAX_CERT_VALUE;
+    o.max_message = MAX_CA_VALUES * (cd->conf.max_crl_bytes + MAX_CERT_VALUE)
+        + MESSAGE_SLACK;
     rv = jm_ldap_search(&entries, cd->ldap, cd->conf.base, LDAP_SCOPE_SUBTREE,
                         "(objectClass=certificationAuthority)", attrs, &o,
                         perr, p);
@@ -1161,6 +1174,7 @@ apr_status_t jm_certdir_find_encryption_cert(jm_cert_lookup_t *res,
     o.sizelimit = MAX_CERT_ENTRIES;
     o.max_values = MAX_VALUES;
     o.max_value_len = MAX_CERT_VALUE;
+    o.max_message = cd->cert_message_max;
     rv = jm_ldap_search(&entries, cd->ldap, cd->conf.base, LDAP_SCOPE_SUBTREE,
                         filter, cd->cert_attrs, &o, perr, p);
     if (rv != APR_SUCCESS) {
@@ -1286,6 +1300,7 @@ apr_status_t jm_certdir_user_addresses(apr_array_header_t **paddrs,
     o.sizelimit = 2;            /* more than one is refused below */
     o.max_values = MAX_USER_ADDRESSES;
     o.max_value_len = MAX_ADDRESS_LEN;
+    o.max_message = MAX_USER_MESSAGE;
     rv = jm_ldap_search(&entries, cd->ldap, cd->conf.base, LDAP_SCOPE_SUBTREE,
                         filter, attrs, &o, perr, p);
     if (rv != APR_SUCCESS) {

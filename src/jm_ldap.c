@@ -181,12 +181,12 @@ static int is_retryable(int rc)
 /* For logs only (URL and the server's own diagnostic text): callers must not
  * hand this to clients. */
 static const char *ldap_reason(const jm_ldap_t *ld, LDAP *h, int rc,
-                               const char *what, apr_pool_t *p)
+                               const char *what, apr_size_t max_message,
+                               apr_pool_t *p)
 {
     /* liblber refuses a message over max_message with ERANGE, and libldap
      * then reports the server as down */
-    int oversize = rc == LDAP_SERVER_DOWN && ld->conf.max_message
-        && errno == ERANGE;
+    int oversize = rc == LDAP_SERVER_DOWN && max_message && errno == ERANGE;
     char *diag = NULL;
     const char *s;
 
@@ -198,11 +198,23 @@ static const char *ldap_reason(const jm_ldap_t *ld, LDAP *h, int rc,
                      (diag && *diag) ? ": " : "", (diag && *diag) ? diag : "",
                      oversize ? apr_psprintf(p, " (an answer larger than %"
                                              APR_SIZE_T_FMT " bytes)",
-                                             ld->conf.max_message) : "");
+                                             max_message) : "");
     if (diag) {
         ldap_memfree(diag);
     }
     return s;
+}
+
+/* The default connection reads through this sockbuf; liblber checks each
+ * message's length header against the bound before reading the message. */
+static void set_max_message(LDAP *h, apr_size_t max_message)
+{
+    Sockbuf *sb = NULL;
+    ber_len_t max = (ber_len_t)max_message;
+
+    if (ldap_get_option(h, LDAP_OPT_SOCKBUF, &sb) == LDAP_OPT_SUCCESS && sb) {
+        ber_sockbuf_ctrl(sb, LBER_SB_OPT_SET_MAX_INCOMING, &max);
+    }
 }
 
 static void set_timeouts(LDAP *h, apr_interval_time_t t)
@@ -221,23 +233,16 @@ static apr_status_t connect_handle(LDAP **ph, jm_ldap_t *ld,
     LDAP *h = NULL;
     int rc, v3 = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND, zero = 0;
 
+    errno = 0;
     *prc = rc = ldap_initialize(&h, ld->conf.url);
     if (rc != LDAP_SUCCESS) {
-        *perr = ldap_reason(ld, NULL, rc, "initialize", p);
+        *perr = ldap_reason(ld, NULL, rc, "initialize", 0, p);
         return APR_EINVAL;
     }
     ldap_set_option(h, LDAP_OPT_PROTOCOL_VERSION, &v3);
     ldap_set_option(h, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
     set_timeouts(h, budget);
-    if (ld->conf.max_message) {
-        /* the default connection uses this sockbuf; libldap checks a
-         * message's length header against it before reading the message */
-        Sockbuf *sb = NULL;
-        ber_len_t max = (ber_len_t)ld->conf.max_message;
-        if (ldap_get_option(h, LDAP_OPT_SOCKBUF, &sb) == LDAP_OPT_SUCCESS && sb) {
-            ber_sockbuf_ctrl(sb, LBER_SB_OPT_SET_MAX_INCOMING, &max);
-        }
-    }
+    set_max_message(h, ld->conf.max_message);
     if (ld->conf.tls_cafile) {
         ldap_set_option(h, LDAP_OPT_X_TLS_CACERTFILE, ld->conf.tls_cafile);
         ldap_set_option(h, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand);
@@ -247,7 +252,7 @@ static apr_status_t connect_handle(LDAP **ph, jm_ldap_t *ld,
     if (ld->conf.starttls) {
         *prc = rc = ldap_start_tls_s(h, NULL, NULL);
         if (rc != LDAP_SUCCESS) {
-            *perr = ldap_reason(ld, h, rc, "StartTLS", p);
+            *perr = ldap_reason(ld, h, rc, "StartTLS", ld->conf.max_message, p);
             goto fail;
         }
     }
@@ -258,7 +263,7 @@ static apr_status_t connect_handle(LDAP **ph, jm_ldap_t *ld,
         *prc = rc = ldap_sasl_bind_s(h, ld->conf.bind_dn, LDAP_SASL_SIMPLE,
                                      &cred, NULL, NULL, NULL);
         if (rc != LDAP_SUCCESS) {
-            *perr = ldap_reason(ld, h, rc, "bind", p);
+            *perr = ldap_reason(ld, h, rc, "bind", ld->conf.max_message, p);
             goto fail;
         }
     }
@@ -382,9 +387,10 @@ apr_status_t jm_ldap_search(apr_array_header_t **pentries, jm_ldap_t *ld,
                             const jm_ldap_search_opts_t *opts,
                             const char **perr, apr_pool_t *p)
 {
-    static const jm_ldap_search_opts_t none = { 0, 0, 0, 0 };
+    static const jm_ldap_search_opts_t none = { 0, 0, 0, 0, 0 };
     const jm_ldap_search_opts_t *o = opts ? opts : &none;
     apr_time_t deadline = o->deadline;
+    apr_size_t max_message = o->max_message ? o->max_message : ld->conf.max_message;
     apr_status_t rv = APR_EGENERAL;
     int attempt, rc = LDAP_OTHER;
 
@@ -431,6 +437,7 @@ apr_status_t jm_ldap_search(apr_array_header_t **pentries, jm_ldap_t *ld,
             }
         }
         set_timeouts(h, left);
+        set_max_message(h, max_message);
         tv = to_timeval(left);
         count(ld, &ld->searches);
         errno = 0;
@@ -447,7 +454,7 @@ apr_status_t jm_ldap_search(apr_array_header_t **pentries, jm_ldap_t *ld,
         if (res) {
             ldap_msgfree(res);
         }
-        *perr = ldap_reason(ld, h, rc, "search", p);
+        *perr = ldap_reason(ld, h, rc, "search", max_message, p);
         if (!is_retryable(rc)) {
             /* the connection itself is fine (e.g. a filter or time limit
              * error from the server) */

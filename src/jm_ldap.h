@@ -82,6 +82,8 @@ typedef struct {
     int max_values;             /**< values copied per attribute; 0: all */
     apr_size_t max_value_len;   /**< longer values come back with data NULL;
                                  *   0: no bound */
+    apr_size_t max_message;     /**< bound on each message (entry) of this
+                                 *   search; 0: the client's max_message */
 } jm_ldap_search_opts_t;
 
 /**

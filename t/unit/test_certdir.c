@@ -1574,6 +1574,16 @@ static void test_bounds(apr_pool_t *p)
         lc.max_message = 0;
         jm_ldap_create(&ld, &lc, p);
         memset(&o, 0, sizeof(o));
+        o.max_message = 512;
+        rv = jm_ldap_search(&entries, ld, "dc=example,dc=com", LDAP_SCOPE_SUBTREE,
+                            "(uid=alice)", cert, &o, &err, p);
+        ok(rv != APR_SUCCESS && err && strstr(err, "larger than 512"),
+           "jm_ldap: a search's own max_message applies (%s)", err ? err : "-");
+        o.max_message = 0;
+        rv = jm_ldap_search(&entries, ld, "dc=example,dc=com", LDAP_SCOPE_SUBTREE,
+                            "(uid=alice)", cert, &o, &err, p);
+        ok(rv == APR_SUCCESS && entries->nelts == 1,
+           "jm_ldap: and only to that search (same client, next search fine)");
         o.sizelimit = 5;
         rv = jm_ldap_search(&entries, ld, "dc=example,dc=com", LDAP_SCOPE_SUBTREE,
                             "(mail=dup@example.com)", cert, &o, &err, p);
