@@ -7,9 +7,27 @@
  * one with the latest notAfter wins, and it must chain to a trust anchor and
  * not be revoked (CRLs from files and from the issuing CA's entry).
  *
- * The cache is per process: a hash keyed by the lower-cased address, entries
- * malloc'ed so that eviction really frees memory (a long-lived APR pool would
- * only grow). Directory failures are never cached: they are retryable.
+ * The cache is per process (jm_certdir_cache.c: hash + recency list + expiry
+ * heap, keyed by the lower-cased address or username). Directory failures are
+ * never cached: they are retryable.
+ *
+ * Time: each lookup's directory work ends by min(now + 2 x timeout, the
+ * request's deadline); a lookup that finds the request's deadline passed
+ * fails at once without touching the network.
+ *
+ * Size: a directory is trusted for content, not for volume. Searches ask for
+ * and keep at most MAX_CERT_ENTRIES / MAX_CA_ENTRIES / 2 (user) entries and
+ * MAX_VALUES (MAX_CA_VALUES in CA entries) values per attribute; certificate
+ * values up to MAX_CERT_VALUE bytes, MAX_CANDIDATES certificates per address
+ * (every one costs a parse and possibly a chain verification), CRLs up to
+ * max_crl_bytes, MAX_USER_ADDRESSES addresses per user; one LDAP message
+ * (entry) at most what those bounds keep, plus slack (refused by liblber from
+ * its length header, before it is read: so a hostile or broken directory
+ * cannot make a worker allocate without bound).
+ * Certificate and address values beyond the bounds are skipped (with a
+ * warning); anything beyond them in CA entries fails the CRL refresh instead
+ * (with an error), because skipping a CRL would silently accept revoked
+ * certificates.
  */
 #include <string.h>
 #include <time.h>
@@ -25,43 +43,49 @@
 #include <openssl/x509v3.h>
 
 #include "jm_certdir.h"
+#include "jm_certdir_cache.h"
 #include "jm_cms.h"
 #include "jm_ldap.h"
 #include "jm_log.h"
 
-#define MAX_ADDRESS_LEN 320
-
-typedef struct {
-    char *key;
-    jm_cert_status_t status;
-    char *reason;
-    X509 *x509;                 /* the certificate (status OK), shared by
-                                 * reference: decoding DER again costs ~200 us
-                                 * in OpenSSL 3.0 */
-    unsigned char *blob;        /* NUL-separated addresses (user entries) */
-    size_t blob_len;
-    int nitems;
-    apr_time_t expires;
-    apr_time_t inserted;
-} cache_entry_t;
+#define MAX_ADDRESS_LEN     320
+#define MAX_CERT_ENTRIES    16          /* entries per certificate search */
+#define MAX_CA_ENTRIES      32          /* certificationAuthority entries */
+#define MAX_VALUES          16          /* values per certificate attribute */
+#define MAX_CA_VALUES       4           /* CRLs / CA certificates per CA entry:
+                                         * each CRL is checked against each CA
+                                         * certificate of the same name */
+#define MAX_CERT_VALUE      (64 * 1024) /* bytes of one certificate value */
+#define MAX_CANDIDATES      32          /* certificates considered per address */
+#define MAX_USER_ADDRESSES  256         /* mail values of one user entry */
+#define DEFAULT_MAX_CRL     (16 * 1024 * 1024)
+/* One LDAP message (entry) per search: room for every value the bounds
+ * above keep, plus DN and encoding; liblber refuses a larger one unread. */
+#define MESSAGE_SLACK       (64 * 1024)
+#define MAX_USER_MESSAGE    (1024 * 1024)
+#define MAX_OTHER_MESSAGE   (1024 * 1024)   /* bind, StartTLS answers */
 
 struct jm_certdir_t {
     apr_pool_t *pool;
     jm_certdir_conf_t conf;
     const char **cert_attrs;    /* NULL-terminated, for jm_ldap_search */
+    apr_size_t cert_message_max; /* one entry of the certificate search */
     jm_ldap_t *ldap;
     X509_STORE *store;          /* trust anchors only; read-only after create */
     STACK_OF(X509) *anchors;
     STACK_OF(X509_CRL) *file_crls;
+    jm_certdir_cache_t *certs;  /* lower-cased address -> verdict (and the
+                                 * certificate, shared by reference: decoding
+                                 * DER again costs ~200 us in OpenSSL 3.0) */
+    jm_certdir_cache_t *users;  /* lower-cased username -> NUL-separated
+                                 * addresses */
     apr_thread_mutex_t *mutex;  /* guards everything below */
     STACK_OF(X509_CRL) *dir_crls;
     STACK_OF(X509) *dir_cas;
     int dir_loaded;
     apr_time_t dir_refresh_at;
-    apr_hash_t *certs;          /* lower-cased address -> cache_entry_t */
-    apr_hash_t *users;          /* lower-cased username -> cache_entry_t */
     unsigned long lookups;
-    unsigned long cache_hits;
+    unsigned long out_of_time;
 };
 
 /* A candidate certificate from the directory and how it fared. */
@@ -314,6 +338,10 @@ static apr_status_t check_plain(const jm_certdir_conf_t *c, const char **perr,
         *perr = "cache TTLs and size must not be negative";
         return APR_EINVAL;
     }
+    if (c->max_crl_bytes > (apr_size_t)1 << 30) {
+        *perr = "the CRL size bound must not exceed 1 GiB";
+        return APR_EINVAL;
+    }
     for (i = 0; c->cert_attrs && i < c->cert_attrs->nelts; ++i) {
         const char *a = APR_ARRAY_IDX(c->cert_attrs, i, const char *);
         if (!a || !*a) {
@@ -349,7 +377,7 @@ static const char *const *attr_list(const jm_certdir_conf_t *c, apr_pool_t *p)
     return l;
 }
 
-static apr_status_t free_cache(void *data);
+static apr_status_t free_dir_crls(void *data);
 
 /* Everything but the LDAP client; used by create and check_conf. */
 static apr_status_t build(jm_certdir_t **pcd, const jm_certdir_conf_t *conf,
@@ -372,6 +400,13 @@ static apr_status_t build(jm_certdir_t **pcd, const jm_certdir_conf_t *conf,
     cd->conf.user_mail_attr = apr_pstrdup(p, conf->user_mail_attr && *conf->user_mail_attr
                                           ? conf->user_mail_attr : "mail");
     cd->cert_attrs = (const char **)attr_list(conf, p);
+    for (i = 0; cd->cert_attrs[i]; ++i) {
+        cd->cert_message_max += (apr_size_t)MAX_VALUES * MAX_CERT_VALUE;
+    }
+    cd->cert_message_max += MESSAGE_SLACK;
+    if (!cd->conf.max_crl_bytes) {
+        cd->conf.max_crl_bytes = DEFAULT_MAX_CRL;
+    }
     /* only jm_ldap (which copies them) and build() need these */
     cd->conf.bind_dn = cd->conf.bind_password = cd->conf.tls_cafile = NULL;
     cd->conf.cert_attrs = cd->conf.trust_files = cd->conf.crl_files = NULL;
@@ -410,9 +445,12 @@ static apr_status_t build(jm_certdir_t **pcd, const jm_certdir_conf_t *conf,
         *perr = "cannot create mutex";
         return rv;
     }
-    cd->certs = apr_hash_make(p);
-    cd->users = apr_hash_make(p);
-    apr_pool_cleanup_register(p, cd, free_cache, apr_pool_cleanup_null);
+    if (APR_SUCCESS != (rv = jm_certdir_cache_create(&cd->certs, conf->cache_max, p))
+        || APR_SUCCESS != (rv = jm_certdir_cache_create(&cd->users, conf->cache_max, p))) {
+        *perr = "cannot create the certificate cache";
+        return rv;
+    }
+    apr_pool_cleanup_register(p, cd, free_dir_crls, apr_pool_cleanup_null);
     *pcd = cd;
     return APR_SUCCESS;
 }
@@ -453,6 +491,7 @@ apr_status_t jm_certdir_create(jm_certdir_t **pcd, const jm_certdir_conf_t *conf
     lc.starttls = conf->starttls;
     lc.tls_cafile = conf->tls_cafile;
     lc.timeout = conf->timeout;
+    lc.max_message = MAX_OTHER_MESSAGE;     /* each search sets its own */
     if (APR_SUCCESS != (rv = jm_ldap_create(&cd->ldap, &lc, p))) {
         *perr = "cannot create the LDAP client";
         return rv;
@@ -463,11 +502,18 @@ apr_status_t jm_certdir_create(jm_certdir_t **pcd, const jm_certdir_conf_t *conf
 
 void jm_certdir_stats(const jm_certdir_t *cd, jm_certdir_stats_t *st)
 {
+    jm_certdir_cache_stats_t cs, us;
+
     memset(st, 0, sizeof(*st));
     apr_thread_mutex_lock(cd->mutex);
     st->lookups = cd->lookups;
-    st->cache_hits = cd->cache_hits;
+    st->out_of_time = cd->out_of_time;
     apr_thread_mutex_unlock(cd->mutex);
+    jm_certdir_cache_stats(cd->certs, &cs);
+    jm_certdir_cache_stats(cd->users, &us);
+    st->cache_hits = cs.hits + us.hits;
+    st->cache_entries = cs.count + us.count;
+    st->cache_evictions = cs.evicted_live + us.evicted_live;
     jm_ldap_counters(cd->ldap, &st->ldap_searches, &st->reconnects);
 }
 
@@ -480,33 +526,10 @@ static void bump(jm_certdir_t *cd, unsigned long *counter)
 
 /* ------------------------------------------------------------------ cache */
 
-static void entry_free(cache_entry_t *e)
-{
-    X509_free(e->x509);
-    free(e->key);
-    free(e->reason);
-    free(e->blob);
-    free(e);
-}
-
-static void cache_remove(apr_hash_t *h, cache_entry_t *e);
-
-static apr_status_t free_cache(void *data)
+static apr_status_t free_dir_crls(void *data)
 {
     jm_certdir_t *cd = data;
-    apr_hash_t *hs[2];
-    apr_hash_index_t *hi;
-    int i;
 
-    hs[0] = cd->certs;
-    hs[1] = cd->users;
-    for (i = 0; i < 2; ++i) {
-        for (hi = apr_hash_first(NULL, hs[i]); hi; ) {
-            cache_entry_t *e = apr_hash_this_val(hi);
-            hi = apr_hash_next(hi);
-            cache_remove(hs[i], e);
-        }
-    }
     if (cd->dir_crls) {
         sk_X509_CRL_pop_free(cd->dir_crls, X509_CRL_free);
         cd->dir_crls = NULL;
@@ -518,101 +541,48 @@ static apr_status_t free_cache(void *data)
     return APR_SUCCESS;
 }
 
-static void cache_remove(apr_hash_t *h, cache_entry_t *e)
-{
-    apr_hash_set(h, e->key, APR_HASH_KEY_STRING, NULL);
-    entry_free(e);
-}
-
-/* Make room for one entry: drop expired ones, then the oldest. Locked. */
-static void cache_evict(jm_certdir_t *cd, apr_hash_t *h, apr_time_t now)
-{
-    apr_hash_index_t *hi;
-    cache_entry_t *oldest = NULL;
-
-    if ((int)apr_hash_count(h) < cd->conf.cache_max) {
-        return;
-    }
-    for (hi = apr_hash_first(NULL, h); hi; ) {
-        cache_entry_t *e = apr_hash_this_val(hi);
-        hi = apr_hash_next(hi);   /* deleting the current entry is allowed */
-        if (e->expires <= now) {
-            cache_remove(h, e);
-        }
-        else if (!oldest || e->inserted < oldest->inserted) {
-            oldest = e;
-        }
-    }
-    if ((int)apr_hash_count(h) >= cd->conf.cache_max && oldest) {
-        cache_remove(h, oldest);
-    }
-}
-
-static void cache_put(jm_certdir_t *cd, apr_hash_t *h, const char *key,
+static void cache_put(jm_certdir_cache_t *c, const char *key,
                       jm_cert_status_t status, const char *reason, X509 *x509,
                       const void *blob, size_t blob_len, int nitems,
                       apr_time_t expires)
 {
-    apr_time_t now = apr_time_now();
-    cache_entry_t *e, *old;
+    jm_certdir_cached_t v;
 
-    if (cd->conf.cache_max <= 0 || expires <= now) {
-        return;
-    }
-    e = calloc(1, sizeof(*e));
-    if (!e || !(e->key = strdup(key))
-        || !(e->reason = strdup(reason ? reason : ""))
-        || !(e->blob = malloc(blob_len ? blob_len : 1))) {
-        if (e) {
-            entry_free(e);
-        }
-        return;     /* caching is an optimisation; out of memory is not fatal */
-    }
-    if (blob_len) {
-        memcpy(e->blob, blob, blob_len);
-    }
-    e->blob_len = blob_len;
-    if (x509 && X509_up_ref(x509)) {
-        e->x509 = x509;
-    }
-    e->nitems = nitems;
-    e->status = status;
-    e->expires = expires;
-    e->inserted = now;
-    apr_thread_mutex_lock(cd->mutex);
-    if ((old = apr_hash_get(h, key, APR_HASH_KEY_STRING)) != NULL) {
-        cache_remove(h, old);
-    }
-    cache_evict(cd, h, now);
-    apr_hash_set(h, e->key, APR_HASH_KEY_STRING, e);
-    apr_thread_mutex_unlock(cd->mutex);
+    v.status = (int)status;
+    v.reason = reason;
+    v.x509 = x509;
+    v.blob = blob;
+    v.blob_len = blob_len;
+    v.nitems = nitems;
+    v.expires = expires;
+    jm_certdir_cache_put(c, key, &v, apr_time_now());
 }
 
-/* Copy a live entry into p; 0 if none. Expired entries are dropped. */
-static int cache_get(cache_entry_t *out, jm_certdir_t *cd, apr_hash_t *h,
-                     const char *key, apr_pool_t *p)
-{
-    cache_entry_t *e;
-    int found = 0;
+/* ------------------------------------------------------------ deadlines */
 
-    apr_thread_mutex_lock(cd->mutex);
-    e = apr_hash_get(h, key, APR_HASH_KEY_STRING);
-    if (e && e->expires <= apr_time_now()) {
-        cache_remove(h, e);
-        e = NULL;
+/* The end of one lookup's directory work: its own bound (2 x timeout: the
+ * search and a CRL refresh), cut to the request's deadline. */
+static apr_time_t lookup_deadline(const jm_certdir_t *cd, apr_time_t request)
+{
+    apr_time_t own = apr_time_now() + 2 * cd->conf.timeout;
+
+    return (request && request < own) ? request : own;
+}
+
+/* 1 (and *perr, a log line and a count) when the request's deadline has
+ * passed: the lookup must not touch the directory. */
+static int out_of_time(jm_certdir_t *cd, apr_time_t request, const char *what,
+                       const char **perr, apr_pool_t *p)
+{
+    if (!request || apr_time_now() < request) {
+        return 0;
     }
-    if (e) {
-        out->status = e->status;
-        out->reason = apr_pstrdup(p, e->reason);
-        out->blob = apr_pmemdup(p, e->blob, e->blob_len ? e->blob_len : 1);
-        out->blob_len = e->blob_len;
-        out->x509 = (e->x509 && X509_up_ref(e->x509)) ? e->x509 : NULL;
-        out->nitems = e->nitems;
-        ++cd->cache_hits;
-        found = 1;
-    }
-    apr_thread_mutex_unlock(cd->mutex);
-    return found;
+    bump(cd, &cd->out_of_time);
+    *perr = apr_psprintf(p, "the request's directory time budget is used up; "
+                         "%s not asked about %s", jm_ldap_url(cd->ldap), what);
+    jm_log_perror(JM_LOG_MARK, JM_LOG_WARNING, APR_TIMEUP, p, JMLOGNO(08010)
+                  "%s", *perr);
+    return 1;
 }
 
 /* ------------------------------------------------------ candidate checks */
@@ -700,7 +670,13 @@ static int time_state(X509 *x)
 static void add_candidate(apr_array_header_t *cands, X509 *x, const char *addr,
                           apr_pool_t *scratch)
 {
-    candidate_t *c = apr_array_push(cands);
+    candidate_t *c;
+
+    if (cands->nelts >= MAX_CANDIDATES) {
+        X509_free(x);
+        return;
+    }
+    c = apr_array_push(cands);
     c->x = jm_cms_own_x509(x, scratch);
     c->addr_ok = cert_has_address(x, addr);
     c->usage_err = usage_problem(x);
@@ -714,10 +690,14 @@ static void decode_value(apr_array_header_t *cands, const jm_ldap_value_t *v,
                          const char *addr, apr_pool_t *scratch)
 {
     const unsigned char *d = v->data;
-    X509 *x = d2i_X509(NULL, &d, (long)v->len);
+    X509 *x;
     PKCS7 *p7;
     int i;
 
+    if (!d || cands->nelts >= MAX_CANDIDATES) {
+        return;     /* too long (jm_ldap left it out), or enough already */
+    }
+    x = d2i_X509(NULL, &d, (long)v->len);
     if (x) {
         add_candidate(cands, x, addr, scratch);
         return;
@@ -725,7 +705,8 @@ static void decode_value(apr_array_header_t *cands, const jm_ldap_value_t *v,
     d = v->data;
     p7 = d2i_PKCS7(NULL, &d, (long)v->len);
     if (p7 && PKCS7_type_is_signed(p7) && p7->d.sign && p7->d.sign->cert) {
-        for (i = 0; i < sk_X509_num(p7->d.sign->cert); ++i) {
+        for (i = 0; i < sk_X509_num(p7->d.sign->cert)
+                    && cands->nelts < MAX_CANDIDATES; ++i) {
             x = sk_X509_value(p7->d.sign->cert, i);
             X509_up_ref(x);
             add_candidate(cands, x, addr, scratch);
@@ -754,14 +735,60 @@ static apr_status_t refresh_dir_crls(jm_certdir_t *cd, apr_time_t deadline,
     STACK_OF(X509_CRL) *crls, *raw;
     STACK_OF(X509) *cas;
     apr_time_t now = apr_time_now(), refresh;
+    jm_ldap_search_opts_t o;
     apr_status_t rv;
     int i, j, k;
 
+    memset(&o, 0, sizeof(o));
+    o.deadline = deadline;
+    o.sizelimit = MAX_CA_ENTRIES + 1;   /* one more tells "too many" */
+    o.max_values = MAX_CA_VALUES;
+    o.max_value_len = cd->conf.max_crl_bytes > MAX_CERT_VALUE
+        ? cd->conf.max_crl_bytes : MAX_CERT_VALUE;
+    o.max_message = MAX_CA_VALUES * (cd->conf.max_crl_bytes + MAX_CERT_VALUE)
+        + MESSAGE_SLACK;
     rv = jm_ldap_search(&entries, cd->ldap, cd->conf.base, LDAP_SCOPE_SUBTREE,
-                        "(objectClass=certificationAuthority)", attrs, 0, deadline,
+                        "(objectClass=certificationAuthority)", attrs, &o,
                         perr, p);
     if (rv != APR_SUCCESS) {
         return rv;
+    }
+    /* Fail closed: a CRL left out would let revoked certificates through. */
+    if (entries->nelts > MAX_CA_ENTRIES) {
+        *perr = apr_psprintf(p, "%s: more than %d certificationAuthority "
+                             "entries under %s; CRLs not loaded",
+                             jm_ldap_url(cd->ldap), MAX_CA_ENTRIES, cd->conf.base);
+        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, 0, p, JMLOGNO(08012) "%s", *perr);
+        return APR_EGENERAL;
+    }
+    for (i = 0; i < entries->nelts; ++i) {
+        jm_ldap_entry_t *e = &APR_ARRAY_IDX(entries, i, jm_ldap_entry_t);
+        for (j = 0; j < e->attrs->nelts; ++j) {
+            jm_ldap_attr_t *a = &APR_ARRAY_IDX(e->attrs, j, jm_ldap_attr_t);
+            apr_size_t max = !strncasecmp(a->name, "certificateRevocationList", 25)
+                ? cd->conf.max_crl_bytes : MAX_CERT_VALUE;
+            for (k = 0; k < a->values->nelts; ++k) {
+                jm_ldap_value_t *v = &APR_ARRAY_IDX(a->values, k, jm_ldap_value_t);
+                if (!v->data || v->len > max) {
+                    *perr = apr_psprintf(p, "%s: %s of %s is %" APR_SIZE_T_FMT
+                                         " bytes, more than the %" APR_SIZE_T_FMT
+                                         " accepted; CRLs not loaded",
+                                         jm_ldap_url(cd->ldap), a->name, e->dn,
+                                         v->len, max);
+                    jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, 0, p, JMLOGNO(08013)
+                                  "%s", *perr);
+                    return APR_EGENERAL;
+                }
+            }
+            if (a->dropped) {
+                *perr = apr_psprintf(p, "%s: %s of %s has more than %d values; "
+                                     "CRLs not loaded", jm_ldap_url(cd->ldap),
+                                     a->name, e->dn, MAX_CA_VALUES);
+                jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, 0, p, JMLOGNO(08014)
+                              "%s", *perr);
+                return APR_EGENERAL;
+            }
+        }
     }
     crls = sk_X509_CRL_new_null();
     raw = sk_X509_CRL_new_null();
@@ -1104,16 +1131,18 @@ static void fill_result(jm_cert_lookup_t *res, jm_cert_status_t status,
 apr_status_t jm_certdir_find_encryption_cert(jm_cert_lookup_t *res,
                                              jm_certdir_t *cd,
                                              const char *address,
+                                             apr_time_t request_deadline,
                                              const char **perr, apr_pool_t *p)
 {
     apr_array_header_t *entries, *cands;
     apr_pool_t *scratch = NULL;
-    cache_entry_t hit;
+    jm_certdir_cached_t hit;
+    jm_ldap_search_opts_t o;
     verdict_t v;
     apr_time_t deadline;
     const char *key, *filter;
     apr_status_t rv;
-    int i, j, k;
+    int i, j, k, skipped = 0, dropped = 0;
 
     *perr = NULL;
     fill_result(res, JM_CERT_NOT_FOUND, "no certificate in directory", NULL, 0);
@@ -1123,12 +1152,15 @@ apr_status_t jm_certdir_find_encryption_cert(jm_cert_lookup_t *res,
         return APR_SUCCESS;
     }
     key = lower(address, p);
-    if (cache_get(&hit, cd, cd->certs, key, p)) {
+    if (jm_certdir_cache_get(&hit, cd->certs, key, apr_time_now(), p)) {
         X509 *x = jm_cms_own_x509(hit.x509, p);
         if (hit.status != JM_CERT_OK || x) {
-            fill_result(res, hit.status, hit.reason, x, 1);
+            fill_result(res, (jm_cert_status_t)hit.status, hit.reason, x, 1);
             return APR_SUCCESS;
         }
+    }
+    if (out_of_time(cd, request_deadline, key, perr, p)) {
+        return APR_TIMEUP;
     }
     if (APR_SUCCESS != (rv = jm_ldap_filter(&filter, cd->conf.cert_filter,
                                             address, p))) {
@@ -1136,9 +1168,15 @@ apr_status_t jm_certdir_find_encryption_cert(jm_cert_lookup_t *res,
         return rv;
     }
     /* one time budget for the certificate search and a CRL refresh */
-    deadline = apr_time_now() + 2 * cd->conf.timeout;
+    deadline = lookup_deadline(cd, request_deadline);
+    memset(&o, 0, sizeof(o));
+    o.deadline = deadline;
+    o.sizelimit = MAX_CERT_ENTRIES;
+    o.max_values = MAX_VALUES;
+    o.max_value_len = MAX_CERT_VALUE;
+    o.max_message = cd->cert_message_max;
     rv = jm_ldap_search(&entries, cd->ldap, cd->conf.base, LDAP_SCOPE_SUBTREE,
-                        filter, cd->cert_attrs, 0, deadline, perr, p);
+                        filter, cd->cert_attrs, &o, perr, p);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -1150,25 +1188,35 @@ apr_status_t jm_certdir_find_encryption_cert(jm_cert_lookup_t *res,
         jm_ldap_entry_t *e = &APR_ARRAY_IDX(entries, i, jm_ldap_entry_t);
         for (j = 0; j < e->attrs->nelts; ++j) {
             jm_ldap_attr_t *a = &APR_ARRAY_IDX(e->attrs, j, jm_ldap_attr_t);
+            dropped += a->dropped;
             for (k = 0; k < a->values->nelts; ++k) {
-                decode_value(cands, &APR_ARRAY_IDX(a->values, k, jm_ldap_value_t),
-                             address, scratch);
+                jm_ldap_value_t *val = &APR_ARRAY_IDX(a->values, k, jm_ldap_value_t);
+                skipped += val->data == NULL;
+                decode_value(cands, val, address, scratch);
             }
         }
+    }
+    if (skipped || dropped || cands->nelts >= MAX_CANDIDATES) {
+        jm_log_perror(JM_LOG_MARK, JM_LOG_WARNING, 0, p, JMLOGNO(08011)
+                      "certificates of %s in %s: %d value(s) over %d bytes and "
+                      "%d value(s) over %d per attribute skipped; %d "
+                      "certificate(s) considered (at most %d)", key,
+                      jm_ldap_url(cd->ldap), skipped, MAX_CERT_VALUE, dropped,
+                      MAX_VALUES, cands->nelts, MAX_CANDIDATES);
     }
     memset(&v, 0, sizeof(v));
     if (APR_SUCCESS != (rv = decide(&v, cd, cands, deadline, perr, scratch))) {
         goto leave;
     }
     if (v.cert) {
-        cache_put(cd, cd->certs, key, v.status, v.reason, v.cert, NULL, 0, 1,
+        cache_put(cd->certs, key, v.status, v.reason, v.cert, NULL, 0, 1,
                   v.expires);
         X509_up_ref(v.cert);
         fill_result(res, v.status, apr_pstrdup(p, v.reason),
                     jm_cms_own_x509(v.cert, p), 0);
     }
     else {
-        cache_put(cd, cd->certs, key, v.status, v.reason, NULL, NULL, 0, 0, v.expires);
+        cache_put(cd->certs, key, v.status, v.reason, NULL, NULL, 0, 0, v.expires);
         fill_result(res, v.status, apr_pstrdup(p, v.reason), NULL, 0);
     }
     jm_log_perror(JM_LOG_MARK, JM_LOG_DEBUG, 0, p, JMLOGNO(03020)
@@ -1194,29 +1242,30 @@ static int valid_username(const char *u)
     return 1;
 }
 
-static void add_unique(apr_array_header_t *a, const char *s)
+/* O(1) per address: the entry's values are bounded, but not small. */
+static void add_unique(apr_array_header_t *a, apr_hash_t *seen, const char *s)
 {
-    int i;
-    for (i = 0; i < a->nelts; ++i) {
-        if (!strcmp(APR_ARRAY_IDX(a, i, const char *), s)) {
-            return;
-        }
+    if (!apr_hash_get(seen, s, APR_HASH_KEY_STRING)) {
+        apr_hash_set(seen, s, APR_HASH_KEY_STRING, s);
+        APR_ARRAY_PUSH(a, const char *) = s;
     }
-    APR_ARRAY_PUSH(a, const char *) = s;
 }
 
 apr_status_t jm_certdir_user_addresses(apr_array_header_t **paddrs,
                                        jm_certdir_t *cd, const char *username,
+                                       apr_time_t request_deadline,
                                        const char **perr, apr_pool_t *p)
 {
     apr_array_header_t *addrs = apr_array_make(p, 2, sizeof(const char *));
     apr_array_header_t *entries;
+    apr_hash_t *seen = apr_hash_make(p);
     const char *attrs[2], *filter, *key;
-    cache_entry_t hit;
+    jm_certdir_cached_t hit;
+    jm_ldap_search_opts_t o;
     apr_status_t rv;
     char *blob, *s;
     size_t len = 0;
-    int i, j, k;
+    int i, j, k, dropped = 0;
 
     *perr = NULL;
     if (!cd->conf.user_filter) {
@@ -1228,7 +1277,7 @@ apr_status_t jm_certdir_user_addresses(apr_array_header_t **paddrs,
         return APR_SUCCESS;
     }
     key = lower(username, p);
-    if (cache_get(&hit, cd, cd->users, key, p)) {
+    if (jm_certdir_cache_get(&hit, cd->users, key, apr_time_now(), p)) {
         for (s = (char *)hit.blob, i = 0; i < hit.nitems; ++i, s += strlen(s) + 1) {
             APR_ARRAY_PUSH(addrs, const char *) = s;
         }
@@ -1240,10 +1289,20 @@ apr_status_t jm_certdir_user_addresses(apr_array_header_t **paddrs,
         *perr = "cannot build the user search filter";
         return rv;
     }
+    if (out_of_time(cd, request_deadline, apr_psprintf(p, "user %s", key),
+                    perr, p)) {
+        return APR_TIMEUP;
+    }
     attrs[0] = cd->conf.user_mail_attr;
     attrs[1] = NULL;
+    memset(&o, 0, sizeof(o));
+    o.deadline = lookup_deadline(cd, request_deadline);
+    o.sizelimit = 2;            /* more than one is refused below */
+    o.max_values = MAX_USER_ADDRESSES;
+    o.max_value_len = MAX_ADDRESS_LEN;
+    o.max_message = MAX_USER_MESSAGE;
     rv = jm_ldap_search(&entries, cd->ldap, cd->conf.base, LDAP_SCOPE_SUBTREE,
-                        filter, attrs, 0, 0, perr, p);
+                        filter, attrs, &o, perr, p);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -1258,14 +1317,21 @@ apr_status_t jm_certdir_user_addresses(apr_array_header_t **paddrs,
         jm_ldap_entry_t *e = &APR_ARRAY_IDX(entries, i, jm_ldap_entry_t);
         for (j = 0; j < e->attrs->nelts; ++j) {
             jm_ldap_attr_t *a = &APR_ARRAY_IDX(e->attrs, j, jm_ldap_attr_t);
+            dropped += a->dropped;
             for (k = 0; k < a->values->nelts; ++k) {
                 jm_ldap_value_t *v = &APR_ARRAY_IDX(a->values, k, jm_ldap_value_t);
                 const char *addr = (const char *)v->data;
-                if (strlen(addr) == v->len && valid_address(addr)) {
-                    add_unique(addrs, lower(addr, p));
+                if (addr && strlen(addr) == v->len && valid_address(addr)) {
+                    add_unique(addrs, seen, lower(addr, p));
                 }
             }
         }
+    }
+    if (dropped) {
+        jm_log_perror(JM_LOG_MARK, JM_LOG_WARNING, 0, p, JMLOGNO(08015)
+                      "user %s has more than %d %s values in %s; the first %d "
+                      "used", key, MAX_USER_ADDRESSES, cd->conf.user_mail_attr,
+                      jm_ldap_url(cd->ldap), MAX_USER_ADDRESSES);
     }
     for (i = 0; i < addrs->nelts; ++i) {
         len += strlen(APR_ARRAY_IDX(addrs, i, const char *)) + 1;
@@ -1276,7 +1342,7 @@ apr_status_t jm_certdir_user_addresses(apr_array_header_t **paddrs,
         memcpy(s, a, strlen(a) + 1);
         s += strlen(a) + 1;
     }
-    cache_put(cd, cd->users, key, addrs->nelts ? JM_CERT_OK : JM_CERT_NOT_FOUND,
+    cache_put(cd->users, key, addrs->nelts ? JM_CERT_OK : JM_CERT_NOT_FOUND,
               "", NULL, blob, len, addrs->nelts, apr_time_now()
               + (addrs->nelts ? cd->conf.cache_ttl : cd->conf.negative_ttl));
     *paddrs = addrs;

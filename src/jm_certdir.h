@@ -7,6 +7,16 @@
  * and cache answers — found and not found — per process with a TTL.
  * One jm_certdir_t is built per child process (child_init) and shared by all
  * its threads; every function here is thread-safe.
+ *
+ * Time: every lookup takes the request's deadline (jm_budget_t's
+ * directory_deadline) and no directory operation it causes (search, CRL
+ * fetch, connect, StartTLS, bind, reconnect and retry) runs past it; each gets
+ * min(timeout, time left). Once the deadline has passed, an answer the cache
+ * does not have fails at once, as "directory unavailable".
+ *
+ * Size: what the directory returns is bounded (entries per search, values per
+ * attribute, bytes per certificate and per CRL, candidates per address,
+ * addresses per user); see jm_certdir.c.
  */
 #ifndef JM_CERTDIR_H
 #define JM_CERTDIR_H
@@ -34,6 +44,10 @@ typedef struct {
     apr_interval_time_t cache_ttl;     /**< positive answers */
     apr_interval_time_t negative_ttl;  /**< "not found" answers */
     int cache_max;               /**< entries kept per process */
+    apr_size_t max_crl_bytes;    /**< largest CRL taken from the directory; a
+                                  *   larger one fails the CRL refresh (lookups
+                                  *   then fail, retryably, rather than skip a
+                                  *   revocation check). 0: 16 MiB */
 } jm_certdir_conf_t;
 
 typedef struct jm_certdir_t jm_certdir_t;
@@ -65,23 +79,28 @@ apr_status_t jm_certdir_check_conf(const jm_certdir_conf_t *conf,
 
 /**
  * The certificate to encrypt to for address.
+ * @param deadline the request's directory deadline: no directory operation
+ *   runs past it. 0: none (each lookup is still bounded by 2 x timeout).
  * @return APR_SUCCESS when the directory answered (or the cache did): the
  *   verdict is in res->status. Any other value means the directory could not
- *   be asked (down, timeout, bind failed): a retryable condition, never
- *   "not found"; *perr says why.
+ *   be asked (down, timeout, bind failed, the deadline passed: APR_TIMEUP): a
+ *   retryable condition, never "not found"; *perr says why, for the log only
+ *   (it names the directory URL and carries its diagnostics).
  */
 apr_status_t jm_certdir_find_encryption_cert(jm_cert_lookup_t *res,
                                              jm_certdir_t *cd,
                                              const char *address,
+                                             apr_time_t deadline,
                                              const char **perr, apr_pool_t *p);
 
 /**
  * A user's own addresses (values of user_mail_attr in the entry that
  * user_filter finds for username). APR_SUCCESS with an empty array when there
- * is no such entry; other return values as above.
+ * is no such entry; deadline and other return values as above.
  */
 apr_status_t jm_certdir_user_addresses(apr_array_header_t **paddrs,
                                        jm_certdir_t *cd, const char *username,
+                                       apr_time_t deadline,
                                        const char **perr, apr_pool_t *p);
 
 /** Counters for tests and logs. */
@@ -90,6 +109,9 @@ typedef struct {
     unsigned long cache_hits;
     unsigned long ldap_searches;  /**< directory round trips */
     unsigned long reconnects;
+    unsigned long out_of_time;    /**< lookups refused: the deadline had passed */
+    int cache_entries;            /**< certificate + user entries cached now */
+    unsigned long cache_evictions; /**< entries evicted for room (live ones) */
 } jm_certdir_stats_t;
 void jm_certdir_stats(const jm_certdir_t *cd, jm_certdir_stats_t *st);
 

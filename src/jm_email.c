@@ -456,16 +456,16 @@ static json_t *collect_recipients(STACK_OF(X509) **precips, jm_call_t *call,
             res.reason = "no certificate directory is configured";
         }
         else if (APR_SUCCESS != (rv = jm_certdir_find_encryption_cert(
-                                     &res, call->ctx->certdir, a, &why, p))) {
+                                     &res, call->ctx->certdir, a,
+                                     call->ctx->budget.directory_deadline, &why, p))) {
             /* never "not found", never unencrypted: retry later */
             jm_log_perror(JM_LOG_MARK, JM_LOG_WARNING, rv, p, JMLOGNO(01050)
                           "certificate directory unavailable looking up %s: %s",
                           a, why ? why : "");
             sk_X509_free(recips);
             json_decref(failed);
-            return set_error(p, "serverUnavailable", NULL, apr_psprintf(p,
-                "The certificate directory could not be reached (%s); nothing "
-                "was stored. Try again later.", why ? why : "timeout"));
+            return set_error(p, "serverUnavailable", NULL, "The certificate "
+                "directory could not be reached; nothing was stored. Try again later.");
         }
         if (res.status == JM_CERT_OK) {
             sk_X509_push(recips, res.cert);

@@ -1,5 +1,6 @@
 /* Identity/get (RFC 8621 §6.1) and the per-account sending authorisation. */
 #include <string.h>
+#include <apr_hash.h>
 #include <apr_strings.h>
 #include "jm_methods.h"
 #include "jm_certdir.h"
@@ -12,16 +13,16 @@ static const char *const identity_props[] = {
     "htmlSignature", "mayDelete", NULL
 };
 
-static void add_unique(apr_array_header_t *a, const char *addr, apr_pool_t *p)
+/* Case-insensitive dedupe, O(1) per address (seen holds lower-cased keys). */
+static void add_unique(apr_array_header_t *a, apr_hash_t *seen,
+                       const char *addr, apr_pool_t *p)
 {
-    int i;
+    const char *l = jm_util_strlower(addr, p);
 
-    for (i = 0; i < a->nelts; i++) {
-        if (strcasecmp(APR_ARRAY_IDX(a, i, const char *), addr) == 0) {
-            return;
-        }
+    if (!apr_hash_get(seen, l, APR_HASH_KEY_STRING)) {
+        apr_hash_set(seen, l, APR_HASH_KEY_STRING, l);
+        APR_ARRAY_PUSH(a, const char *) = l;
     }
-    APR_ARRAY_PUSH(a, const char *) = jm_util_strlower(addr, p);
 }
 
 apr_status_t jm_identity_send_as(apr_array_header_t **paddrs, jm_call_t *call)
@@ -31,6 +32,7 @@ apr_status_t jm_identity_send_as(apr_array_header_t **paddrs, jm_call_t *call)
     apr_pool_t *p = ctx->pool;     /* cached for the whole request */
     apr_array_header_t *addrs = apr_array_make(p, 4, sizeof(const char *));
     apr_array_header_t *dir = NULL;
+    apr_hash_t *seen = apr_hash_make(p);
     const char *err = NULL;
     apr_status_t rv;
     int i, j;
@@ -40,7 +42,11 @@ apr_status_t jm_identity_send_as(apr_array_header_t **paddrs, jm_call_t *call)
         return APR_SUCCESS;
     }
     if (ctx->certdir) {
-        rv = jm_certdir_user_addresses(&dir, ctx->certdir, acc->username, &err, p);
+        /* bounded by the request's directory budget; a failure is logged
+         * here with the details (URL, diagnostic) and reaches the client
+         * only as serverUnavailable */
+        rv = jm_certdir_user_addresses(&dir, ctx->certdir, acc->username,
+                                       ctx->budget.directory_deadline, &err, p);
         if (rv != APR_SUCCESS) {
             jm_log_perror(JM_LOG_MARK, JM_LOG_WARNING, rv, p, JMLOGNO(01040)
                           "directory unavailable while resolving addresses of "
@@ -48,14 +54,14 @@ apr_status_t jm_identity_send_as(apr_array_header_t **paddrs, jm_call_t *call)
             return APR_EAGAIN;
         }
         for (i = 0; i < dir->nelts; i++) {
-            add_unique(addrs, APR_ARRAY_IDX(dir, i, const char *), p);
+            add_unique(addrs, seen, APR_ARRAY_IDX(dir, i, const char *), p);
         }
     }
     for (i = 0; ctx->send_as_rules && i < ctx->send_as_rules->nelts; i++) {
         jm_send_as_rule_t *r = &APR_ARRAY_IDX(ctx->send_as_rules, i, jm_send_as_rule_t);
         for (j = 0; j < r->users->nelts; j++) {
             if (strcmp(APR_ARRAY_IDX(r->users, j, const char *), acc->username) == 0) {
-                add_unique(addrs, r->address, p);
+                add_unique(addrs, seen, r->address, p);
             }
         }
     }
@@ -91,8 +97,8 @@ apr_status_t jm_identity_get(jm_call_t *call)
     rv = jm_identity_send_as(&addrs, call);
     if (rv == APR_EAGAIN) {
         return jm_call_error(call, "serverUnavailable", "The directory that "
-                             "lists this account's addresses is unreachable; "
-                             "try again later.");
+                             "lists this account's addresses could not be "
+                             "reached. Try again later.");
     }
     if (rv != APR_SUCCESS
         || APR_SUCCESS != (rv = jm_store_state(&state, ctx->db, ctx->account->id,

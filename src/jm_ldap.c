@@ -6,9 +6,17 @@
  * Why a single retry: a pooled handle may be dead (server restart, idle
  * timeout), which is only noticed when used; one fresh connection tells a
  * stale handle apart from a directory that is really down. Everything is
- * bounded by a deadline of 2 x timeout so a hung directory cannot hold an
- * httpd worker for long.
+ * bounded by the caller's deadline (default 2 x timeout): every operation
+ * (TCP connect, StartTLS, bind, search, and the retry) gets min(timeout, time
+ * left), and nothing is sent once the deadline has passed, so a hung or slow
+ * directory cannot hold an httpd worker longer than the caller allows (the
+ * request's directory budget, see jm_budget.h).
+ *
+ * What comes back is bounded too: one message (entry) at most max_message
+ * bytes (libldap refuses a larger one from its length header, before reading
+ * it), entries at most sizelimit, values per attribute at most max_values.
  */
+#include <errno.h>
 #include <string.h>
 #include <sys/time.h>
 
@@ -124,6 +132,7 @@ apr_status_t jm_ldap_create(jm_ldap_t **pld, const jm_ldap_conf_t *conf,
         ? apr_pstrdup(p, conf->bind_password) : "";
     ld->conf.tls_cafile = conf->tls_cafile
         ? apr_pstrdup(p, conf->tls_cafile) : NULL;
+    ld->conf.max_message = conf->max_message;
     if (APR_SUCCESS != (rv = apr_thread_mutex_create(&ld->mutex,
                                                      APR_THREAD_MUTEX_DEFAULT, p))) {
         return rv;
@@ -132,6 +141,11 @@ apr_status_t jm_ldap_create(jm_ldap_t **pld, const jm_ldap_conf_t *conf,
     apr_pool_cleanup_register(p, ld, ldap_pool_cleanup, apr_pool_cleanup_null);
     *pld = ld;
     return APR_SUCCESS;
+}
+
+const char *jm_ldap_url(const jm_ldap_t *ld)
+{
+    return ld->conf.url;
 }
 
 void jm_ldap_counters(const jm_ldap_t *ld, unsigned long *psearches,
@@ -164,20 +178,43 @@ static int is_retryable(int rc)
         || rc == LDAP_CONNECT_ERROR;
 }
 
-static const char *ldap_reason(LDAP *h, int rc, const char *what, apr_pool_t *p)
+/* For logs only (URL and the server's own diagnostic text): callers must not
+ * hand this to clients. */
+static const char *ldap_reason(const jm_ldap_t *ld, LDAP *h, int rc,
+                               const char *what, apr_size_t max_message,
+                               apr_pool_t *p)
 {
+    /* liblber refuses a message over max_message with ERANGE, and libldap
+     * then reports the server as down */
+    int oversize = rc == LDAP_SERVER_DOWN && max_message && errno == ERANGE;
     char *diag = NULL;
     const char *s;
 
     if (h) {
         ldap_get_option(h, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
     }
-    s = apr_psprintf(p, "LDAP %s: %s (%d)%s%s", what, ldap_err2string(rc), rc,
-                     (diag && *diag) ? ": " : "", (diag && *diag) ? diag : "");
+    s = apr_psprintf(p, "%s: LDAP %s: %s (%d)%s%s%s", ld->conf.url, what,
+                     ldap_err2string(rc), rc,
+                     (diag && *diag) ? ": " : "", (diag && *diag) ? diag : "",
+                     oversize ? apr_psprintf(p, " (an answer larger than %"
+                                             APR_SIZE_T_FMT " bytes)",
+                                             max_message) : "");
     if (diag) {
         ldap_memfree(diag);
     }
     return s;
+}
+
+/* The default connection reads through this sockbuf; liblber checks each
+ * message's length header against the bound before reading the message. */
+static void set_max_message(LDAP *h, apr_size_t max_message)
+{
+    Sockbuf *sb = NULL;
+    ber_len_t max = (ber_len_t)max_message;
+
+    if (ldap_get_option(h, LDAP_OPT_SOCKBUF, &sb) == LDAP_OPT_SUCCESS && sb) {
+        ber_sockbuf_ctrl(sb, LBER_SB_OPT_SET_MAX_INCOMING, &max);
+    }
 }
 
 static void set_timeouts(LDAP *h, apr_interval_time_t t)
@@ -196,14 +233,16 @@ static apr_status_t connect_handle(LDAP **ph, jm_ldap_t *ld,
     LDAP *h = NULL;
     int rc, v3 = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND, zero = 0;
 
+    errno = 0;
     *prc = rc = ldap_initialize(&h, ld->conf.url);
     if (rc != LDAP_SUCCESS) {
-        *perr = ldap_reason(NULL, rc, "initialize", p);
+        *perr = ldap_reason(ld, NULL, rc, "initialize", 0, p);
         return APR_EINVAL;
     }
     ldap_set_option(h, LDAP_OPT_PROTOCOL_VERSION, &v3);
     ldap_set_option(h, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
     set_timeouts(h, budget);
+    set_max_message(h, ld->conf.max_message);
     if (ld->conf.tls_cafile) {
         ldap_set_option(h, LDAP_OPT_X_TLS_CACERTFILE, ld->conf.tls_cafile);
         ldap_set_option(h, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand);
@@ -213,7 +252,7 @@ static apr_status_t connect_handle(LDAP **ph, jm_ldap_t *ld,
     if (ld->conf.starttls) {
         *prc = rc = ldap_start_tls_s(h, NULL, NULL);
         if (rc != LDAP_SUCCESS) {
-            *perr = ldap_reason(h, rc, "StartTLS", p);
+            *perr = ldap_reason(ld, h, rc, "StartTLS", ld->conf.max_message, p);
             goto fail;
         }
     }
@@ -224,7 +263,7 @@ static apr_status_t connect_handle(LDAP **ph, jm_ldap_t *ld,
         *prc = rc = ldap_sasl_bind_s(h, ld->conf.bind_dn, LDAP_SASL_SIMPLE,
                                      &cred, NULL, NULL, NULL);
         if (rc != LDAP_SUCCESS) {
-            *perr = ldap_reason(h, rc, "bind", p);
+            *perr = ldap_reason(ld, h, rc, "bind", ld->conf.max_message, p);
             goto fail;
         }
     }
@@ -265,39 +304,59 @@ static void count(jm_ldap_t *ld, unsigned long *counter)
     apr_thread_mutex_unlock(ld->mutex);
 }
 
-static jm_ldap_attr_t *copy_attr(LDAP *h, LDAPMessage *e, const char *name,
-                                 apr_pool_t *p)
+static void copy_attr(jm_ldap_attr_t *a, LDAP *h, LDAPMessage *e,
+                      const char *name, const jm_ldap_search_opts_t *o,
+                      apr_pool_t *p)
 {
-    jm_ldap_attr_t *a = apr_pcalloc(p, sizeof(*a));
     struct berval **vals = ldap_get_values_len(h, e, name);
     int i, n = vals ? ldap_count_values_len(vals) : 0;
 
     a->name = apr_pstrdup(p, name);
+    a->dropped = 0;
+    if (o->max_values > 0 && n > o->max_values) {
+        a->dropped = n - o->max_values;
+        n = o->max_values;
+    }
     a->values = apr_array_make(p, n > 0 ? n : 1, sizeof(jm_ldap_value_t));
     for (i = 0; i < n; ++i) {
         jm_ldap_value_t *v = apr_array_push(a->values);
-        unsigned char *buf = apr_palloc(p, vals[i]->bv_len + 1);
-        memcpy(buf, vals[i]->bv_val, vals[i]->bv_len);
-        buf[vals[i]->bv_len] = '\0';
-        v->data = buf;
         v->len = vals[i]->bv_len;
+        if (o->max_value_len && v->len > o->max_value_len) {
+            v->data = NULL;     /* too long: the caller decides */
+        }
+        else {
+            unsigned char *buf = apr_palloc(p, v->len + 1);
+            memcpy(buf, vals[i]->bv_val, v->len);
+            buf[v->len] = '\0';
+            v->data = buf;
+        }
     }
     if (vals) {
         ldap_value_free_len(vals);
     }
-    return a;
 }
 
-static apr_array_header_t *copy_entries(LDAP *h, LDAPMessage *res,
+static apr_array_header_t *copy_entries(const jm_ldap_t *ld, LDAP *h,
+                                        LDAPMessage *res, const char *filter,
+                                        int size_exceeded,
+                                        const jm_ldap_search_opts_t *o,
                                         apr_pool_t *p)
 {
     apr_array_header_t *entries = apr_array_make(p, 2, sizeof(jm_ldap_entry_t));
     LDAPMessage *e;
+    int extra = 0;
 
     for (e = ldap_first_entry(h, res); e; e = ldap_next_entry(h, e)) {
-        jm_ldap_entry_t *ent = apr_array_push(entries);
+        jm_ldap_entry_t *ent;
         BerElement *ber = NULL;
-        char *dn = ldap_get_dn(h, e), *name;
+        char *dn, *name;
+
+        if (o->sizelimit > 0 && entries->nelts >= o->sizelimit) {
+            ++extra;    /* a server that ignores the size limit */
+            continue;
+        }
+        ent = apr_array_push(entries);
+        dn = ldap_get_dn(h, e);
 
         ent->dn = apr_pstrdup(p, dn ? dn : "");
         if (dn) {
@@ -306,22 +365,32 @@ static apr_array_header_t *copy_entries(LDAP *h, LDAPMessage *res,
         ent->attrs = apr_array_make(p, 2, sizeof(jm_ldap_attr_t));
         for (name = ldap_first_attribute(h, e, &ber); name;
              name = ldap_next_attribute(h, e, ber)) {
-            *(jm_ldap_attr_t *)apr_array_push(ent->attrs) = *copy_attr(h, e, name, p);
+            copy_attr(apr_array_push(ent->attrs), h, e, name, o, p);
             ldap_memfree(name);
         }
         if (ber) {
             ber_free(ber, 0);
         }
     }
+    if (extra || size_exceeded) {
+        jm_log_perror(JM_LOG_MARK, JM_LOG_WARNING, 0, p, JMLOGNO(08000)
+                      "%s: search %s matched more entries than the size "
+                      "limit; only the first %d used", ld->conf.url, filter,
+                      entries->nelts);
+    }
     return entries;
 }
 
 apr_status_t jm_ldap_search(apr_array_header_t **pentries, jm_ldap_t *ld,
                             const char *base, int scope, const char *filter,
-                            const char *const *attrs, int sizelimit,
-                            apr_time_t deadline, const char **perr,
-                            apr_pool_t *p)
+                            const char *const *attrs,
+                            const jm_ldap_search_opts_t *opts,
+                            const char **perr, apr_pool_t *p)
 {
+    static const jm_ldap_search_opts_t none = { 0, 0, 0, 0, 0 };
+    const jm_ldap_search_opts_t *o = opts ? opts : &none;
+    apr_time_t deadline = o->deadline;
+    apr_size_t max_message = o->max_message ? o->max_message : ld->conf.max_message;
     apr_status_t rv = APR_EGENERAL;
     int attempt, rc = LDAP_OTHER;
 
@@ -331,15 +400,19 @@ apr_status_t jm_ldap_search(apr_array_header_t **pentries, jm_ldap_t *ld,
     }
     for (attempt = 0; attempt < 2; ++attempt) {
         apr_interval_time_t left = deadline - apr_time_now();
-        LDAP *h = attempt == 0 ? pop_idle(ld) : NULL;
         LDAPMessage *res = NULL;
         struct timeval tv;
+        LDAP *h;
 
         if (left <= 0) {
-            *perr = apr_psprintf(p, "LDAP %s: no time left for a retry",
-                                 ld->conf.url);
+            /* before taking a handle: one taken here would leak */
+            *perr = attempt == 0
+                ? apr_psprintf(p, "%s: no time left for a directory search",
+                               ld->conf.url)
+                : apr_psprintf(p, "%s; no time left for a retry", *perr);
             return APR_TIMEUP;
         }
+        h = attempt == 0 ? pop_idle(ld) : NULL;
         if (left > ld->conf.timeout) {
             left = ld->conf.timeout;
         }
@@ -351,17 +424,29 @@ apr_status_t jm_ldap_search(apr_array_header_t **pentries, jm_ldap_t *ld,
                 }
                 goto retry;
             }
+            /* StartTLS and bind took their share: the search gets the rest */
+            left = deadline - apr_time_now();
+            if (left <= 0) {
+                push_idle(ld, h);
+                *perr = apr_psprintf(p, "%s: no time left for the search after "
+                                     "connecting", ld->conf.url);
+                return APR_TIMEUP;
+            }
+            if (left > ld->conf.timeout) {
+                left = ld->conf.timeout;
+            }
         }
-        else {
-            set_timeouts(h, left);
-        }
+        set_timeouts(h, left);
+        set_max_message(h, max_message);
         tv = to_timeval(left);
         count(ld, &ld->searches);
+        errno = 0;
         rc = ldap_search_ext_s(h, base, scope, filter, (char **)attrs, 0,
-                               NULL, NULL, &tv, sizelimit, &res);
+                               NULL, NULL, &tv, o->sizelimit, &res);
         if (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED
             || rc == LDAP_NO_SUCH_OBJECT) {
-            *pentries = copy_entries(h, res, p);
+            *pentries = copy_entries(ld, h, res, filter,
+                                     rc == LDAP_SIZELIMIT_EXCEEDED, o, p);
             ldap_msgfree(res);
             push_idle(ld, h);
             return APR_SUCCESS;
@@ -369,7 +454,7 @@ apr_status_t jm_ldap_search(apr_array_header_t **pentries, jm_ldap_t *ld,
         if (res) {
             ldap_msgfree(res);
         }
-        *perr = ldap_reason(h, rc, "search", p);
+        *perr = ldap_reason(ld, h, rc, "search", max_message, p);
         if (!is_retryable(rc)) {
             /* the connection itself is fine (e.g. a filter or time limit
              * error from the server) */
@@ -381,11 +466,11 @@ apr_status_t jm_ldap_search(apr_array_header_t **pentries, jm_ldap_t *ld,
 retry:
         if (attempt == 0) {
             jm_log_perror(JM_LOG_MARK, JM_LOG_DEBUG, rv, p, JMLOGNO(03000)
-                          "%s: %s; reconnecting", ld->conf.url, *perr);
+                          "%s; reconnecting", *perr);
             count(ld, &ld->reconnects);
         }
     }
     jm_log_perror(JM_LOG_MARK, JM_LOG_WARNING, rv, p, JMLOGNO(03001)
-                  "directory %s unavailable: %s", ld->conf.url, *perr);
+                  "directory unavailable: %s", *perr);
     return rv;
 }
