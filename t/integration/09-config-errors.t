@@ -59,7 +59,7 @@ for my $c (@cases) {
         extra_conf => "JMAPSigningKey heidi\@example.com $dir/heidi.p12 $dir/heidi.pass\n") };
     ok($w, 'a group/world-readable key still starts') or diag($@);
     if ($w) {
-        my $out = `@{[ $ENV{HTTPD_BIN} || '/usr/sbin/apache2' ]} -t -f @{[ $w->conf_file ]} 2>&1`;
+        my $out = $w->httpd_output('-t');
         like($out, qr/JM01205: JMAPSigningKey: passphrase file \Q$dir\E\/heidi.pass is readable/,
              'warning for the passphrase file');
         like($out, qr/JM01205: JMAPSigningKey: key file \Q$dir\E\/heidi.p12 is readable/,

@@ -73,6 +73,22 @@ C<event> (default), C<worker> or C<prefork>.
 
 Keep temp dirs (and pgsql databases) for inspection.
 
+=item JMAP_TEST_SANITIZE
+
+C<1>: sanitizer mode, for a module built with AddressSanitizer and
+UndefinedBehaviorSanitizer (F<t/sanitize/run>); C<0>: off. Unset: on when
+the module links libasan. httpd (and only httpd, not slapd, openssl or the
+test) is started with the ASan runtime in C<LD_PRELOAD> (from
+C<gcc -print-file-name=libasan.so>, or C<$JMAP_TEST_ASAN_RUNTIME>),
+C<ASAN_OPTIONS> with C<log_path=ROOT/sanitizer/asan> (reports go to files
+F<asan.PID>), C<detect_leaks=0> and C<abort_on_error=1>, and C<UBSAN_OPTIONS>
+(UBSan's reports end up in the error log). C<check_error_log> then runs one
+more test, "no sanitizer reports from httpd", and C<stop> fails a test if a
+report appeared after the last check (both print the reports). ASan disables
+core dumps: a crash is reported by ASan with its stack instead.
+C<$JMAP_TEST_ASAN_OPTIONS> / C<$JMAP_TEST_UBSAN_OPTIONS> are appended to
+httpd's options (later ones win).
+
 =back
 
 =head2 Constructor options
@@ -232,7 +248,9 @@ The access log text (format: C<%h %u %t "%r" %>s %b %Dus>).
 
 The error log text; one test that fails on C< [jmap_smime:error]>,
 C<[jmap_smime:crit]>, alert/emerg, segfaults, C<exit signal>, C<AH00052>
-lines not matching an expected pattern.
+lines not matching an expected pattern. In sanitizer mode a second test that
+fails on any sanitizer report (files or error log; expected patterns do not
+apply).
 
 =item sink_messages
 
@@ -256,6 +274,11 @@ Run SQL on this object's database with the driver's command-line client
 (sqlite3 as the httpd User when run as root, so files it creates stay
 usable by httpd; psql as role jmap) and return its output: one line per
 row, columns separated by C<|>. Dies when the client fails.
+
+=item httpd_output(@args)
+
+The output (stdout and stderr) of C<httpd -f CONF @args>, e.g. C<('-t')>,
+started like the server (in sanitizer mode with the same preload and options).
 
 =item port, ldap_port, smtp_port, root, pki_dir, conf_file, db_params, db_driver
 
@@ -287,6 +310,21 @@ our $MODDIR   = $ENV{HTTPD_MODDIR}  || '/usr/lib/apache2/modules';
 our @USERS    = qw(alice bob carol dave erin frank grace heidi);
 
 our $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
+
+# Sanitizer mode: the module under test is built with AddressSanitizer and
+# UndefinedBehaviorSanitizer (t/sanitize/run). JMAP_TEST_SANITIZE=1/0 forces
+# it on/off; unset, it is on when the module links libasan.
+our $SANITIZE = _sanitize_wanted();
+
+sub _sanitize_wanted {
+    my $v = $ENV{JMAP_TEST_SANITIZE};
+    return $v ? 1 : 0 if defined $v && $v ne '';
+    open(my $fh, '<:raw', "$BUILDDIR/.libs/mod_jmap_smime.so") or return 0;
+    local $/;
+    my $bin = <$fh>;
+    close $fh;
+    return defined $bin && $bin =~ /\0libasan\.so[.\d]*\0/ ? 1 : 0;   # a DT_NEEDED name
+}
 
 my %LIVE;          # objects with running processes, stopped in END
 my $PKI_ONDEMAND;  # PKI built by this process when JMAP_TEST_PKI is unset
@@ -400,8 +438,9 @@ sub new {
 
     $self->{root} = tempdir('jmaptest-XXXXXX', TMPDIR => 1, CLEANUP => 0);
     chmod 0755, $self->{root};   # httpd children (www-data) traverse to db/
-    mkdir "$self->{root}/$_" for qw(run logs db ldap mail cores);
+    mkdir "$self->{root}/$_" for qw(run logs db ldap mail cores sanitizer);
     chmod 01777, "$self->{root}/cores";   # a crashing child (www-data) dumps here
+    chmod 01777, "$self->{root}/sanitizer";   # ... or writes its sanitizer report
     if (_is_root()) {
         my (undef, undef, $uid, $gid) = getpwnam('www-data');
         die "JMAPTest: no www-data user\n" unless defined $uid;
@@ -672,7 +711,8 @@ sub _start_httpd {
     my $log = "$r/logs/error.log";
     my $logsize = -s $log || 0;
     # core files of crashing children, for the backtrace in check_error_log
-    my $out = `ulimit -c unlimited 2>/dev/null; @{[ _shq($HTTPD) ]} -f @{[ _shq($conf) ]} -k start 2>&1`;
+    my $san = $SANITIZE ? $self->_sanitizer_env : '';
+    my $out = `ulimit -c unlimited 2>/dev/null; $san@{[ _shq($HTTPD) ]} -f @{[ _shq($conf) ]} -k start 2>&1`;
     my $rc = $?;
     my $ok = 0;
     if ($rc == 0) {
@@ -734,6 +774,14 @@ sub db_sql {
                 '-p', $kv{port}, '-U', $kv{user}, '-d', $kv{dbname}, '-c', $sql);
     }
     return _run('db_sql', @cmd);
+}
+
+# Output (stdout and stderr) of "httpd -f CONF ARGS", e.g. ('-t'), run like
+# the server (in sanitizer mode with the ASan runtime preloaded).
+sub httpd_output {
+    my ($self, @args) = @_;
+    my $san = $SANITIZE ? $self->_sanitizer_env : '';
+    return scalar `$san@{[ join ' ', map { _shq($_) } $HTTPD, '-f', $self->conf_file, @args ]} 2>&1`;
 }
 
 # PIDs of processes whose command line contains $arg (Linux /proc).
@@ -801,6 +849,14 @@ sub stop {
     my $sink = delete $self->{sink_pid};
     kill 'TERM', $sink if $sink;
     $self->_kill_httpd;
+    if ($SANITIZE) {
+        # reports written since the last check_error_log, e.g. at shutdown
+        my @rep = $self->_sanitizer_reports;
+        if (@rep) {
+            ok(0, 'no sanitizer reports from httpd (checked at stop)');
+            diag($_) for @rep;
+        }
+    }
     if ($sink) {
         kill 'KILL', $sink unless _wait_gone($sink, 10);
         waitpid($sink, 0);
@@ -1102,7 +1158,94 @@ sub check_error_log {
     diag(join("\n", 'unexpected error-log lines:', @bad[0 .. ($#bad > 29 ? 29 : $#bad)]))
         if @bad;
     $self->_diag_cores if grep { /Segmentation fault|exit signal|segfault/i } @bad;
+    if ($SANITIZE) {
+        my @rep = $self->_sanitizer_reports;
+        $ok = ok(!@rep, 'no sanitizer reports from httpd') && $ok;
+        diag($_) for @rep;
+    }
     return $ok;
+}
+
+# --- sanitizer mode ------------------------------------------------------------
+
+# Environment for httpd only (not for slapd, openssl, perl): the ASan runtime
+# must be the first library of the process, and httpd itself is not built
+# with it, so it is preloaded. The module links libubsan, loaded normally.
+sub _sanitizer_env {
+    my ($self) = @_;
+    my $rt = _asan_runtime();
+    my $dir = "$self->{root}/sanitizer";
+    my $asan = join ':',
+        "log_path=$dir/asan",      # reports to files asan.PID, not a daemon's stderr
+        'detect_leaks=0',          # httpd frees memory by destroying pools and
+                                   # does not clean up at exit: leak reports from
+                                   # a server process would be noise
+        'abort_on_error=1',        # the child dies of SIGABRT, httpd logs AH00052
+        'halt_on_error=1',
+        'allow_user_segv_handler=0',  # keep ASan's SEGV report (with the stack):
+                                   # httpd's fatal-signal handler would only try
+                                   # a core dump, which ASan disables
+        'fast_unwind_on_malloc=0'; # whole allocation/free stacks through jansson,
+                                   # APR and GMime (built without frame pointers)
+    # UBSan's own runtime (a separate library with gcc) ignores log_path when
+    # ASan is loaded too (both define __sanitizer_set_report_path; ASan's wins):
+    # its reports go to stderr, which httpd has pointed at the error log.
+    my $ubsan = join ':', "log_path=$dir/ubsan", 'print_stacktrace=1',
+        'halt_on_error=1', 'abort_on_error=1';
+    # extra options for experiments; later ones win
+    $asan .= ":$ENV{JMAP_TEST_ASAN_OPTIONS}" if $ENV{JMAP_TEST_ASAN_OPTIONS};
+    $ubsan .= ":$ENV{JMAP_TEST_UBSAN_OPTIONS}" if $ENV{JMAP_TEST_UBSAN_OPTIONS};
+    return join(' ', map { _shq($_) } "LD_PRELOAD=$rt", "ASAN_OPTIONS=$asan",
+                "UBSAN_OPTIONS=$ubsan") . ' ';
+}
+
+my $ASAN_RUNTIME;
+sub _asan_runtime {
+    return $ASAN_RUNTIME if $ASAN_RUNTIME;
+    my $rt = $ENV{JMAP_TEST_ASAN_RUNTIME} || `gcc -print-file-name=libasan.so 2>/dev/null`;
+    chomp $rt;
+    die "JMAPTest: sanitizer mode, but no AddressSanitizer runtime ('$rt'; install gcc "
+        . "or set JMAP_TEST_ASAN_RUNTIME)\n" unless $rt =~ m{^/} && -e $rt;
+    return $ASAN_RUNTIME = abs_path($rt);
+}
+
+my $SANITIZER_LINE = qr/runtime error: |ERROR: \w*Sanitizer|\w+Sanitizer:DEADLYSIGNAL|SUMMARY: \w*Sanitizer|^==\d+==/;
+
+# Sanitizer output not reported before: the report files and report lines in
+# the error log (UBSan's, and anything written before log_path took effect).
+sub _sanitizer_reports {
+    my ($self) = @_;
+    my @rep;
+    for my $f (sort glob("$self->{root}/sanitizer/*")) {
+        my $text = _slurp($f);
+        my $seen = $self->{san_seen}{$f} // 0;
+        next if length($text) <= $seen;
+        $self->{san_seen}{$f} = length $text;
+        my $r = substr($text, $seen);
+        # the shadow-memory dump and its legend say little in a test log
+        $r =~ s/^Shadow bytes around the buggy address:\n.*?^(?===\d+==ABORTING)/(shadow bytes: see the file)\n/ms;
+        push @rep, "sanitizer report $f:\n" . _first_lines($r, 150);
+    }
+    my $log = $self->error_log;
+    my $from = $self->{san_log_seen} // 0;
+    $from = 0 if $from > length $log;
+    $self->{san_log_seen} = length $log;
+    my @lines = split /\n/, substr($log, $from);
+    for (my $i = 0; $i < @lines; $i++) {
+        next unless $lines[$i] =~ $SANITIZER_LINE;
+        my @block = ($lines[$i]);
+        # the rest of the report (stack frames, notes): up to the next httpd log line
+        push @block, $lines[++$i] while $i + 1 < @lines && $lines[$i + 1] !~ /^\[/ && @block < 150;
+        push @rep, "sanitizer output in $self->{root}/logs/error.log:\n" . join("\n", @block);
+    }
+    return @rep;
+}
+
+sub _first_lines {
+    my ($text, $n) = @_;
+    my @l = split /\n/, $text;
+    return $text if @l <= $n;
+    return join("\n", @l[0 .. $n - 1], "... (" . (@l - $n) . " more lines)");
 }
 
 # A backtrace of every core a crashed child left (gdb, when installed).
@@ -1110,6 +1253,8 @@ sub _diag_cores {
     my ($self) = @_;
     my @cores = glob("$self->{root}/cores/core*");
     unless (@cores) {
+        return diag("no core file: AddressSanitizer disables core dumps; the crash's "
+                    . "stack is in the sanitizer report") if $SANITIZE;
         diag("no core file in $self->{root}/cores (core_pattern: "
              . _slurp('/proc/sys/kernel/core_pattern') =~ s/\s+$//r . ')');
         return;

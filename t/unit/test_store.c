@@ -98,6 +98,7 @@ int main(void)
     int from, created, i;
 
     apr_initialize();
+    atexit(apr_terminate);   /* runs the pool cleanups: nothing left for LeakSanitizer */
     apr_pool_create(&pool, NULL);
     apr_dbd_init(pool);
     if (apr_dbd_get_driver(pool, "sqlite3", &drv) != APR_SUCCESS) {
@@ -264,6 +265,13 @@ int main(void)
     ok(jm_store_email_ids(&ids, db, acc, 10, pool) == APR_SUCCESS && ids->nelts == 1, "ids");
     ok(jm_store_state(&st2, db, acc, JM_TYPE_MAILBOX, pool) == APR_SUCCESS, "mailbox state readable");
 
+    /* close both connections (apr_dbd does not tie them to the pool) */
+    if (db) {
+        apr_dbd_close(drv, db->handle);
+    }
+    if (db2) {
+        apr_dbd_close(drv, db2->handle);
+    }
     apr_file_remove(file, pool);
     apr_file_remove(apr_pstrcat(pool, file, "-wal", NULL), pool);
     apr_file_remove(apr_pstrcat(pool, file, "-shm", NULL), pool);
