@@ -216,22 +216,24 @@ static json_t *resolve_references(json_t *args, json_t *responses,
     }
     json_object_foreach(refs, key, ref) {
         json_t *rof, *rname, *rpath, *resp, *found = NULL, *value;
+        const char *msg;    /* key lives in refs: made before refs is released */
         apr_size_t work;
         size_t i;
 
         if (json_object_get(args, key + 1)) {
+            msg = apr_psprintf(p, "Both \"%s\" and \"%s\" are given.", key + 1, key);
             json_decref(refs);
-            return jm_error_method("invalidArguments", apr_psprintf(p,
-                "Both \"%s\" and \"%s\" are given.", key + 1, key));
+            return jm_error_method("invalidArguments", msg);
         }
         rof = json_object_get(ref, "resultOf");
         rname = json_object_get(ref, "name");
         rpath = json_object_get(ref, "path");
         if (!json_is_object(ref) || !json_is_string(rof) || !json_is_string(rname)
             || !json_is_string(rpath)) {
+            msg = apr_psprintf(p, "\"%s\" is not a ResultReference "
+                               "{resultOf, name, path}.", key);
             json_decref(refs);
-            return jm_error_method("invalidResultReference", apr_psprintf(p,
-                "\"%s\" is not a ResultReference {resultOf, name, path}.", key));
+            return jm_error_method("invalidResultReference", msg);
         }
         /* the first response with this call id (§3.7) */
         json_array_foreach(responses, i, resp) {
