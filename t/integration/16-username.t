@@ -1,4 +1,4 @@
-# 12-username.t — user names JMAP cannot represent. JMAP is I-JSON (RFC
+# 16-username.t — user names JMAP cannot represent. JMAP is I-JSON (RFC
 # 7493, RFC 8620 §1.5 / §2: the session's "username" and the account
 # "name" are Strings), so a name from the authentication source that is not
 # well-formed UTF-8, or that carries control characters, is refused with a

@@ -1,4 +1,4 @@
-# 13-blob-stream.t — blobs are stored in chunks and downloads stream them
+# 17-blob-stream.t — blobs are stored in chunks and downloads stream them
 # (RFC 8620 §6.2): the memory a download takes in httpd does not grow with
 # the blob; Content-Length is the stored size; the bytes are exact; a
 # damaged blob is never served as if whole (nothing sent: 503; cut short:
