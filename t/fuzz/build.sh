@@ -20,6 +20,10 @@
 # the system library. The headers are the system's either way (the
 # pool-debug library keeps the non-debug entry points).
 #
+# JM_FUZZ_BUILD=coverage builds the same targets with clang's source-based
+# coverage instead (-fprofile-instr-generate -fcoverage-mapping, no
+# sanitizers, regress_main.c as main): t/fuzz/coverage.sh uses that.
+#
 # Output: OUTDIR/fuzz_request, fuzz_email_set, fuzz_mime_get, fuzz_certdir
 # and OUTDIR/apr (the APR used: "pool-debug PREFIX" or "system"); default
 # OUTDIR: SRCDIR/t/fuzz/build. Objects are rebuilt only when a source or
@@ -48,6 +52,13 @@ CFLAGS="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefin
  $($APR_CONFIG --cflags) $(pkg-config --cflags $PKGS) ${FUZZ_CFLAGS:-}"
 LIBS="$(pkg-config --libs $PKGS) $($APR_CONFIG --link-ld --libs) $($APU_CONFIG --link-ld --libs)"
 LDFLAGS="-fsanitize=fuzzer,address,undefined"
+MAINOBJ=
+if [ "${JM_FUZZ_BUILD:-}" = coverage ]; then
+    CFLAGS="-g -O0 -fprofile-instr-generate -fcoverage-mapping -Wall -Wextra \
+ -Wno-unused-parameter $($APR_CONFIG --cflags) $(pkg-config --cflags $PKGS) ${FUZZ_CFLAGS:-}"
+    LDFLAGS="-fprofile-instr-generate"
+    MAINOBJ=$OUTDIR/obj/regress_main.o
+fi
 APR_PREFIX=${JM_FUZZ_APR:-/var/tmp/jm-fuzz-apr}
 if [ "$APR_PREFIX" != system ] && [ -e "$APR_PREFIX/lib/libapr-1.so.0" ]; then
     LDFLAGS="$LDFLAGS -L$APR_PREFIX/lib -Wl,--disable-new-dtags,-rpath,$APR_PREFIX/lib"
@@ -92,6 +103,10 @@ done
 for t in $TARGETS; do
     jobs+=("$SRCDIR/t/fuzz/$t.c" "$OUTDIR/obj/$t.o")
 done
+if [ -n "$MAINOBJ" ]; then
+    jobs+=("$SRCDIR/t/fuzz/regress_main.c" "$MAINOBJ")
+    OBJS+=("$MAINOBJ")
+fi
 printf '%s\0' "${jobs[@]}" | xargs -0 -n 2 -P "$JOBS" bash -c 'compile "$0" "$1"'
 
 relink=

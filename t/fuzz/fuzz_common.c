@@ -830,6 +830,114 @@ static const char seed_request[] =
     "\"bodyValues\":{\"t\":{\"value\":\"secret text\"}}}"
     "}},\"s\"]]}";
 
+/* ---- snapshot and restore ----
+ *
+ * Every row of every table (with its rowid) is kept in memory after set-up
+ * and put back with DELETE + INSERT, in one transaction, through the same
+ * connection. Not sqlite3_backup: that bumps the schema cookie, and the
+ * statements apr_dbd's driver prepared for jm_db then fail with "database
+ * schema has changed" for good. Plain DML leaves them valid. */
+
+typedef struct {
+    char *name;
+    int ncols;                 /* rowid + columns */
+    sqlite3_stmt *insert, *delete;
+    apr_array_header_t *rows;  /* sqlite3_value*[ncols] */
+} snap_table_t;
+
+static apr_array_header_t *snap;   /* snap_table_t */
+
+static void snapshot(fz_store_t *st)
+{
+    sqlite3 *db = st->native;
+    sqlite3_stmt *q, *sel;
+    int rc;
+
+    snap = apr_array_make(fz_pool, 16, sizeof(snap_table_t));
+    if (sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type = 'table'"
+                           " AND name NOT LIKE 'sqlite_%'", -1, &q, NULL) != SQLITE_OK) {
+        fz_die("snapshot: %s", sqlite3_errmsg(db));
+    }
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        snap_table_t *t = apr_array_push(snap);
+        char *sql, *marks;
+        int i;
+
+        t->name = apr_pstrdup(fz_pool, (const char *)sqlite3_column_text(q, 0));
+        sql = apr_psprintf(fz_pool, "SELECT rowid, * FROM \"%s\" ORDER BY rowid", t->name);
+        if (sqlite3_prepare_v2(db, sql, -1, &sel, NULL) != SQLITE_OK) {
+            fz_die("snapshot %s: %s", t->name, sqlite3_errmsg(db));
+        }
+        t->ncols = sqlite3_column_count(sel);
+        t->rows = apr_array_make(fz_pool, 16, sizeof(sqlite3_value **));
+        while (sqlite3_step(sel) == SQLITE_ROW) {
+            sqlite3_value **row = apr_palloc(fz_pool, sizeof(*row) * t->ncols);
+            for (i = 0; i < t->ncols; ++i) {
+                row[i] = sqlite3_value_dup(sqlite3_column_value(sel, i));
+            }
+            APR_ARRAY_PUSH(t->rows, sqlite3_value **) = row;
+        }
+        sqlite3_finalize(sel);
+        marks = apr_pstrdup(fz_pool, "?");
+        for (i = 1; i < t->ncols; ++i) {
+            marks = apr_pstrcat(fz_pool, marks, ",?", NULL);
+        }
+        /* "INSERT INTO t VALUES" takes the columns in order; rowid first */
+        sql = apr_psprintf(fz_pool, "SELECT * FROM \"%s\" LIMIT 0", t->name);
+        if (sqlite3_prepare_v2(db, sql, -1, &sel, NULL) != SQLITE_OK) {
+            fz_die("snapshot %s: %s", t->name, sqlite3_errmsg(db));
+        }
+        {
+            char *cols = apr_pstrdup(fz_pool, "rowid");
+            for (i = 0; i < sqlite3_column_count(sel); ++i) {
+                cols = apr_psprintf(fz_pool, "%s, \"%s\"", cols, sqlite3_column_name(sel, i));
+            }
+            sql = apr_psprintf(fz_pool, "INSERT INTO \"%s\" (%s) VALUES (%s)", t->name,
+                               cols, marks);
+        }
+        sqlite3_finalize(sel);
+        if (sqlite3_prepare_v2(db, sql, -1, &t->insert, NULL) != SQLITE_OK
+            || sqlite3_prepare_v2(db, apr_psprintf(fz_pool, "DELETE FROM \"%s\"", t->name),
+                                  -1, &t->delete, NULL) != SQLITE_OK) {
+            fz_die("snapshot %s: %s", t->name, sqlite3_errmsg(db));
+        }
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE || snap->nelts == 0) {
+        fz_die("snapshot: no tables");
+    }
+}
+
+static void restore(fz_store_t *st)
+{
+    sqlite3 *db = st->native;
+    int i, j, k;
+
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        fz_die("restore: %s", sqlite3_errmsg(db));
+    }
+    for (i = 0; i < snap->nelts; ++i) {
+        snap_table_t *t = &APR_ARRAY_IDX(snap, i, snap_table_t);
+        if (sqlite3_step(t->delete) != SQLITE_DONE) {
+            fz_die("restore %s: %s", t->name, sqlite3_errmsg(db));
+        }
+        sqlite3_reset(t->delete);
+        for (j = 0; j < t->rows->nelts; ++j) {
+            sqlite3_value **row = APR_ARRAY_IDX(t->rows, j, sqlite3_value **);
+            for (k = 0; k < t->ncols; ++k) {
+                sqlite3_bind_value(t->insert, k + 1, row[k]);
+            }
+            if (sqlite3_step(t->insert) != SQLITE_DONE) {
+                fz_die("restore %s: %s", t->name, sqlite3_errmsg(db));
+            }
+            sqlite3_reset(t->insert);
+        }
+    }
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        fz_die("restore: %s", sqlite3_errmsg(db));
+    }
+}
+
 static fz_store_t *build_store(void)
 {
     fz_store_t *st = apr_pcalloc(fz_pool, sizeof(*st));
@@ -842,7 +950,6 @@ static fz_store_t *build_store(void)
     apr_pool_t *p;
     jm_ctx_t *ctx;
     int from, created, i;
-    sqlite3_backup *bk;
     unsigned char bin[256];
 
     fz_limits(&st->limits);
@@ -1024,12 +1131,7 @@ static fz_store_t *build_store(void)
     apr_pool_destroy(p);
 
     /* the state every input starts from */
-    if (sqlite3_open(":memory:", (sqlite3 **)&st->pristine) != SQLITE_OK
-        || !(bk = sqlite3_backup_init(st->pristine, "main", st->native, "main"))
-        || sqlite3_backup_step(bk, -1) != SQLITE_DONE
-        || sqlite3_backup_finish(bk) != SQLITE_OK) {
-        fz_die("snapshot: %s", sqlite3_errmsg(st->pristine));
-    }
+    snapshot(st);
     st->changes = sqlite3_total_changes(st->native);
     if (getenv("JM_FUZZ_SHOW_STORE")) {
         fprintf(stderr, "fuzz store: account %s, %d mailboxes, %d blobs, %d emails, "
@@ -1060,7 +1162,6 @@ fz_store_t *fz_store(void)
 void fz_store_reset(void)
 {
     fz_store_t *st = store;
-    sqlite3_backup *bk;
 
     if (!st) {
         return;
@@ -1073,10 +1174,6 @@ void fz_store_reset(void)
         return;
     }
     st->force_reset = 0;
-    if (!(bk = sqlite3_backup_init(st->native, "main", st->pristine, "main"))
-        || sqlite3_backup_step(bk, -1) != SQLITE_DONE
-        || sqlite3_backup_finish(bk) != SQLITE_OK) {
-        fz_die("restore: %s", sqlite3_errmsg(st->native));
-    }
+    restore(st);
     st->changes = sqlite3_total_changes(st->native);
 }

@@ -2,7 +2,8 @@
  * set-up, a PKI made at start, an in-memory certificate directory (the
  * jm_ldap API answered from memory, t/fuzz/fake_ldap.c), the "fake store"
  * (a real store on a temporary SQLite database through apr_dbd, reset to
- * its first state after every input) and the contexts built from them.
+ * its first state after every input that changed it) and the contexts
+ * built from them.
  *
  * Contexts are built with memset(0) + explicit fields and the limits come
  * from fz_limits() only, so new members of jm_ctx_t / jm_limits_t (e.g. a
@@ -141,7 +142,6 @@ typedef struct {
 typedef struct {
     jm_db_t *db;
     void *native;              /* sqlite3* of the working database */
-    void *pristine;            /* sqlite3* in memory: the state after set-up */
     long long changes;         /* sqlite3_total_changes after the last reset */
     int force_reset;           /* restore at the next fz_store_reset() anyway */
     const char *username;
