@@ -53,7 +53,7 @@ static const char *const forms[] = {
     ":asMessageIds", ":asDate", ":asURLs", NULL
 };
 
-static json_t *fixed_props, *fixed_bprops;
+static json_t *fixed_props, *fixed_bprops, *bprops_no_size;
 static const char *cur_input;
 static size_t cur_len;
 
@@ -97,8 +97,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         add_forms(fixed_props, fields[i], fz_pool, 0);
     }
     fixed_bprops = json_array();
+    bprops_no_size = json_array();
     for (i = 0; body_props[i]; ++i) {
         json_array_append_new(fixed_bprops, json_string(body_props[i]));
+        if (strcmp(body_props[i], "size")) {
+            json_array_append_new(bprops_no_size, json_string(body_props[i]));
+        }
     }
     return 0;
 }
@@ -231,7 +235,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     input_fields(props, raw, size, h, p);
     memset(&o, 0, sizeof(o));
     o.properties = props;
-    o.body_properties = fixed_bprops;
+    /* "size" of a multipart serializes its whole subtree (slow for deep
+     * nesting, see the report): asked for by half of the inputs */
+    o.body_properties = (h >> 20) & 1 ? fixed_bprops : bprops_no_size;
     o.fetch_all_body_values = (h >> 24) & 1;
     o.fetch_text_body_values = (h >> 25) & 1;
     o.fetch_html_body_values = (h >> 26) & 1;
@@ -242,7 +248,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         finding("a property list of valid names was refused:", bad);
     }
     if (rv == APR_SUCCESS) {
-        check_result(res, props, fixed_bprops);
+        check_result(res, props, o.body_properties);
         collect_parts(ids, sizes, json_object_get(res, "bodyStructure"), 0);
     }
 
