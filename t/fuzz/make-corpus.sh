@@ -62,7 +62,7 @@ mkdir -p "$W/raw/fuzz_certdir" "$W/raw/fuzz_mime_get"
 FZ_WRITE_SEEDS=$W/raw/fuzz_certdir "$W/bin/fuzz_certdir" >/dev/null 2>&1
 # the messages fuzz_email_set makes from its seeds (signed, encrypted, ...)
 mkdir -p "$W/made"
-FZ_DUMP_MESSAGES=$W/made JM_FUZZ_AVOID_KNOWN=1 "$W/bin/fuzz_email_set" -runs=0 \
+FZ_DUMP_MESSAGES=$W/made JM_FUZZ_AVOID_KNOWN=1 "$W/bin/fuzz_email_set" -runs=0 -artifact_prefix="$W/made-" \
     "$W/raw/fuzz_email_set" > "$W/made.log" 2>&1 || true
 cp "$W"/made/*.eml "$W/raw/fuzz_mime_get/" 2>/dev/null || true
 for t in fuzz_request fuzz_email_set fuzz_mime_get fuzz_certdir; do
@@ -76,6 +76,7 @@ for t in fuzz_request fuzz_email_set fuzz_mime_get fuzz_certdir; do
     # inputs that crash on a known bug (t/fuzz/regress/KNOWN) would stop the
     # merge: it runs with the known crash avoided
     JM_FUZZ_AVOID_KNOWN=1 "$W/bin/$t" -merge=1 -max_len=65536 -timeout=30 -rss_limit_mb=2048 \
+        -artifact_prefix="$W/merge-$t-" \
         "$W/merged/$t" "$dest" "$W/raw/$t" > "$W/merge-$t.log" 2>&1 \
         || { tail -20 "$W/merge-$t.log"; echo "make-corpus: merge of $t failed" >&2; exit 1; }
     rm -f "$dest"/*
