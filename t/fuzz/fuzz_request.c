@@ -11,7 +11,8 @@
  * methods instead of stopping at accountNotFound / blobNotFound.
  * JM_FUZZ_AVOID_KNOWN=1 steps around the known crashes (see t/fuzz/README):
  * part blob ids are cut to message blob ids (jm_blob_fetch) and "#name"
- * arguments that are no ResultReference are dropped (resolve_references).
+ * arguments that are no ResultReference are dropped (resolve_references);
+ * a notJSON problem that cannot be serialised is not reported again.
  * A hash of the input picks the S/MIME policy (cipher, RSA padding, legacy
  * display) and, for 1 input in 16, a read-only account.
  * After every input the database is restored to its first state when the
@@ -185,6 +186,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             finding("malformed request-level problem", body);
         }
         j = jm_problem_json(pr);
+        if (!j && fz_avoid_known() && !strcmp(pr->type, "notJSON")) {
+            /* known: jansson's error text quotes the input's bytes, cut
+             * in the middle of a UTF-8 sequence (see regress/KNOWN) */
+            goto done;
+        }
         if (!j || !(text = json_dumps(j, JSON_COMPACT))) {
             finding("the problem does not serialise", body);
         }

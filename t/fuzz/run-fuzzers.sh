@@ -21,6 +21,7 @@
 #   JMAP_FUZZ_APR_BUILD=0  do not try to build the pool-debug APR
 #                        (t/fuzz/build-apr.sh, 1-5 minutes, cached in
 #                        /var/tmp/jm-fuzz-apr)
+#   JMAP_FUZZ_REQUIRED=1 fail instead of skipping when clang/libFuzzer is missing
 #   JM_FUZZ_AVOID_KNOWN  1/0: explore past the known crashes listed with
 #                        "(JM_FUZZ_AVOID_KNOWN)" in t/fuzz/regress/KNOWN;
 #                        default: 1 while such a line exists, so CI reports
@@ -44,6 +45,13 @@ if [ -z "${JM_FUZZ_AVOID_KNOWN:-}" ]; then
 fi
 
 # --- build ---------------------------------------------------------------------
+if ! printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }\n' \
+     | "${CC:-clang}" -fsanitize=fuzzer,address -x c - -o "$OUT/probe" >/dev/null 2>&1; then
+    echo "run-fuzzers: SKIPPED: clang with libFuzzer not found (tools/install-deps installs clang libclang-rt-14-dev)"
+    [ -n "${JMAP_FUZZ_OUT:-}" ] || rm -rf "$OUT"
+    [ -n "${JMAP_FUZZ_REQUIRED:-}" ] && exit 1
+    exit 0
+fi
 if [ "${JMAP_FUZZ_APR_BUILD:-1}" != 0 ] && [ "${JM_FUZZ_APR:-}" != system ] \
    && [ ! -e "${JM_FUZZ_APR:-/var/tmp/jm-fuzz-apr}/lib/libapr-1.so.0" ]; then
     echo "run-fuzzers: building the pool-debug APR (t/fuzz/build-apr.sh)"
