@@ -47,10 +47,11 @@ json_t *jm_problem_json(const jm_problem_t *pr)
     else {
         apr_cpystrn(type, "about:blank", sizeof(type));
     }
-    j = json_pack("{s:s, s:i, s:s}", "type", type, "status", pr->status,
-                  "detail", pr->detail ? pr->detail : "");
+    /* the detail may quote input (jansson's parse errors do, cut anywhere) */
+    j = json_pack("{s:s, s:i, s:o}", "type", type, "status", pr->status,
+                  "detail", jm_json_text(pr->detail));
     if (pr->limit) {
-        json_object_set_new(j, "limit", json_string(pr->limit));
+        json_object_set_new(j, "limit", jm_json_text(pr->limit));
     }
     return j;
 }
@@ -60,7 +61,7 @@ json_t *jm_error_method(const char *type, const char *description)
     json_t *j = json_pack("{s:s}", "type", type);
 
     if (description) {
-        json_object_set_new(j, "description", json_string(description));
+        json_object_set_new(j, "description", jm_json_text(description));
     }
     return j;
 }

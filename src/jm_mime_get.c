@@ -59,7 +59,9 @@ static const char *stream_bytes(apr_size_t *plen, GMimeStream *ms, apr_pool_t *p
     GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(ms));
     char *out = apr_palloc(p, ba->len + 1);
 
-    memcpy(out, ba->data, ba->len);
+    if (ba->len) {
+        memcpy(out, ba->data, ba->len);     /* data is NULL when empty */
+    }
     out[ba->len] = '\0';
     *plen = ba->len;
     g_object_unref(ms);

@@ -108,17 +108,47 @@ void jm_ldap_counters(const jm_ldap_t *ld, unsigned long *psearches,
     }
 }
 
+/* The bounds of jm_ldap_search_opts_t, applied to what the in-memory
+ * backend returns as the real client applies them to what the server
+ * sends: entries past sizelimit dropped, values past max_values dropped
+ * (counted), values longer than max_value_len with data NULL. */
+static void apply_bounds(apr_array_header_t *entries, const jm_ldap_search_opts_t *o)
+{
+    int i, j, k;
+
+    if (!o) {
+        return;
+    }
+    if (o->sizelimit > 0 && entries->nelts > o->sizelimit) {
+        entries->nelts = o->sizelimit;
+    }
+    for (i = 0; i < entries->nelts; i++) {
+        jm_ldap_entry_t *e = &APR_ARRAY_IDX(entries, i, jm_ldap_entry_t);
+        for (j = 0; e->attrs && j < e->attrs->nelts; j++) {
+            jm_ldap_attr_t *a = &APR_ARRAY_IDX(e->attrs, j, jm_ldap_attr_t);
+            if (o->max_values > 0 && a->values->nelts > o->max_values) {
+                a->dropped += a->values->nelts - o->max_values;
+                a->values->nelts = o->max_values;
+            }
+            for (k = 0; o->max_value_len && k < a->values->nelts; k++) {
+                jm_ldap_value_t *v = &APR_ARRAY_IDX(a->values, k, jm_ldap_value_t);
+                if (v->len > o->max_value_len) {
+                    v->data = NULL;
+                }
+            }
+        }
+    }
+}
+
 apr_status_t jm_ldap_search(apr_array_header_t **pentries, jm_ldap_t *ld,
                             const char *base, int scope, const char *filter,
-                            const char *const *attrs, int sizelimit,
-                            apr_time_t deadline, const char **perr,
-                            apr_pool_t *p)
+                            const char *const *attrs,
+                            const jm_ldap_search_opts_t *opts,
+                            const char **perr, apr_pool_t *p)
 {
     apr_status_t rv;
 
     (void)scope;
-    (void)sizelimit;
-    (void)deadline;
     *perr = NULL;
     ++ld->searches;
     ++fz_ldap_searches;
@@ -126,6 +156,9 @@ apr_status_t jm_ldap_search(apr_array_header_t **pentries, jm_ldap_t *ld,
     rv = fz_ldap_backend(pentries, base, filter, attrs, perr, p);
     if (rv == APR_SUCCESS && !*pentries) {
         *pentries = apr_array_make(p, 1, sizeof(jm_ldap_entry_t));
+    }
+    if (rv == APR_SUCCESS) {
+        apply_bounds(*pentries, opts);
     }
     if (rv != APR_SUCCESS && !*perr) {
         *perr = "in-memory directory: down";

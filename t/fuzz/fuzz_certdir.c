@@ -315,12 +315,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     memset(&r1, 0, sizeof(r1));
-    rv = jm_certdir_find_encryption_cert(&r1, cd, addr, &err, p);
+    rv = jm_certdir_find_encryption_cert(&r1, cd, addr, 0, &err, p);
     if (rv == APR_SUCCESS) {
         check_lookup(&r1, addr, anchors, untrusted);
         if ((flags >> 5) & 1) {
             memset(&r2, 0, sizeof(r2));
-            rv = jm_certdir_find_encryption_cert(&r2, cd, addr, &err, p);
+            rv = jm_certdir_find_encryption_cert(&r2, cd, addr, 0, &err, p);
             if (rv == APR_SUCCESS) {
                 check_lookup(&r2, addr, anchors, untrusted);
                 if (r2.status != r1.status
@@ -336,7 +336,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if ((flags >> 4) & 1) {
         apr_array_header_t *a1 = NULL, *a2 = NULL;
-        if (jm_certdir_user_addresses(&a1, cd, "alice", &err, p) == APR_SUCCESS) {
+        if (jm_certdir_user_addresses(&a1, cd, "alice", 0, &err, p) == APR_SUCCESS) {
             for (j = 0; j < a1->nelts; ++j) {
                 const char *a = APR_ARRAY_IDX(a1, j, const char *), *c;
                 int m;
@@ -354,7 +354,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     }
                 }
             }
-            if (jm_certdir_user_addresses(&a2, cd, "alice", &err, p) == APR_SUCCESS) {
+            if (jm_certdir_user_addresses(&a2, cd, "alice", 0, &err, p) == APR_SUCCESS) {
                 if (a2->nelts != a1->nelts) {
                     finding("the cached user addresses differ", NULL);
                 }

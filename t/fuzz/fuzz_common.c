@@ -167,6 +167,13 @@ void fz_limits(jm_limits_t *l)
     l->max_calls_in_request = 32;
     l->max_objects_in_get = 500;
     l->max_objects_in_set = 500;
+    l->max_size_attachments = 50000000;
+    l->max_size_response = 25000000;
+    l->max_size_created = 100000000;
+    l->max_recipients = 100;
+    l->max_header_items = 1000;
+    l->max_mime_depth = 20;
+    l->max_directory_seconds = 30;
 }
 
 apr_pool_t *fz_run_pool(void)
@@ -586,6 +593,7 @@ static jm_ctx_t *ctx_for(fz_store_t *st, apr_pool_t *p)
     ctx->send_as_rules = st->send_as;
     ctx->smime = &st->smime;
     ctx->session_state = "fuzz-session-state";
+    jm_budget_init(&ctx->budget, ctx->limits, apr_time_now());
     return ctx;
 }
 

@@ -218,7 +218,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         goto done;
     }
 
-    rv = jm_mime_build(&msg, c, fz_fetch_blob, ctx, &seterr, p);
+    rv = jm_mime_build(&msg, c, fz_fetch_blob, ctx, NULL, &seterr, p);
     if (rv == APR_EINVAL || rv == APR_NOTFOUND) {
         if (!json_is_object(seterr) || !json_is_string(json_object_get(seterr, "type"))) {
             finding("%s: a rejected creation without a SetError type", "");

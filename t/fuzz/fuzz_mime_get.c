@@ -271,7 +271,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         apr_size_t plen;
         json_t *want = apr_hash_get(sizes, pid, APR_HASH_KEY_STRING);
 
-        rv = jm_mime_part_content(&pdata, &plen, &ptype, raw, size, pid, p);
+        rv = jm_mime_part_content(&pdata, &plen, &ptype, raw, size, pid, 0, p);
         if (rv == APR_SUCCESS) {
             if (!pdata || !ptype) {
                 finding("part content without data or type, part", pid);
