@@ -97,6 +97,11 @@ apr_status_t jm_ldap_create(jm_ldap_t **pld, const jm_ldap_conf_t *conf,
     return APR_SUCCESS;
 }
 
+const char *jm_ldap_url(const jm_ldap_t *ld)
+{
+    return ld->conf.url ? ld->conf.url : "ldap://in-memory.invalid";
+}
+
 void jm_ldap_counters(const jm_ldap_t *ld, unsigned long *psearches,
                       unsigned long *preconnects)
 {
