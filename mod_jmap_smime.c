@@ -80,6 +80,7 @@ static void jm_child_init(apr_pool_t *pchild, server_rec *s)
     const char *err = NULL;
 
     jm_mime_global_init();
+    jm_limits_child_init(s);
     if (jm_db_process_init(pchild) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, JMLOGNO_GLUE(01204)
                      "cannot create the store's write lock");
@@ -116,6 +117,7 @@ static void jm_register_hooks(apr_pool_t *p)
     (void)p;
     ap_hook_post_config(jm_post_config, after_dbd, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(jm_child_init, after_dbd, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_status(jm_limits_child_status, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_optional_fn_retrieve(jm_optional_fns, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(jm_http_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
