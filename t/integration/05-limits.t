@@ -194,6 +194,32 @@ subtest 'the count is shared by all httpd processes (prefork: one connection per
     $p->stop;
 };
 
+subtest 'a child killed while it serves a request gives its count back' => sub {
+    # its request pool's cleanup never runs; the parent clears the count of
+    # a child that exits (child_status), or one crash would lock alice out
+    my $p = JMAPTest->new(ldap => 0, pki => 0, smtp => 0, mpm => 'prefork',
+                          extra_conf => "JMAPMaxConcurrentRequests 1\n",
+                          expected_errors => [qr/AH00052|exit signal|Killed/]);
+    my @before = $p->child_pids;
+    my $sock = hold_open($p, 'alice', '/jmap/api', 'application/json', 200);
+    ok($sock, 'alice\'s request in flight') or return;
+    my ($st) = $p->api_raw('alice', $echo);
+    is($st, 429, 'a second one is refused while it is');
+    kill 'KILL', @before;          # the one serving her is among them
+    my $end = time + 15;
+    sleep 0.2 while time < $end && !grep { my $c = $_; !grep { $_ == $c } @before } $p->child_pids;
+    close $sock;
+    my $ok = 0;
+    $end = time + 10;
+    while (!$ok && time < $end) {
+        ($st) = $p->api_raw('alice', $echo);
+        $ok = $st == 200;
+        sleep 0.2 unless $ok;
+    }
+    ok($ok, 'after the children were killed alice is served again (got ' . $st . ')');
+    $p->stop;
+};
+
 subtest 'bad limit values are refused at startup' => sub {
     for my $bad ('JMAPMaxCallsInRequest 0', 'JMAPMaxSizeUpload -5', 'JMAPMaxObjectsInGet lots',
                  'JMAPMaxSizeRequest 10MB') {
