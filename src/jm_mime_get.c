@@ -873,11 +873,15 @@ static apr_size_t gp_size(gpart_t *gp, apr_pool_t *p)
     apr_size_t len = 0;
 
     if ((gp->multipart || gp->opaque) && !gp->have_content) {
+        /* what reaches the stream: the return value of the write counts
+         * the bytes before GMime's CRLF filter, not after it */
         GMimeStream *ns = g_mime_stream_null_new();
-        gint64 n = g_mime_object_write_to_stream(gp->obj, jm_mime_fmt(), ns);
 
+        g_mime_object_write_to_stream(gp->obj, jm_mime_fmt(), ns);
+        g_mime_stream_flush(ns);
+        len = ((GMimeStreamNull *)ns)->written;
         g_object_unref(ns);
-        return n > 0 ? (apr_size_t)n : 0;
+        return len;
     }
     gp_content(&len, gp, p);
     return len;

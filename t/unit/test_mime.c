@@ -1163,6 +1163,15 @@ static void test_read_nesting(void)
     is_str(json_string_value(json_object_get(leaf, "type")), "application/octet-stream",
            "the rest is one opaque part");
     ok(json_string_value(json_object_get(leaf, "blobId")) != NULL, "that can be downloaded");
+    {
+        const char *content, *type;
+        apr_size_t clen;
+        const char *pid = json_string_value(json_object_get(leaf, "partId"));
+        ok(pid && jm_mime_part_content(&content, &clen, &type, m, len, pid, 0, pool)
+           == APR_SUCCESS, "its part id downloads");
+        is_int(clen, json_integer_value(json_object_get(leaf, "size")),
+               "and its size is the downloaded length (CRLF counted)");
+    }
     /* 100,000 levels (7 MB): GMime would compare every "--" line with every
      * open boundary (13 s here); past 100 declarations they are inert */
     m = nested_message(100000, &len);
