@@ -27,7 +27,7 @@ trap 'rm -rf "$WORK"' EXIT
 export JM_FUZZ_TMPDIR=$WORK
 
 AVOID=0
-if [ -z "${JMAP_FUZZ_STRICT:-}" ] && grep -q '(JM_FUZZ_AVOID_KNOWN)' "$KNOWN" 2>/dev/null; then
+if [ -z "${JMAP_FUZZ_STRICT:-}" ] && grep -v '^#' "$KNOWN" 2>/dev/null | grep -q '(JM_FUZZ_AVOID_KNOWN)'; then
     AVOID=1
 fi
 n=0
