@@ -167,12 +167,16 @@ static const char *enc_text(bctx_t *b, const char *path, const char *name,
     return raw;
 }
 
+/* An addr-spec, at most 254 octets (RFC 5321 §4.5.3.1.3: a path of 256
+ * with its angle brackets). Longer ones cannot be folded and would make
+ * header lines past RFC 5322's 998 octets, which readers (OpenSSL's S/MIME
+ * parser among them) split. */
 static int valid_email(const char *s)
 {
     const unsigned char *c = (const unsigned char *)s;
     const char *at = strrchr(s, '@');
 
-    if (!at || at == s || !at[1]) {
+    if (!at || at == s || !at[1] || strlen(s) > 254) {
         return 0;
     }
     for (; *c; ++c) {
@@ -213,7 +217,7 @@ static InternetAddress *mk_mailbox(bctx_t *b, const char *path, json_t *a)
     }
     if (!json_is_string(je) || !valid_email(email = json_string_value(je))) {
         invalid(b, apr_pstrcat(b->p, path, "/email", NULL),
-                "must be an addr-spec (local@domain)");
+                "must be an addr-spec (local@domain) of at most 254 octets");
         return NULL;
     }
     ia = internet_address_mailbox_new(name && *name ? name : NULL, email);
@@ -341,11 +345,13 @@ leave:
     return raw;
 }
 
+/* Also at most 900 octets: a token that long is the most a header line
+ * of 998 can carry with its field name and brackets (RFC 5322 §2.1.1). */
 static int valid_msgid(const char *s)
 {
     const unsigned char *c = (const unsigned char *)s;
 
-    if (!*c) {
+    if (!*c || strlen(s) > 900) {
         return 0;
     }
     for (; *c; ++c) {

@@ -163,17 +163,22 @@ static void check_lookup(const jm_cert_lookup_t *r, const char *addr,
     }
 }
 
-static STACK_OF(X509) *certs_of(const unsigned char *d, size_t n)
+/* The oracle's anchors from the trust file itself, read as jm_certdir's
+ * load_certs reads it (a file BIO: OpenSSL's PEM reader skips a damaged
+ * block there, and only there, and goes on to the next certificate). */
+static STACK_OF(X509) *certs_of_file(const char *path)
 {
     STACK_OF(X509) *sk = sk_X509_new_null();
-    BIO *b = BIO_new_mem_buf(d, (int)n);
+    BIO *b = path ? BIO_new_file(path, "rb") : NULL;
     X509 *x;
-    const unsigned char *q = d;
 
+    if (!b) {
+        return sk;
+    }
     while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL))) {
         sk_X509_push(sk, x);
     }
-    if (!sk_X509_num(sk) && (x = d2i_X509(NULL, &q, (long)n))) {
+    if (!sk_X509_num(sk) && BIO_reset(b) == 0 && (x = d2i_X509_bio(b, NULL))) {
         sk_X509_push(sk, x);
     }
     BIO_free(b);
@@ -279,8 +284,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             addr = apr_pstrmemdup(p, (const char *)d, n);
             break;
         case 'T': {
-            STACK_OF(X509) *more = certs_of(d, n);
+            STACK_OF(X509) *more;
             tfile = fz_write_file("trust.in", d, n, p);
+            more = certs_of_file(tfile);
             while (sk_X509_num(more)) {
                 X509 *x = sk_X509_shift(more);
                 sk_X509_push(anchors, x);
