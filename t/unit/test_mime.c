@@ -153,6 +153,25 @@ static void test_limits(void)
     build_lim(apr_psprintf(pool, "{\"header:X-A:all\":[%s]}", refs), &lim, &type, &prop);
     is_str(prop, "header:X-A:all", "9 instances of one field: invalidProperties");
 
+    /* tokens that cannot be folded into a 998-octet line */
+    {
+        char local[250], id[902];
+        memset(local, 'a', sizeof(local) - 1);
+        local[sizeof(local) - 1] = '\0';
+        build_lim(apr_psprintf(pool, "{\"to\":[{\"email\":\"%.242s@example.com\"}]}", local),
+                  &lim, &type, &prop);
+        ok(type == NULL, "a 254-octet address builds");
+        build_lim(apr_psprintf(pool, "{\"to\":[{\"email\":\"%.243s@example.com\"}]}", local),
+                  &lim, &type, &prop);
+        is_str(prop, "to/0/email", "a 255-octet address: invalidProperties to/0/email");
+        memset(id, 'i', sizeof(id) - 1);
+        id[sizeof(id) - 1] = '\0';
+        build_lim(apr_psprintf(pool, "{\"messageId\":[\"%.900s\"]}", id), &lim, &type, &prop);
+        ok(type == NULL, "a 900-octet message id builds");
+        build_lim(apr_psprintf(pool, "{\"messageId\":[\"%s\"]}", id), &lim, &type, &prop);
+        is_str(prop, "messageId/0", "a 901-octet one: invalidProperties messageId/0");
+    }
+
     /* nesting: depth 4 builds, depth 5 does not */
     build_lim("{\"bodyStructure\":{\"subParts\":[{\"subParts\":[{\"subParts\":["
               "{\"partId\":\"t\"}]}]}]},\"bodyValues\":{\"t\":{\"value\":\"x\"}}}",
