@@ -77,7 +77,12 @@ subtest 'download memory does not grow with the blob' => sub {
                  . 'downloading %d MiB: +%d kB', $before, $after, $BIG >> 20, $grew));
     # streaming holds about one chunk; reading the blob whole held the
     # base64 text twice and the bytes once (> 3 x 24 MiB)
-    cmp_ok($grew, '<', 8 * 1024, 'the child grew by less than 8 MiB (a third of the blob)');
+    SKIP: {
+        # ASan keeps freed memory resident (its quarantine, up to 256 MiB),
+        # so a peak says nothing there; the normal pass measures it
+        skip 'peak memory is not a measure under AddressSanitizer', 1 if $JMAPTest::SANITIZE;
+        cmp_ok($grew, '<', 8 * 1024, 'the child grew by less than 8 MiB (a third of the blob)');
+    }
     is_deeply([$t->child_pids], \@pids, 'still the same single child');
 };
 
