@@ -94,7 +94,7 @@ int main(void)
     apr_thread_t *thr;
     apr_status_t trv;
     apr_time_t t0;
-    jm_db_t *db3;
+    jm_db_t *db3 = NULL;
     int from, created, i;
 
     apr_initialize();
@@ -265,12 +265,15 @@ int main(void)
     ok(jm_store_email_ids(&ids, db, acc, 10, pool) == APR_SUCCESS && ids->nelts == 1, "ids");
     ok(jm_store_state(&st2, db, acc, JM_TYPE_MAILBOX, pool) == APR_SUCCESS, "mailbox state readable");
 
-    /* close both connections (apr_dbd does not tie them to the pool) */
+    /* close every connection (apr_dbd does not tie them to the pool) */
     if (db) {
         apr_dbd_close(drv, db->handle);
     }
     if (db2) {
         apr_dbd_close(drv, db2->handle);
+    }
+    if (db3) {
+        apr_dbd_close(drv, db3->handle);
     }
     apr_file_remove(file, pool);
     apr_file_remove(apr_pstrcat(pool, file, "-wal", NULL), pool);
