@@ -7,7 +7,8 @@
 # each target is linked with -fsanitize=fuzzer,address,undefined against
 # jansson, OpenSSL, libldap, GMime, libcurl, SQLite and APR/APR-util (flags
 # from pkg-config and apr-1-config/apu-1-config, as configure.ac does).
-# src/jm_ldap.c is replaced by t/fuzz/fake_ldap.c (the in-memory directory);
+# src/jm_ldap.c is replaced by t/fuzz/fake_ldap.c (the in-memory directory;
+# src/jm_ldap_filter.c is kept);
 # the httpd glue (src/mod_jm_*.c) is not part of the core.
 #
 # APR: Debian's libapr allocates pool memory with mmap, which

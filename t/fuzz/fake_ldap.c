@@ -1,9 +1,9 @@
 /* The jm_ldap API (src/jm_ldap.h) answered from memory, for the fuzz
  * targets: linked instead of src/jm_ldap.c, so jm_certdir runs unchanged
  * against a directory whose values the harness decides (fixed entries, or
- * the fuzzer's bytes). URL/filter checks and the RFC 4515 escaping are the
- * same as in src/jm_ldap.c (libldap does the escaping); only the network
- * part is replaced by fz_ldap_backend.
+ * the fuzzer's bytes). URL/filter checks and the RFC 4515 escaping are
+ * src/jm_ldap_filter.c's own; only the network part is replaced by
+ * fz_ldap_backend.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,66 +21,6 @@ struct jm_ldap_t {
 
 fz_ldap_backend_fn *fz_ldap_backend = fz_dir_default;
 unsigned long fz_ldap_searches;
-
-int jm_ldap_url_ok(const char *url)
-{
-    LDAPURLDesc *lud = NULL;
-    int ok;
-
-    if (!url || !*url || !ldap_is_ldap_url(url)) {
-        return 0;
-    }
-    if (ldap_url_parse(url, &lud) != LDAP_URL_SUCCESS) {
-        return 0;
-    }
-    ok = lud->lud_scheme && (!strcasecmp(lud->lud_scheme, "ldap")
-                             || !strcasecmp(lud->lud_scheme, "ldaps")
-                             || !strcasecmp(lud->lud_scheme, "ldapi"));
-    ldap_free_urldesc(lud);
-    return ok;
-}
-
-int jm_ldap_filter_template_ok(const char *tmpl)
-{
-    const char *s;
-    int n = 0;
-
-    if (!tmpl || !*tmpl) {
-        return 0;
-    }
-    for (s = tmpl; *s; ++s) {
-        if (*s != '%') {
-            continue;
-        }
-        if (s[1] != 's') {
-            return 0;
-        }
-        ++n;
-        ++s;
-    }
-    return n == 1;
-}
-
-apr_status_t jm_ldap_filter(const char **pfilter, const char *tmpl,
-                            const char *value, apr_pool_t *p)
-{
-    struct berval in, out = { 0, NULL };
-    const char *at;
-
-    if (!jm_ldap_filter_template_ok(tmpl) || !value) {
-        return APR_EINVAL;
-    }
-    in.bv_val = (char *)value;
-    in.bv_len = strlen(value);
-    if (ldap_bv2escaped_filter_value(&in, &out) != 0) {
-        return APR_ENOMEM;
-    }
-    at = strstr(tmpl, "%s");
-    *pfilter = apr_pstrcat(p, apr_pstrmemdup(p, tmpl, (apr_size_t)(at - tmpl)),
-                           out.bv_val ? out.bv_val : "", at + 2, NULL);
-    ber_memfree(out.bv_val);
-    return APR_SUCCESS;
-}
 
 apr_status_t jm_ldap_create(jm_ldap_t **pld, const jm_ldap_conf_t *conf,
                             apr_pool_t *p)
