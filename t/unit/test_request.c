@@ -183,6 +183,9 @@ static void test_request_level(jm_ctx_t *ctx)
         { "{\"using\":[],\"methodCalls\":[]} x", "notJSON", "trailing garbage" },
         { "{\"a\":1,\"a\":2}", "notJSON", "duplicate keys (I-JSON)" },
         { "\"\xff\xfe\"", "notJSON", "invalid UTF-8" },
+        /* jansson's message quotes the input cut inside "é": the problem
+         * detail must still serialise (it was a bare HTTP 500) */
+        { "{\"x\":\"\\\xc3\xa9\"}", "notJSON", "bad escape before a UTF-8 sequence" },
         { "[]", "notRequest", "array instead of object" },
         { "42", "notRequest", "number" },
         { "{\"methodCalls\":[]}", "notRequest", "no using" },
@@ -205,6 +208,20 @@ static void test_request_level(jm_ctx_t *ctx)
         json_t *r = run(ctx, bad[i].body, &type, NULL);
         is_str(type, bad[i].type, bad[i].name);
         ok(r == NULL, "%s: no response object", bad[i].name);
+    }
+    {
+        static const char cut[] = "{\"x\":\"\\\xc3\xa9\"}";
+        json_t *resp, *pj;
+        jm_problem_t *pr;
+        char *text;
+
+        jm_request_process(&resp, &pr, ctx, cut, strlen(cut));
+        pj = pr ? jm_problem_json(pr) : NULL;
+        text = pj ? json_dumps(pj, JSON_COMPACT) : NULL;
+        ok(text && strstr(text, "notJSON"), "a detail quoting cut UTF-8 still serialises: %s",
+           text ? text : "(null)");
+        free(text);
+        json_decref(pj);
     }
     limits.max_calls_in_request = 5;
     run(ctx, "{" CORE ",\"methodCalls\":[[\"Core/echo\",{},\"1\"],[\"Core/echo\",{},\"2\"],"
