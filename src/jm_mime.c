@@ -1637,7 +1637,9 @@ leave:
         g_object_unref(body);
     }
     if (b.fail) {
-        return b.fail;
+        /* EINVAL and NOTFOUND mean "rejected, see *pseterr" to callers */
+        return b.fail == APR_EINVAL || APR_STATUS_IS_NOTFOUND(b.fail)
+               ? APR_EGENERAL : b.fail;
     }
     if (b.too_large) {
         *pseterr = jm_json_own(p, json_pack("{s:s, s:s}", "type", "tooLarge",

@@ -1580,7 +1580,9 @@ apr_status_t jm_mime_part_content(const char **pdata, apr_size_t *plen,
     memset(&o, 0, sizeof(o));
     o.max_depth = max_depth;    /* the same part ids as Email/get gives */
     if (APR_SUCCESS != (rv = load(&g, raw, len, &o, p))) {
-        return rv;
+        /* bytes that are no message have no parts: the part blob does not
+         * exist, which callers report as blobNotFound */
+        return rv == APR_EINVAL ? APR_NOTFOUND : rv;
     }
     if (!(gp = find_part(g.root, part_id))) {
         return APR_NOTFOUND;

@@ -218,6 +218,27 @@ subtest 'attachment with an unknown blobId: blobNotFound' => sub {
     is(email_count(), $n0, 'nothing stored');
 };
 
+# A part blob id (blob_partId) of an uploaded blob that is no message: it has
+# no parts, so the part does not exist (found by fuzz_email_set: it was a
+# rejection without a SetError).
+subtest 'a part of a blob that is not a message: blobNotFound, and 404 on download' => sub {
+    my $bin = "\x00\x01\x02 not a message at all\xff";
+    my $u = $t->upload('alice', $ACCT, $bin, 'application/octet-stream');
+    my $bid = $u->{json} && $u->{json}{blobId};
+    ok($bid, 'uploaded') or return;
+    my $n0 = email_count();
+    my $r = email_set({ k1 => base_msg(bodyStructure => undef, bodyValues => { t => { value => "hi\n" } },
+        textBody => [{ partId => 't', type => 'text/plain' }],
+        attachments => [{ blobId => "${bid}_2", name => 'x.bin' }]) });
+    my $e = $r->{notCreated} && $r->{notCreated}{k1};
+    is($e && $e->{type}, 'blobNotFound', 'blobNotFound') or diag(explain($r));
+    is_deeply($e && $e->{notFound}, ["${bid}_2"], 'notFound lists the part blob id');
+    is(email_count(), $n0, 'nothing stored');
+    my $d = $t->download('alice', { accountId => $ACCT, blobId => "${bid}_2", name => 'x',
+                                    type => 'application/octet-stream' });
+    is($d->{status}, 404, 'downloading it: 404') or diag($d->{status} . ' ' . ($d->{content} // ''));
+};
+
 # ---- references -------------------------------------------------------------------------------------------
 
 subtest 'creation id and result references in later calls' => sub {
