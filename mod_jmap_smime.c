@@ -10,15 +10,15 @@
 #include <http_log.h>
 #include <http_protocol.h>
 #include <ap_mpm.h>
-#include "src/mod_jm_private.h"
-#include "src/mod_jm_config.h"
-#include "src/mod_jm_http.h"
-#include "src/mod_jm_dbd.h"
-#include "src/mod_jm_limits.h"
-#include "jm_log.h"
-#include "jm_db.h"
-#include "jm_mime.h"
-#include "jm_certdir.h"
+#include "httpd/mod_jm_private.h"
+#include "httpd/mod_jm_config.h"
+#include "httpd/mod_jm_http.h"
+#include "httpd/mod_jm_dbd.h"
+#include "httpd/mod_jm_limits.h"
+#include "core/jm_log.h"
+#include "store/jm_db.h"
+#include "mime/jm_mime.h"
+#include "directory/jm_certdir.h"
 
 /* The server core messages are logged against; set in post_config, before
  * any child exists, and only read afterwards. */

@@ -1,6 +1,6 @@
 #!/bin/sh
 # t/check-conf-reference.sh SRCDIR — every directive the module registers
-# (AP_INIT_*("JMAP...") in mod_jmap_smime.c and src/mod_jm_*.c) must be
+# (AP_INIT_*("JMAP...") in mod_jmap_smime.c and src/httpd/mod_jm_*.c) must be
 # documented in conf.d/jmap_smime.conf, and every JMAP* directive the
 # reference documents (as "JMAPName ..." or "#JMAPName ...") must exist.
 # Understands names given as string literals, as object-like macros
@@ -11,7 +11,7 @@ SRCDIR=${1:-.}
 cd "$SRCDIR" || exit 2
 CONF=conf.d/jmap_smime.conf
 [ -f "$CONF" ] || { echo "check-conf-reference: $CONF missing" >&2; exit 1; }
-SOURCES=$(ls mod_jmap_smime.c src/mod_jm_*.c src/mod_jm_*.h 2>/dev/null)
+SOURCES=$(ls mod_jmap_smime.c src/httpd/mod_jm_*.c src/httpd/mod_jm_*.h 2>/dev/null)
 # shellcheck disable=SC2086
 if [ -z "$SOURCES" ] || ! grep -q 'AP_INIT_' $SOURCES 2>/dev/null; then
     echo "check-conf-reference: SKIP (no AP_INIT_* directive table in the module source yet)"

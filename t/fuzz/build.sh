@@ -1,15 +1,15 @@
 #!/bin/bash
 # t/fuzz/build.sh [SRCDIR [OUTDIR]] — build the libFuzzer targets with clang.
 #
-# The core (src/jm_*.c, src/sql/*.c) and the harness are compiled with
+# The core (every .c under src/ but src/httpd/) and the harness are compiled with
 #   -g -O1 -fsanitize=fuzzer-no-link,address,undefined
 # (coverage-instrumented: without it libFuzzer's coverage stays flat) and
 # each target is linked with -fsanitize=fuzzer,address,undefined against
 # jansson, OpenSSL, libldap, GMime, libcurl, SQLite and APR/APR-util (flags
 # from pkg-config and apr-1-config/apu-1-config, as configure.ac does).
-# src/jm_ldap.c is replaced by t/fuzz/fake_ldap.c (the in-memory directory;
-# src/jm_ldap_filter.c is kept);
-# the httpd glue (src/mod_jm_*.c) is not part of the core.
+# src/directory/jm_ldap.c is replaced by t/fuzz/fake_ldap.c (the in-memory directory;
+# src/directory/jm_ldap_filter.c is kept);
+# the httpd glue (src/httpd/) is not part of the core.
 #
 # APR: Debian's libapr allocates pool memory with mmap, which
 # LeakSanitizer does not scan (everything only a pool points to looks
@@ -69,13 +69,14 @@ else
 fi
 
 CORE=()
-for f in "$SRCDIR"/src/jm_*.c "$SRCDIR"/src/sql/*.c; do
+for f in $(cd "$SRCDIR" && find src -path src/httpd -prune -o -name '*.c' -print | sort); do
+    f=$SRCDIR/$f
     case "$(basename "$f")" in jm_ldap.c) continue ;; esac
     CORE+=("$f")
 done
 HARNESS=("$SRCDIR/t/fuzz/fuzz_common.c" "$SRCDIR/t/fuzz/fake_ldap.c")
 
-HEADERS=$(ls -t "$SRCDIR"/src/*.h "$SRCDIR"/src/sql/*.h "$SRCDIR"/t/fuzz/*.h | head -1)
+HEADERS=$(ls -t $(find "$SRCDIR/src" -name '*.h') "$SRCDIR"/t/fuzz/*.h | head -1)
 # other compiler or flags: everything again
 if [ "$(cat "$OUTDIR/obj/flags" 2>/dev/null)" != "$CC $CPPFLAGS $CFLAGS" ]; then
     rm -f "$OUTDIR"/obj/*.o

@@ -29,5 +29,5 @@ llvm-profdata merge -o "$OUT/all.profdata" "$OUT"/*.profraw
 objs=()
 for t in fuzz_mime_get fuzz_email_set fuzz_certdir; do objs+=(-object "$OUT/$t"); done
 llvm-cov report "$OUT/fuzz_request" "${objs[@]}" -instr-profile="$OUT/all.profdata" \
-    "$SRCDIR"/src/jm_*.c "$SRCDIR"/src/sql/*.c
+    $(find "$SRCDIR/src" -path "$SRCDIR/src/httpd" -prune -o -name '*.c' -print | sort)
 echo "coverage: llvm-cov show $OUT/fuzz_request ${objs[*]} -instr-profile=$OUT/all.profdata <file> for the lines"

@@ -1,8 +1,8 @@
-/* The jm_ldap API (src/jm_ldap.h) answered from memory, for the fuzz
- * targets: linked instead of src/jm_ldap.c, so jm_certdir runs unchanged
+/* The jm_ldap API (src/directory/jm_ldap.h) answered from memory, for the fuzz
+ * targets: linked instead of src/directory/jm_ldap.c, so jm_certdir runs unchanged
  * against a directory whose values the harness decides (fixed entries, or
  * the fuzzer's bytes). URL/filter checks and the RFC 4515 escaping are
- * src/jm_ldap_filter.c's own; only the network part is replaced by
+ * src/directory/jm_ldap_filter.c's own; only the network part is replaced by
  * fz_ldap_backend.
  */
 #include <stdlib.h>

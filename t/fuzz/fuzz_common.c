@@ -22,12 +22,12 @@
 #include <sqlite3.h>
 
 #include "fuzz_common.h"
-#include "jm_blob.h"
-#include "jm_log.h"
-#include "jm_mime.h"
-#include "jm_schema.h"
-#include "jm_store.h"
-#include "jm_util.h"
+#include "mail/jm_blob.h"
+#include "core/jm_log.h"
+#include "mime/jm_mime.h"
+#include "store/jm_schema.h"
+#include "store/jm_store.h"
+#include "core/jm_util.h"
 
 apr_pool_t *fz_pool;
 
@@ -158,7 +158,7 @@ const char *fz_write_file(const char *name, const void *data, size_t len,
 
 void fz_limits(jm_limits_t *l)
 {
-    /* the production defaults (src/mod_jm_config.c) */
+    /* the production defaults (src/httpd/mod_jm_config.c) */
     memset(l, 0, sizeof(*l));
     l->max_size_upload = 50000000;
     l->max_concurrent_upload = 4;
@@ -708,7 +708,7 @@ apr_status_t fz_fetch_blob(const unsigned char **pdata, apr_size_t *plen,
         const char *type;
         return jm_blob_fetch(pdata, plen, &type, ctx, blob_id, p);
     }
-    /* exactly what src/jm_email.c's fetch_blob_cb does */
+    /* exactly what src/mail/jm_email.c's fetch_blob_cb does */
     return jm_blob_fetch(pdata, plen, NULL, ctx, blob_id, p);
 }
 

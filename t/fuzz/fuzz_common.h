@@ -19,10 +19,10 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "jm_request.h"
-#include "jm_certdir.h"
-#include "jm_keystore.h"
-#include "jm_ldap.h"
+#include "core/jm_request.h"
+#include "directory/jm_certdir.h"
+#include "smime/jm_keystore.h"
+#include "directory/jm_ldap.h"
 
 /* libFuzzer entry points (also called by t/fuzz/regress_main.c) */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

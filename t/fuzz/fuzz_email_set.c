@@ -16,7 +16,7 @@
  *              "<blobId>_<partId>"), $MSGn (stored messages) and $MBOXn,
  *              $ACCOUNT (see fz_subst). So attachments by blobId reach
  *              the real jm_blob_fetch, including part blob ids.
- * Blobs are fetched exactly as src/jm_email.c does (jm_blob_fetch with a
+ * Blobs are fetched exactly as src/mail/jm_email.c does (jm_blob_fetch with a
  * NULL type pointer); JM_FUZZ_AVOID_KNOWN=1 passes a type pointer instead,
  * to explore past the known crash.
  *
@@ -45,10 +45,10 @@
 #include <openssl/err.h>
 
 #include "fuzz_common.h"
-#include "jm_blob.h"
-#include "jm_mime.h"
-#include "jm_mime_int.h"
-#include "jm_smime.h"
+#include "mail/jm_blob.h"
+#include "mime/jm_mime.h"
+#include "mime/jm_mime_int.h"
+#include "smime/jm_smime.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

@@ -27,8 +27,8 @@
 #include <apr_strings.h>
 
 #include "fuzz_common.h"
-#include "jm_mime.h"
-#include "jm_mime_int.h"
+#include "mime/jm_mime.h"
+#include "mime/jm_mime_int.h"
 
 static const char *const email_props[] = {
     "headers", "messageId", "inReplyTo", "references", "sender", "from", "to",

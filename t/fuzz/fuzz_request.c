@@ -29,7 +29,7 @@
 #include <apr_strings.h>
 
 #include "fuzz_common.h"
-#include "jm_session.h"
+#include "core/jm_session.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

@@ -34,10 +34,10 @@
 
 #include <ldap.h>
 
-#include "jm_certdir.h"
-#include "jm_certdir_cache.h"
-#include "jm_ldap.h"
-#include "jm_log.h"
+#include "directory/jm_certdir.h"
+#include "directory/jm_certdir_cache.h"
+#include "directory/jm_ldap.h"
+#include "core/jm_log.h"
 #include "tap.h"
 
 static char srcdir[PATH_MAX];

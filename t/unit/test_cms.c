@@ -20,9 +20,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "jm_log.h"
-#include "jm_cms.h"
-#include "jm_keystore.h"
+#include "core/jm_log.h"
+#include "smime/jm_cms.h"
+#include "smime/jm_keystore.h"
 #include "tap.h"
 #include "scratch.h"
 

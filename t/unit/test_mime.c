@@ -16,10 +16,10 @@
 
 #include <openssl/pem.h>
 
-#include "jm_log.h"
-#include "jm_mime.h"
-#include "jm_mime_int.h"   /* jm_mime_msg_from_bytes */
-#include "jm_smime.h"
+#include "core/jm_log.h"
+#include "mime/jm_mime.h"
+#include "mime/jm_mime_int.h"   /* jm_mime_msg_from_bytes */
+#include "smime/jm_smime.h"
 #include "tap.h"
 #include "scratch.h"
 

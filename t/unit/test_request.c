@@ -6,10 +6,10 @@
 #include <apr_strings.h>
 #include <apr_file_io.h>
 #include "tap.h"
-#include "jm_request.h"
-#include "jm_schema.h"
-#include "jm_store.h"
-#include "jm_log.h"
+#include "core/jm_request.h"
+#include "store/jm_schema.h"
+#include "store/jm_store.h"
+#include "core/jm_log.h"
 
 static apr_pool_t *pool;
 static jm_limits_t limits = { 1000, 2, 5000, 4, 16, 6, 3,

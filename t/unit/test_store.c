@@ -10,8 +10,8 @@
 #include <apr_file_io.h>
 #include <apr_thread_proc.h>
 #include "tap.h"
-#include "jm_schema.h"
-#include "jm_store.h"
+#include "store/jm_schema.h"
+#include "store/jm_store.h"
 
 static apr_pool_t *pool;
 

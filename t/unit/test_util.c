@@ -2,7 +2,7 @@
  * represented in JMAP (I-JSON, RFC 7493: well-formed UTF-8, RFC 3629). */
 #include <apr_general.h>
 #include "tap.h"
-#include "jm_util.h"
+#include "core/jm_util.h"
 
 static void check(const char *s, int want, const char *name)
 {

@@ -1,0 +1,17 @@
+/* Method families register here; see jm_methods.c for the table. */
+#ifndef JM_METHODS_H
+#define JM_METHODS_H
+
+#include "core/jm_request.h"
+
+apr_status_t jm_core_echo(jm_call_t *call);
+apr_status_t jm_mailbox_get(jm_call_t *call);
+apr_status_t jm_identity_get(jm_call_t *call);
+apr_status_t jm_email_get(jm_call_t *call);
+apr_status_t jm_email_set(jm_call_t *call);
+
+/** The addresses the account may send/sign as (resolved once per request:
+ *  directory entry of the user + JMAPSendAs rules). */
+apr_status_t jm_identity_send_as(apr_array_header_t **paddrs, jm_call_t *call);
+
+#endif

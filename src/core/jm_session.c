@@ -1,0 +1,101 @@
+/* RFC 8620 §2 Session object. */
+#include <string.h>
+#include <apr_strings.h>
+#include "core/jm_session.h"
+#include "core/jm_util.h"
+
+static json_t *core_capability(const jm_limits_t *l)
+{
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:[s]}",
+                     "maxSizeUpload", (json_int_t)l->max_size_upload,
+                     "maxConcurrentUpload", (json_int_t)l->max_concurrent_upload,
+                     "maxSizeRequest", (json_int_t)l->max_size_request,
+                     "maxConcurrentRequests", (json_int_t)l->max_concurrent_requests,
+                     "maxCallsInRequest", (json_int_t)l->max_calls_in_request,
+                     "maxObjectsInGet", (json_int_t)l->max_objects_in_get,
+                     "maxObjectsInSet", (json_int_t)l->max_objects_in_set,
+                     "collationAlgorithms", "i;ascii-casemap");
+}
+
+/* RFC 8621 §1.3.1: what this account can do with mail, honestly: no
+ * Mailbox/set and no Email/query yet. */
+static json_t *mail_account_capability(const jm_limits_t *l)
+{
+    return json_pack("{s:n, s:n, s:i, s:I, s:[], s:b}",
+                     "maxMailboxesPerEmail",
+                     "maxMailboxDepth",
+                     "maxSizeMailboxName", 255,
+                     "maxSizeAttachmentsPerEmail", (json_int_t)l->max_size_attachments,
+                     "emailQuerySortOptions",
+                     "mayCreateTopLevelMailbox", 0);
+}
+
+static json_t *session_without_state(const jm_ctx_t *ctx, const char *base_url,
+                                     const char *path, apr_pool_t *p)
+{
+    json_t *caps = json_object(), *acaps = json_object(), *primary = json_object();
+    const char *const *c;
+    const char *url = apr_pstrcat(p, base_url, path, NULL);
+
+    for (c = jm_capabilities; *c; c++) {
+        if (strcmp(*c, JM_CAP_CORE) == 0) {
+            json_object_set_new(caps, *c, core_capability(ctx->limits));
+            continue;
+        }
+        json_object_set_new(caps, *c, json_object());
+        json_object_set_new(acaps, *c, strcmp(*c, JM_CAP_MAIL) == 0
+                            ? mail_account_capability(ctx->limits) : json_object());
+        json_object_set_new(primary, *c, json_string(ctx->account->id));
+    }
+    return json_pack("{s:o, s:{s:{s:s, s:b, s:b, s:o}}, s:o, s:s, s:s, s:s, s:s, s:s}",
+        "capabilities", caps,
+        "accounts", ctx->account->id,
+            "name", ctx->account->username,
+            "isPersonal", 1,
+            "isReadOnly", ctx->account->read_only,
+            "accountCapabilities", acaps,
+        "primaryAccounts", primary,
+        "username", ctx->account->username,
+        "apiUrl", apr_pstrcat(p, url, "/api", NULL),
+        "downloadUrl", apr_pstrcat(p, url,
+            "/download/{accountId}/{blobId}/{name}?type={type}", NULL),
+        "uploadUrl", apr_pstrcat(p, url, "/upload/{accountId}/", NULL),
+        "eventSourceUrl", apr_pstrcat(p, url,
+            "/eventsource/?types={types}&closeafter={closeafter}&ping={ping}", NULL));
+}
+
+/* The state is a digest of everything the session object is made of, so it
+ * changes exactly when the session does; computed without building the
+ * object because every API response carries it (sessionState). */
+static const char *state_of(const jm_ctx_t *ctx, const char *base_url,
+                            const char *path, apr_pool_t *p)
+{
+    const jm_limits_t *l = ctx->limits;
+    const char *const *c;
+    const char *text = apr_psprintf(p, "%s|%s|%d|%s|%s|%ld|%ld|%ld|%ld|%ld|%ld|%ld|%ld",
+        ctx->account->id, ctx->account->username, ctx->account->read_only,
+        base_url, path,
+        l->max_size_upload, l->max_concurrent_upload, l->max_size_request,
+        l->max_concurrent_requests, l->max_calls_in_request,
+        l->max_objects_in_get, l->max_objects_in_set, l->max_size_attachments);
+
+    for (c = jm_capabilities; *c; c++) {
+        text = apr_pstrcat(p, text, "|", *c, NULL);
+    }
+    return apr_pstrndup(p, jm_util_sha256_hex(text, strlen(text), p), 16);
+}
+
+json_t *jm_session_build(const jm_ctx_t *ctx, const char *base_url,
+                         const char *path, apr_pool_t *p)
+{
+    json_t *s = session_without_state(ctx, base_url, path, p);
+
+    json_object_set_new(s, "state", json_string(state_of(ctx, base_url, path, p)));
+    return s;
+}
+
+const char *jm_session_state(const jm_ctx_t *ctx, const char *base_url,
+                             const char *path, apr_pool_t *p)
+{
+    return state_of(ctx, base_url, path, p);
+}

@@ -1,0 +1,783 @@
+/* Email/get and Email/set create (RFC 8621 §4.2, §4.6) with the S/MIME
+ * sender extensions (draft-ietf-jmap-smime-sender-extensions-02 §4). */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include "core/jm_methods.h"
+#include "store/jm_store.h"
+#include "mail/jm_blob.h"
+#include "mime/jm_mime.h"
+#include "smime/jm_smime.h"
+#include "directory/jm_certdir.h"
+#include "smime/jm_keystore.h"
+#include "core/jm_util.h"
+#include "core/jm_log.h"
+
+/* ---- Email/get ---------------------------------------------------------- */
+
+/* Properties that come from our metadata rather than from the message. */
+static const char *const meta_props[] = {
+    "id", "blobId", "threadId", "mailboxIds", "keywords", "size",
+    "receivedAt", NULL
+};
+
+static const char *const default_props[] = {
+    "id", "blobId", "threadId", "mailboxIds", "keywords", "size",
+    "receivedAt", "messageId", "inReplyTo", "references", "sender", "from",
+    "to", "cc", "bcc", "replyTo", "subject", "sentAt", "hasAttachment",
+    "preview", "bodyValues", "textBody", "htmlBody", "attachments", NULL
+};
+
+static int is_meta(const char *name)
+{
+    const char *const *m;
+
+    for (m = meta_props; *m; m++) {
+        if (strcmp(*m, name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static json_t *meta_json(const jm_email_row_t *e, apr_pool_t *p)
+{
+    json_t *mboxes = json_object(), *kw;
+    int i;
+
+    for (i = 0; i < e->mailbox_ids->nelts; i++) {
+        json_object_set_new(mboxes, APR_ARRAY_IDX(e->mailbox_ids, i, const char *),
+                            json_true());
+    }
+    kw = json_loads(e->keywords, 0, NULL);
+    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:s}", "id", e->id,
+                     "blobId", e->blob_id, "threadId", e->thread_id,
+                     "mailboxIds", mboxes, "keywords", kw ? kw : json_object(),
+                     "size", (json_int_t)e->size,
+                     "receivedAt", jm_util_utcdate(e->received_at, p));
+}
+
+/* Reads the Email/get body arguments (§4.2); 0 + error on bad input. */
+static int parse_get_opts(jm_call_t *call, jm_mime_get_opts_t *o)
+{
+    json_t *a = call->args, *v;
+    static const char *const flags[] = {
+        "fetchTextBodyValues", "fetchHTMLBodyValues", "fetchAllBodyValues", NULL
+    };
+    int *dest[] = { &o->fetch_text_body_values, &o->fetch_html_body_values,
+                    &o->fetch_all_body_values };
+    int i;
+
+    memset(o, 0, sizeof(*o));
+    for (i = 0; flags[i]; i++) {
+        if (jm_json_opt_bool(a, flags[i], dest[i]) < 0) {
+            jm_call_error(call, "invalidArguments", "\"%s\" must be a boolean.", flags[i]);
+            return 0;
+        }
+    }
+    v = json_object_get(a, "maxBodyValueBytes");
+    if (v && !json_is_null(v)) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0) {
+            jm_call_error(call, "invalidArguments",
+                          "\"maxBodyValueBytes\" must be an unsigned integer.");
+            return 0;
+        }
+        o->max_body_value_bytes = (apr_size_t)json_integer_value(v);
+    }
+    v = json_object_get(a, "bodyProperties");
+    if (v && !json_is_null(v)) {
+        size_t k;
+        json_t *x;
+        if (!json_is_array(v)) {
+            jm_call_error(call, "invalidArguments", "\"bodyProperties\" must be an array.");
+            return 0;
+        }
+        json_array_foreach(v, k, x) {
+            if (!json_is_string(x)) {
+                jm_call_error(call, "invalidArguments",
+                              "\"bodyProperties\" must contain strings.");
+                return 0;
+            }
+        }
+        o->body_properties = v;
+    }
+    return 1;
+}
+
+/* One Email; its message is parsed in sp, a pool of its own that the
+ * caller clears before the next one (the answer is plain jansson data and
+ * outlives it), so a get holds one parsed message at a time. */
+static apr_status_t get_one(json_t **pobj, jm_call_t *call, const char *id,
+                            json_t *props, json_t *mime_props,
+                            jm_mime_get_opts_t *opts, apr_pool_t *sp)
+{
+    jm_ctx_t *ctx = call->ctx;
+    jm_email_row_t *e;
+    const unsigned char *raw;
+    apr_size_t len;
+    json_t *obj, *mp = NULL;
+    const char *bad = NULL;
+    apr_status_t rv;
+
+    rv = jm_store_email_get(&e, ctx->db, ctx->account->id, id, sp);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    obj = meta_json(e, sp);
+    if (json_array_size(mime_props) > 0) {
+        if (APR_SUCCESS != (rv = jm_store_blob_get(&raw, &len, NULL, ctx->db,
+                                                   ctx->account->id, e->blob_id,
+                                                   sp))) {
+            json_decref(obj);
+            return rv == APR_NOTFOUND ? APR_EGENERAL : rv;
+        }
+        opts->properties = mime_props;
+        opts->blob_id = e->blob_id;
+        rv = jm_mime_email_props(&mp, (const char *)raw, len, opts, &bad, sp);
+        if (rv == APR_EINVAL) {
+            json_decref(obj);
+            jm_call_error(call, "invalidArguments", "Unknown property \"%s\".",
+                          bad ? apr_pstrdup(call->pool, bad) : "?");
+            return APR_EINVAL;
+        }
+        if (rv != APR_SUCCESS) {
+            json_decref(obj);
+            return rv;
+        }
+        json_object_update(obj, mp);      /* obj takes its own references */
+    }
+    *pobj = jm_get_project(obj, props);
+    return APR_SUCCESS;
+}
+
+apr_status_t jm_email_get(jm_call_t *call)
+{
+    jm_ctx_t *ctx = call->ctx;
+    json_t *ids, *props, *mime_props, *list, *not_found, *v, *all_ids = NULL;
+    jm_mime_get_opts_t opts;
+    const char *state;
+    apr_pool_t *sp;
+    apr_size_t answered = 0;
+    apr_status_t rv;
+    size_t i;
+
+    if (!jm_call_check_get_args(call, &ids, &props) || !parse_get_opts(call, &opts)) {
+        return APR_SUCCESS;
+    }
+    if (!props) {
+        props = jm_json_own(call->pool, json_array());
+        for (i = 0; default_props[i]; i++) {
+            json_array_append_new(props, json_string(default_props[i]));
+        }
+    }
+    mime_props = jm_json_own(call->pool, json_array());
+    json_array_foreach(props, i, v) {
+        if (!is_meta(json_string_value(v))) {
+            json_array_append(mime_props, v);
+        }
+    }
+    if (APR_SUCCESS != (rv = jm_store_state(&state, ctx->db, ctx->account->id,
+                                            JM_TYPE_EMAIL, call->pool))) {
+        return rv;
+    }
+    if (!ids) {
+        /* §5.1: ids null means all, bounded by maxObjectsInGet */
+        apr_array_header_t *a;
+        int j;
+        if (APR_SUCCESS != (rv = jm_store_email_ids(&a, ctx->db, ctx->account->id,
+                                                    ctx->limits->max_objects_in_get,
+                                                    call->pool))) {
+            return rv;
+        }
+        ids = all_ids = jm_json_own(call->pool, json_array());
+        for (j = 0; j < a->nelts; j++) {
+            json_array_append_new(all_ids, json_string(APR_ARRAY_IDX(a, j, const char *)));
+        }
+    }
+    list = jm_json_own(call->pool, json_array());
+    not_found = jm_json_own(call->pool, json_array());
+    opts.max_depth = ctx->budget.mime_depth_max;
+    apr_pool_create(&sp, call->pool);
+    json_array_foreach(ids, i, v) {
+        const char *id = jm_call_resolve_id(call, json_string_value(v));
+        json_t *obj = NULL;
+        apr_pool_clear(sp);
+        rv = id ? get_one(&obj, call, id, props, mime_props, &opts, sp) : APR_NOTFOUND;
+        if (rv == APR_NOTFOUND) {
+            json_array_append(not_found, v);
+        }
+        else if (rv == APR_EINVAL) {
+            return APR_SUCCESS;           /* call->error is set */
+        }
+        else if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        else {
+            /* stop as soon as the answer cannot fit, rather than parse the
+             * rest (the dispatcher charges the whole answer afterwards) */
+            answered += jm_json_size_bounded(obj, ctx->budget.response_left);
+            json_array_append_new(list, obj);
+            if (answered > ctx->budget.response_left) {
+                return jm_call_error(call, "requestTooLarge", "The Emails asked "
+                    "for would make a response larger than %" APR_SIZE_T_FMT
+                    " bytes; ask for fewer ids, properties or body bytes.",
+                    ctx->budget.response_max);
+            }
+        }
+    }
+    call->result = json_pack("{s:s, s:s, s:O, s:O}", "accountId", ctx->account->id,
+                             "state", state, "list", list, "notFound", not_found);
+    return APR_SUCCESS;
+}
+
+/* ---- Email/set ---------------------------------------------------------- */
+
+/* The four S/MIME arguments (draft §4). They are Email/set arguments, but
+ * the draft's example puts them in the creation object: accept both; a value
+ * in the creation object wins for that email. */
+typedef struct {
+    int sign, encrypt, header_protect, sign_opaque;
+} smime_args_t;
+
+static const char *const smime_arg_names[] = {
+    "smimeSign", "smimeEncrypt", "headerProtect", "smimeSignOpaque", NULL
+};
+
+/* Read the four booleans from obj over defaults. 0 and the name in *pbad
+ * for a non-boolean one, -1 for one present while the request does not use
+ * the smime-advanced capability: ignoring smimeEncrypt would store the
+ * message unencrypted, so that is an error, not a silent no-op. */
+static int read_smime_args(smime_args_t *a, jm_call_t *call, json_t *obj,
+                           const char **pbad)
+{
+    int *dest[] = { &a->sign, &a->encrypt, &a->header_protect, &a->sign_opaque };
+    int i, uses = jm_call_uses(call, JM_CAP_SMIME);
+
+    for (i = 0; smime_arg_names[i]; i++) {
+        if (!uses && json_object_get(obj, smime_arg_names[i])) {
+            *pbad = smime_arg_names[i];
+            return -1;
+        }
+        if (jm_json_opt_bool(obj, smime_arg_names[i], dest[i]) < 0) {
+            *pbad = smime_arg_names[i];
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static const char *smime_args_problem(int rc, const char *name, apr_pool_t *p)
+{
+    return rc < 0 ? apr_psprintf(p, "%s needs capability %s in \"using\".", name,
+                                 JM_CAP_SMIME)
+                  : apr_psprintf(p, "%s must be a boolean.", name);
+}
+
+/* RFC 8621 §4.1.1 keyword syntax: 1-255 of %x21-%x7E minus ( ) { ] % * " \ */
+static int valid_keyword(const char *k)
+{
+    size_t n = strlen(k);
+
+    if (n < 1 || n > 255) {
+        return 0;
+    }
+    for (; *k; k++) {
+        if (*k < 0x21 || *k > 0x7e || strchr("(){]%*\"\\", *k)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A prepared creation: everything computed, nothing written yet. */
+typedef struct {
+    const char *creation_id;
+    jm_email_row_t row;
+    const char *bytes;
+    apr_size_t len;
+} pending_t;
+
+/* SetErrors here are borrowed references owned by the call's pool, like
+ * the ones jm_mime returns: whoever keeps one takes its own reference. */
+static json_t *set_error(apr_pool_t *p, const char *type, const char *prop,
+                         const char *desc)
+{
+    return jm_json_own(p, jm_error_set(type, prop, desc));
+}
+
+/* mailboxIds, keywords, receivedAt (§4.6); NULL on success. */
+static json_t *read_metadata(jm_email_row_t *row, jm_call_t *call, json_t *c,
+                             apr_array_header_t *boxes)
+{
+    apr_pool_t *p = call->pool;
+    json_t *mb = json_object_get(c, "mailboxIds");
+    json_t *kw = json_object_get(c, "keywords"), *v, *norm;
+    const char *k;
+    int j;
+
+    if (!json_is_object(mb) || json_object_size(mb) == 0) {
+        return set_error(p, "invalidProperties", "mailboxIds",
+                         "An Email must be in at least one Mailbox.");
+    }
+    row->mailbox_ids = apr_array_make(p, 2, sizeof(const char *));
+    json_object_foreach(mb, k, v) {
+        const char *id = jm_call_resolve_id(call, k);
+        int found = 0;
+        if (!json_is_true(v)) {
+            return set_error(p, "invalidProperties", apr_psprintf(p, "mailboxIds/%s", k),
+                             "mailboxIds values must be true.");
+        }
+        for (j = 0; id && j < boxes->nelts; j++) {
+            found |= strcmp(APR_ARRAY_IDX(boxes, j, const char *), id) == 0;
+        }
+        if (!found) {
+            return set_error(p, "invalidProperties", apr_psprintf(p, "mailboxIds/%s", k),
+                             apr_psprintf(p, "No Mailbox \"%s\".", k));
+        }
+        APR_ARRAY_PUSH(row->mailbox_ids, const char *) = id;
+    }
+    norm = json_object();
+    if (kw && !json_is_object(kw)) {
+        json_decref(norm);
+        return set_error(p, "invalidProperties", "keywords", "keywords must be an object.");
+    }
+    json_object_foreach(kw, k, v) {
+        if (!json_is_true(v) || !valid_keyword(k)) {
+            json_decref(norm);
+            return set_error(p, "invalidProperties", apr_psprintf(p, "keywords/%s", k),
+                             "Invalid keyword (RFC 8621 §4.1.1).");
+        }
+        /* keywords are case-insensitive and returned lower-case */
+        json_object_set_new(norm, jm_util_strlower(k, p), json_true());
+    }
+    row->keywords = jm_json_dump(norm, p);
+    json_decref(norm);
+    row->received_at = apr_time_now();
+    v = json_object_get(c, "receivedAt");
+    if (v && (!json_is_string(v)
+              || jm_util_parse_date(json_string_value(v), 1, &row->received_at))) {
+        return set_error(p, "invalidProperties", "receivedAt",
+                         "receivedAt must be a UTCDate.");
+    }
+    return NULL;
+}
+
+static apr_status_t fetch_blob_cb(const unsigned char **pdata, apr_size_t *plen,
+                                  void *ctx, const char *blob_id, apr_pool_t *p)
+{
+    return jm_blob_fetch(pdata, plen, NULL, ctx, blob_id, p);
+}
+
+/* Find and check the signing identity (draft §4). */
+static json_t *choose_signer(const jm_signer_t **psigner, const char **paddr,
+                             jm_call_t *call, jm_mime_msg_t *msg)
+{
+    apr_pool_t *p = call->pool;
+    apr_array_header_t *allowed;
+    json_t *err = NULL;
+    apr_status_t rv;
+    int i, ok = 0;
+
+    if (jm_mime_signer_address(paddr, msg, &err, p) != APR_SUCCESS) {
+        return err ? err : set_error(p, "invalidEmail", "from",
+                                     "No signer address in Sender or From.");
+    }
+    rv = jm_identity_send_as(&allowed, call);
+    if (rv == APR_EAGAIN) {
+        return set_error(p, "serverUnavailable", NULL, "The directory is unreachable; "
+                         "the sending authorisation cannot be checked. Try again later.");
+    }
+    if (rv != APR_SUCCESS) {
+        return set_error(p, "serverFail", NULL, "Cannot resolve sending addresses.");
+    }
+    for (i = 0; i < allowed->nelts; i++) {
+        ok |= strcasecmp(APR_ARRAY_IDX(allowed, i, const char *), *paddr) == 0;
+    }
+    if (!ok) {
+        return set_error(p, "signedSenderNotAllowed", "from", apr_psprintf(p,
+                         "This account may not sign as %s.", *paddr));
+    }
+    *psigner = call->ctx->keystore ? jm_keystore_find(call->ctx->keystore, *paddr)
+                                   : NULL;
+    if (!*psigner) {
+        return set_error(p, "signedSenderNotAllowed", "from", apr_psprintf(p,
+                         "No signing key is configured for %s.", *paddr));
+    }
+    return NULL;
+}
+
+static const char *status_name(jm_cert_status_t s)
+{
+    switch (s) {
+    case JM_CERT_OK:        return "ok";
+    case JM_CERT_NOT_FOUND: return "notFound";
+    case JM_CERT_EXPIRED:   return "expired";
+    case JM_CERT_REVOKED:   return "revoked";
+    case JM_CERT_UNUSABLE:  return "unusable";
+    case JM_CERT_UNTRUSTED: return "untrusted";
+    }
+    return "unknown";
+}
+
+/* Certificates of the sender and every To/Cc/Bcc recipient (draft §4). */
+static json_t *collect_recipients(STACK_OF(X509) **precips, jm_call_t *call,
+                                  jm_mime_msg_t *msg, const char *sender)
+{
+    apr_pool_t *p = call->pool;
+    apr_array_header_t *addrs = jm_mime_recipients(msg, p);
+    apr_array_header_t *all = apr_array_make(p, addrs->nelts + 1, sizeof(const char *));
+    apr_array_header_t *why_failed = apr_array_make(p, 4, sizeof(const char *));
+    apr_hash_t *seen = apr_hash_make(p);
+    STACK_OF(X509) *recips = sk_X509_new_null();
+    json_t *failed = json_array(), *err;
+    int i;
+
+    /* the sender, then each recipient once (jm_mime_recipients already
+     * dedupes case-insensitively; the sender may be among them) */
+    apr_hash_set(seen, jm_util_strlower(sender, p), APR_HASH_KEY_STRING, "");
+    APR_ARRAY_PUSH(all, const char *) = sender;
+    for (i = 0; i < addrs->nelts; i++) {
+        const char *a = APR_ARRAY_IDX(addrs, i, const char *);
+        const char *key = jm_util_strlower(a, p);
+        if (!apr_hash_get(seen, key, APR_HASH_KEY_STRING)) {
+            apr_hash_set(seen, key, APR_HASH_KEY_STRING, "");
+            APR_ARRAY_PUSH(all, const char *) = a;
+        }
+    }
+    for (i = 0; i < all->nelts; i++) {
+        const char *a = APR_ARRAY_IDX(all, i, const char *);
+        jm_cert_lookup_t res;
+        const char *why = NULL;
+        apr_status_t rv;
+
+        memset(&res, 0, sizeof(res));
+        if (!call->ctx->certdir) {
+            res.status = JM_CERT_NOT_FOUND;
+            res.reason = "no certificate directory is configured";
+        }
+        else if (APR_SUCCESS != (rv = jm_certdir_find_encryption_cert(
+                                     &res, call->ctx->certdir, a,
+                                     call->ctx->budget.directory_deadline, &why, p))) {
+            /* never "not found", never unencrypted: retry later */
+            jm_log_perror(JM_LOG_MARK, JM_LOG_WARNING, rv, p, JMLOGNO(01050)
+                          "certificate directory unavailable looking up %s: %s",
+                          a, why ? why : "");
+            sk_X509_free(recips);
+            json_decref(failed);
+            return set_error(p, "serverUnavailable", NULL, "The certificate "
+                "directory could not be reached; nothing was stored. Try again later.");
+        }
+        if (res.status == JM_CERT_OK) {
+            sk_X509_push(recips, res.cert);
+            continue;
+        }
+        json_array_append_new(failed, json_pack("{s:s, s:s, s:s}", "email", a,
+            "status", status_name(res.status), "reason",
+            res.reason ? res.reason : status_name(res.status)));
+        APR_ARRAY_PUSH(why_failed, const char *) = apr_psprintf(p, "%s%s: %s",
+            why_failed->nelts ? "; " : "", a,
+            res.reason ? res.reason : status_name(res.status));
+    }
+    if (json_array_size(failed) > 0) {
+        sk_X509_free(recips);
+        err = set_error(p, "validEncryptionKeyNotFound", NULL, apr_psprintf(p,
+            "No valid encryption certificate for: %s",
+            apr_array_pstrcat(p, why_failed, 0)));
+        json_object_set_new(err, "invalidRecipients", failed);
+        return err;
+    }
+    json_decref(failed);
+    *precips = recips;
+    return NULL;
+}
+
+static apr_status_t free_x509_stack(void *s)
+{
+    sk_X509_free(s);          /* the certificates belong to the pool */
+    return APR_SUCCESS;
+}
+
+/* The request budget's part that the MIME builder enforces. */
+static void mime_limits(jm_mime_limits_t *lim, const jm_budget_t *b)
+{
+    lim->max_attachments = b->attachments_max;
+    lim->max_recipients = b->recipients_max;
+    lim->max_header_items = b->header_items_max;
+    lim->max_depth = b->mime_depth_max;
+}
+
+/* tooLarge (RFC 8620 §5.3) once the request has built what it may. */
+static const char *too_much_built(jm_call_t *call)
+{
+    return apr_psprintf(call->pool, "This request has built more than %"
+                        APR_SIZE_T_FMT " bytes of messages; create this Email in "
+                        "another request.", call->ctx->budget.build_max);
+}
+
+/* Build, sign and encrypt one creation; *perr set on a per-email failure. */
+static apr_status_t prepare_create(pending_t **ppend, json_t **perr,
+                                   jm_call_t *call, const char *cid, json_t *c,
+                                   const smime_args_t *defaults,
+                                   apr_array_header_t *boxes)
+{
+    apr_pool_t *p = call->pool;
+    smime_args_t a = *defaults;
+    jm_mime_msg_t *msg = NULL;
+    json_t *err = NULL;
+    const char *bad = NULL, *signer_addr = NULL;
+    const jm_signer_t *signer = NULL;
+    STACK_OF(X509) *recips = NULL;
+    pending_t *pend;
+    jm_mime_limits_t lim;
+    apr_status_t rv;
+    static const char *const server_set[] = { "id", "blobId", "threadId", "size", NULL };
+    int i, rc;
+
+    *perr = NULL;
+    if (!json_is_object(c)) {
+        *perr = set_error(p, "invalidProperties", NULL, "The creation is not an object.");
+        return APR_SUCCESS;
+    }
+    for (i = 0; server_set[i]; i++) {
+        if (json_object_get(c, server_set[i])) {
+            *perr = set_error(p, "invalidProperties", server_set[i],
+                              "This property is set by the server.");
+            return APR_SUCCESS;
+        }
+    }
+    if ((rc = read_smime_args(&a, call, c, &bad)) != 1) {
+        *perr = set_error(p, "invalidProperties", bad, smime_args_problem(rc, bad, p));
+        return APR_SUCCESS;
+    }
+    pend = apr_pcalloc(p, sizeof(*pend));
+    pend->creation_id = cid;
+    if ((*perr = read_metadata(&pend->row, call, c, boxes)) != NULL) {
+        return APR_SUCCESS;
+    }
+    if (call->ctx->budget.build_left == 0) {
+        *perr = set_error(p, "tooLarge", NULL, too_much_built(call));
+        return APR_SUCCESS;
+    }
+    /* the message itself: jm_mime_build skips the metadata and the S/MIME
+     * arguments read above */
+    mime_limits(&lim, &call->ctx->budget);
+    rv = jm_mime_build(&msg, c, fetch_blob_cb, call->ctx, &lim, &err, p);
+    if (rv == APR_EINVAL || rv == APR_NOTFOUND) {
+        *perr = err ? err : set_error(p, "invalidProperties", NULL, "Invalid Email.");
+        return APR_SUCCESS;
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (a.sign || a.encrypt) {
+        jm_smime_opts_t o;
+        jm_cms_err_t cerr;
+
+        if (a.sign) {
+            if ((*perr = choose_signer(&signer, &signer_addr, call, msg)) != NULL) {
+                return APR_SUCCESS;
+            }
+        }
+        else if (jm_mime_signer_address(&signer_addr, msg, perr, p) != APR_SUCCESS) {
+            /* encrypting to "the sender" needs one (draft §4) */
+            if (!*perr) {
+                *perr = set_error(p, "invalidEmail", "from", "No sender address.");
+            }
+            return APR_SUCCESS;
+        }
+        if (a.encrypt) {
+            if ((*perr = collect_recipients(&recips, call, msg, signer_addr)) != NULL) {
+                return APR_SUCCESS;
+            }
+            apr_pool_cleanup_register(p, recips, free_x509_stack,
+                                      apr_pool_cleanup_null);
+        }
+        memset(&o, 0, sizeof(o));
+        o.sign = a.sign;
+        o.encrypt = a.encrypt;
+        o.header_protect = a.header_protect;
+        o.sign_opaque = a.sign_opaque;
+        o.legacy_display = call->ctx->smime->legacy_display;
+        o.signer = signer;
+        o.recips = recips;
+        o.enc = call->ctx->smime->enc;
+        memset(&cerr, 0, sizeof(cerr));
+        rv = jm_smime_protect(&pend->bytes, &pend->len, msg, &o, &cerr, p);
+        if (rv != APR_SUCCESS) {
+            jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, rv, p, JMLOGNO(01051)
+                          "S/MIME %s%s%s failed for %s: %s", a.sign ? "sign" : "",
+                          a.sign && a.encrypt ? "+" : "",
+                          a.encrypt ? "encrypt" : "", call->ctx->account->username,
+                          cerr.text);
+            return rv;
+        }
+        jm_log_perror(JM_LOG_MARK, JM_LOG_INFO, 0, p, JMLOGNO(01052)
+                      "%s: S/MIME %s%s%s message as %s, %d recipient cert(s)",
+                      call->ctx->account->username, a.sign ? "signed" : "",
+                      a.sign && a.encrypt ? "+" : "",
+                      a.encrypt ? "encrypted" : "", signer_addr,
+                      recips ? sk_X509_num(recips) : 0);
+    }
+    else if (APR_SUCCESS != (rv = jm_mime_to_bytes(&pend->bytes, &pend->len, msg, p))) {
+        return rv;
+    }
+    if (!jm_budget_take_build(&call->ctx->budget, pend->len)) {
+        call->ctx->budget.build_left = 0;   /* the ones after it fail too */
+        *perr = set_error(p, "tooLarge", NULL, too_much_built(call));
+        return APR_SUCCESS;
+    }
+    pend->row.id = jm_util_new_id('M', p);
+    pend->row.thread_id = apr_pstrcat(p, "T", pend->row.id + 1, NULL);
+    pend->row.blob_id = jm_blob_id_for(pend->bytes, pend->len, p);
+    pend->row.size = (apr_int64_t)pend->len;
+    *ppend = pend;
+    return APR_SUCCESS;
+}
+
+/* One transaction for every prepared creation: all or nothing. */
+static apr_status_t commit_creates(const char **pnew_state, jm_call_t *call,
+                                   apr_array_header_t *pending)
+{
+    jm_ctx_t *ctx = call->ctx;
+    const char *acc = ctx->account->id, *st;
+    apr_status_t rv;
+    int i;
+
+    if (APR_SUCCESS != (rv = jm_db_begin(ctx->db, call->pool))) {
+        return rv;
+    }
+    for (i = 0; i < pending->nelts; i++) {
+        pending_t *pe = APR_ARRAY_IDX(pending, i, pending_t *);
+        if (APR_SUCCESS != (rv = jm_store_blob_put(ctx->db, acc, pe->row.blob_id,
+                                                   "message/rfc822", pe->bytes,
+                                                   pe->len, call->pool))
+            || APR_SUCCESS != (rv = jm_store_email_insert(ctx->db, acc, &pe->row,
+                                                          call->pool))
+            || APR_SUCCESS != (rv = jm_store_change(pnew_state, ctx->db, acc,
+                                                    JM_TYPE_EMAIL, pe->row.id,
+                                                    "created", call->pool))
+            || APR_SUCCESS != (rv = jm_store_change(&st, ctx->db, acc, JM_TYPE_THREAD,
+                                                    pe->row.thread_id, "created",
+                                                    call->pool))) {
+            jm_db_rollback(ctx->db);
+            return rv;
+        }
+    }
+    if (pending->nelts > 0
+        && APR_SUCCESS != (rv = jm_store_change(&st, ctx->db, acc, JM_TYPE_MAILBOX,
+                                                "", "counts", call->pool))) {
+        jm_db_rollback(ctx->db);
+        return rv;
+    }
+    return jm_db_commit(ctx->db);
+}
+
+static size_t set_count(json_t *v)
+{
+    return json_is_object(v) ? json_object_size(v)
+         : json_is_array(v) ? json_array_size(v) : 0;
+}
+
+apr_status_t jm_email_set(jm_call_t *call)
+{
+    jm_ctx_t *ctx = call->ctx;
+    json_t *args = call->args, *create, *update, *destroy, *c, *v;
+    json_t *created, *not_created, *not_updated, *not_destroyed;
+    smime_args_t defaults = { 0, 0, 1, 1 };
+    apr_array_header_t *pending, *boxes;
+    const char *old_state, *new_state, *cid, *bad = NULL;
+    apr_status_t rv;
+    size_t i;
+    int j, rc;
+
+    create = json_object_get(args, "create");
+    update = json_object_get(args, "update");
+    destroy = json_object_get(args, "destroy");
+    if ((create && !json_is_null(create) && !json_is_object(create))
+        || (update && !json_is_null(update) && !json_is_object(update))
+        || (destroy && !json_is_null(destroy) && !json_is_array(destroy))) {
+        return jm_call_error(call, "invalidArguments", "create and update must "
+                             "be objects, destroy an array (or null).");
+    }
+    if ((rc = read_smime_args(&defaults, call, args, &bad)) != 1) {
+        return jm_call_error(call, "invalidArguments", "%s",
+                             smime_args_problem(rc, bad, call->pool));
+    }
+    if ((long)(set_count(create) + set_count(update) + set_count(destroy))
+        > ctx->limits->max_objects_in_set) {
+        return jm_call_error(call, "requestTooLarge", "More than maxObjectsInSet "
+                             "(%ld) objects in one Email/set.",
+                             ctx->limits->max_objects_in_set);
+    }
+    if (APR_SUCCESS != (rv = jm_store_state(&old_state, ctx->db, ctx->account->id,
+                                            JM_TYPE_EMAIL, call->pool))) {
+        return rv;
+    }
+    v = json_object_get(args, "ifInState");
+    if (v && !json_is_null(v)) {
+        if (!json_is_string(v)) {
+            return jm_call_error(call, "invalidArguments", "ifInState must be a string.");
+        }
+        if (strcmp(json_string_value(v), old_state) != 0) {
+            return jm_call_error(call, "stateMismatch", "The Email state is %s.",
+                                 old_state);
+        }
+    }
+    if (APR_SUCCESS != (rv = jm_store_mailbox_ids(&boxes, ctx->db, ctx->account->id,
+                                                  call->pool))) {
+        return rv;
+    }
+    created = jm_json_own(call->pool, json_object());
+    not_created = jm_json_own(call->pool, json_object());
+    not_updated = jm_json_own(call->pool, json_object());
+    not_destroyed = jm_json_own(call->pool, json_object());
+    pending = apr_array_make(call->pool, 4, sizeof(pending_t *));
+    json_object_foreach(create, cid, c) {
+        pending_t *pend = NULL;
+        json_t *err = NULL;
+        if (APR_SUCCESS != (rv = prepare_create(&pend, &err, call, cid, c, &defaults,
+                                                boxes))) {
+            return rv;
+        }
+        if (err) {
+            json_object_set(not_created, cid, err);
+        }
+        else {
+            APR_ARRAY_PUSH(pending, pending_t *) = pend;
+        }
+    }
+    /* update and destroy of Emails are not implemented yet: say so per id
+     * rather than pretend (the full mail data model is a later issue) */
+    json_object_foreach(update, cid, c) {
+        json_object_set(not_updated, cid, set_error(call->pool, "forbidden", NULL,
+                            "Email/set update is not supported by this server yet."));
+    }
+    json_array_foreach(destroy, i, v) {
+        if (json_is_string(v)) {
+            json_object_set(not_destroyed, json_string_value(v), set_error(call->pool, 
+                "forbidden", NULL, "Email/set destroy is not supported by this server yet."));
+        }
+    }
+    new_state = old_state;
+    if (pending->nelts > 0) {
+        if (APR_SUCCESS != (rv = commit_creates(&new_state, call, pending))) {
+            return rv;
+        }
+    }
+    for (j = 0; j < pending->nelts; j++) {
+        pending_t *pe = APR_ARRAY_IDX(pending, j, pending_t *);
+        json_object_set_new(created, pe->creation_id, json_pack(
+            "{s:s, s:s, s:s, s:I}", "id", pe->row.id, "blobId", pe->row.blob_id,
+            "threadId", pe->row.thread_id, "size", (json_int_t)pe->row.size));
+        jm_call_add_created(call, pe->creation_id, pe->row.id);
+    }
+    call->result = json_pack("{s:s, s:s, s:s, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}",
+        "accountId", ctx->account->id, "oldState", old_state, "newState", new_state,
+        "created", json_object_size(created) ? created : NULL,
+        "updated", NULL,
+        "destroyed", NULL,
+        "notCreated", json_object_size(not_created) ? not_created : NULL,
+        "notUpdated", json_object_size(not_updated) ? not_updated : NULL,
+        "notDestroyed", json_object_size(not_destroyed) ? not_destroyed : NULL);
+    return APR_SUCCESS;
+}

@@ -1,0 +1,113 @@
+/* RFC 5322 / MIME: build a message from an Email/set create object and read
+ * Email/get properties back from stored bytes. GMime 3 does the MIME work
+ * (RFC 2047/2231, charsets, transfer encodings); no cryptography in here.
+ */
+#ifndef JM_MIME_H
+#define JM_MIME_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include "core/jm_json.h"
+
+/** Call once per process before threads start (g_mime_init). */
+void jm_mime_global_init(void);
+
+/** Fetch an uploaded blob for an attachment (RFC 8621 §4.6 blobId parts).
+ *  Return APR_NOTFOUND when the blob does not exist for this account. */
+typedef apr_status_t jm_blob_fetch_fn(const unsigned char **pdata, apr_size_t *plen,
+                                      void *ctx, const char *blob_id, apr_pool_t *p);
+
+/** What one Email may be made of (from the request budget). A creation
+ *  past one of them is refused: tooLarge for the attachment bytes (RFC 8621
+ *  §1.3.1 maxSizeAttachmentsPerEmail, RFC 8620 §5.3), invalidProperties
+ *  naming the path for the others. */
+typedef struct {
+    apr_size_t max_attachments;  /**< sum of the unencoded bytes of blob parts */
+    int max_recipients;          /**< To + Cc + Bcc addresses */
+    int max_header_items;        /**< ids, URLs, addresses or instances per field */
+    int max_depth;               /**< body part nesting (the root is depth 1) */
+} jm_mime_limits_t;
+
+/** Defaults used when a caller passes NULL limits. */
+extern const jm_mime_limits_t jm_mime_default_limits;
+
+/** A built message; the GMime objects are released by a pool cleanup. */
+typedef struct jm_mime_msg_t jm_mime_msg_t;
+
+/**
+ * RFC 8621 §4.6 Email/set create → message. Validates every property it
+ * reads (types, header:Name:form syntax, partIds referenced in bodyValues,
+ * conflicting properties, CR/LF in header values, ...). Adds Message-ID,
+ * Date and MIME-Version when missing. Keys outside RFC 8621 (e.g. the
+ * S/MIME arguments, mailboxIds, keywords, receivedAt) are ignored here:
+ * the caller handles those.
+ * @param pseterr on APR_EINVAL: a SetError object owned by p, e.g.
+ *        {"type":"invalidProperties","properties":["bodyStructure/type"],
+ *         "description":"..."}, {"type":"blobNotFound","notFound":[..]}
+ *        or {"type":"tooLarge","description":"..."}. Each distinct blob id
+ *        is fetched once, however often it is referenced.
+ */
+apr_status_t jm_mime_build(jm_mime_msg_t **pmsg, json_t *create,
+                           jm_blob_fetch_fn *fetch, void *fetch_ctx,
+                           const jm_mime_limits_t *limits,
+                           json_t **pseterr, apr_pool_t *p);
+
+/** The whole message as bytes with CRLF line ends (what gets stored). */
+apr_status_t jm_mime_to_bytes(const char **pdata, apr_size_t *plen,
+                              jm_mime_msg_t *msg, apr_pool_t *p);
+
+/** The stored bytes parsed as a GMimeMessage, on first use (borrowed,
+ *  lives as long as p; void* keeps GLib out of callers). */
+void *jm_mime_gmime(jm_mime_msg_t *msg, apr_pool_t *p);
+
+/**
+ * Signer address per the S/MIME draft §4: first address of the last Sender
+ * field if any, else of the last From field. More than one such field, or
+ * more than one address in the chosen field, or none: APR_EINVAL with
+ * *pseterr = {"type":"invalidEmail", "properties":[...], "description":...}.
+ * The address is returned lower-cased in the domain part.
+ */
+apr_status_t jm_mime_signer_address(const char **paddr, jm_mime_msg_t *msg,
+                                    json_t **pseterr, apr_pool_t *p);
+
+/** Every address in To, Cc and Bcc (group members included), deduplicated
+ *  case-insensitively, in order of appearance (const char*). */
+apr_array_header_t *jm_mime_recipients(jm_mime_msg_t *msg, apr_pool_t *p);
+
+/** Options for jm_mime_email_props (RFC 8621 §4.2 Email/get arguments). */
+typedef struct {
+    json_t *properties;          /**< array of names or NULL for the default set */
+    json_t *body_properties;     /**< array or NULL for the default */
+    int fetch_text_body_values;
+    int fetch_html_body_values;
+    int fetch_all_body_values;
+    apr_size_t max_body_value_bytes; /**< 0 = no limit */
+    int max_depth;               /**< parts nested deeper are read as opaque
+                                  *   leaves; 0 = jm_mime_default_limits */
+    const char *blob_id;         /**< the message's own blobId: part blobIds are
+                                  *   "<blob_id>_<partId>" */
+} jm_mime_get_opts_t;
+
+/**
+ * Parse stored bytes and produce the RFC 8621 §4.1 properties that come from
+ * the message itself (headers, convenience headers such as from/to/subject/
+ * sentAt/messageId, bodyStructure, textBody, htmlBody, attachments,
+ * bodyValues, hasAttachment, preview, header:Name:form). Metadata (id,
+ * blobId, threadId, mailboxIds, keywords, size, receivedAt) is the caller's.
+ * Unknown property names: APR_EINVAL with *pbad = the first unknown name.
+ * *pprops belongs to p (take a reference to keep it longer).
+ */
+apr_status_t jm_mime_email_props(json_t **pprops, const char *raw, apr_size_t len,
+                                 const jm_mime_get_opts_t *opts,
+                                 const char **pbad, apr_pool_t *p);
+
+/** Decoded content and media type (ptype may be NULL) of part part_id of a
+ *  stored message (for "<blob_id>_<partId>"); max_depth as in
+ *  jm_mime_get_opts_t, so part ids match Email/get's. APR_NOTFOUND if no
+ *  such part. */
+apr_status_t jm_mime_part_content(const char **pdata, apr_size_t *plen,
+                                  const char **ptype, const char *raw,
+                                  apr_size_t len, const char *part_id,
+                                  int max_depth, apr_pool_t *p);
+
+#endif

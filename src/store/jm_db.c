@@ -1,0 +1,411 @@
+/* apr_dbd with lazily prepared statements per connection. */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_thread_mutex.h>
+#include <apr_version.h>
+#include "store/jm_db.h"
+#include "core/jm_log.h"
+
+#define SETUP_MARK "jmap_smime:connection-setup-done"
+
+/* SQLite allows one writer at a time. Writers of one process queue here,
+ * before BEGIN, so they hand the write lock on at once instead of polling
+ * the database for it; only a lock held by another process is waited for
+ * by polling (native_txn). Bounded like that wait. Created once in
+ * child_init; read-only afterwards. */
+static apr_thread_mutex_t *write_lock;
+
+apr_status_t jm_db_process_init(apr_pool_t *pchild)
+{
+    if (write_lock) {
+        return APR_SUCCESS;
+    }
+#if APR_VERSION_AT_LEAST(1, 7, 0)
+    return apr_thread_mutex_create(&write_lock, APR_THREAD_MUTEX_TIMED, pchild);
+#else
+    return apr_thread_mutex_create(&write_lock, APR_THREAD_MUTEX_DEFAULT, pchild);
+#endif
+}
+
+const jm_sql_dialect_t *jm_db_dialect_for(const char *driver_name)
+{
+    if (driver_name && strcmp(driver_name, "sqlite3") == 0) {
+        return &jm_sql_sqlite3;
+    }
+    if (driver_name && strcmp(driver_name, "pgsql") == 0) {
+        return &jm_sql_pgsql;
+    }
+    return NULL;
+}
+
+static void note_error(jm_db_t *db, int rc, apr_pool_t *p)
+{
+    const char *e = apr_dbd_error(db->driver, db->handle, rc);
+    db->last_error = apr_pstrdup(p, e ? e : "unknown database error");
+}
+
+apr_status_t jm_db_exec_literal(jm_db_t *db, const char *sql, apr_pool_t *p)
+{
+    int nrows = 0, rc;
+
+    rc = apr_dbd_query(db->driver, db->handle, &nrows, sql);
+    if (rc != 0) {
+        note_error(db, rc, p);
+        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                      JMLOGNO(01001) "SQL failed (%s): %s", sql, db->last_error);
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t jm_db_select_literal(const char **pfirst, jm_db_t *db,
+                                  const char *sql, apr_pool_t *p)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int rc;
+
+    *pfirst = NULL;
+    rc = apr_dbd_select(db->driver, p, db->handle, &res, sql, 0);
+    if (rc != 0) {
+        note_error(db, rc, p);
+        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                      JMLOGNO(01008) "SQL failed (%s): %s", sql, db->last_error);
+        return APR_EGENERAL;
+    }
+    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
+        if (!*pfirst) {
+            const char *v = apr_dbd_get_entry(db->driver, row, 0);
+            *pfirst = v ? apr_pstrdup(p, v) : NULL;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t jm_db_wrap(jm_db_t **pdb, const apr_dbd_driver_t *driver,
+                        apr_dbd_t *handle, apr_hash_t *prepared,
+                        apr_pool_t *conn_pool, apr_pool_t *p)
+{
+    jm_db_t *db = apr_pcalloc(p, sizeof(*db));
+    const char *const *q;
+    apr_status_t rv;
+
+    db->driver = driver;
+    db->handle = handle;
+    db->prepared = prepared;
+    db->conn_pool = conn_pool;
+    db->dialect = jm_db_dialect_for(apr_dbd_name(driver));
+    if (!db->dialect) {
+        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_ENOTIMPL, p,
+                      JMLOGNO(01002) "DBDriver %s is not supported "
+                      "(use sqlite3 or pgsql)", apr_dbd_name(driver));
+        return APR_ENOTIMPL;
+    }
+    if (!apr_hash_get(prepared, SETUP_MARK, APR_HASH_KEY_STRING)) {
+        if (db->dialect->on_connect_native
+            && db->dialect->on_connect_native(apr_dbd_native_handle(driver, handle))) {
+            jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                          JMLOGNO(01009) "cannot set up the %s connection",
+                          db->dialect->driver);
+            return APR_EGENERAL;
+        }
+        for (q = db->dialect->on_connect; q && *q; q++) {
+            const char *ignored;
+            rv = db->dialect->on_connect_returns_rows
+                ? jm_db_select_literal(&ignored, db, *q, p)
+                : jm_db_exec_literal(db, *q, p);
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+        }
+        apr_hash_set(prepared, SETUP_MARK, APR_HASH_KEY_STRING, SETUP_MARK);
+    }
+    *pdb = db;
+    return APR_SUCCESS;
+}
+
+static apr_status_t get_stmt(apr_dbd_prepared_t **pstmt, jm_db_t *db,
+                             jm_sql_id_t id, apr_pool_t *p)
+{
+    char label[48];
+    apr_dbd_prepared_t *stmt;
+    int rc;
+
+    apr_snprintf(label, sizeof(label), "jmap_smime_%d", (int)id);
+    stmt = apr_hash_get(db->prepared, label, APR_HASH_KEY_STRING);
+    if (!stmt) {
+        rc = apr_dbd_prepare(db->driver, db->conn_pool, db->handle,
+                             db->dialect->stmt[id], label, &stmt);
+        if (rc != 0) {
+            note_error(db, rc, p);
+            jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                          JMLOGNO(01003) "cannot prepare statement %d: %s",
+                          (int)id, db->last_error);
+            return APR_EGENERAL;
+        }
+        apr_hash_set(db->prepared, apr_pstrdup(db->conn_pool, label),
+                     APR_HASH_KEY_STRING, stmt);
+    }
+    *pstmt = stmt;
+    return APR_SUCCESS;
+}
+
+apr_status_t jm_db_exec(jm_db_t *db, int *pnrows, jm_sql_id_t id, int nargs,
+                        const char **args, apr_pool_t *p)
+{
+    apr_dbd_prepared_t *stmt;
+    apr_status_t rv;
+    int nrows = 0, rc;
+
+    if (APR_SUCCESS != (rv = get_stmt(&stmt, db, id, p))) {
+        return rv;
+    }
+    rc = apr_dbd_pquery(db->driver, p, db->handle, &nrows, stmt, nargs, args);
+    if (rc != 0) {
+        note_error(db, rc, p);
+        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                      JMLOGNO(01004) "statement %d failed: %s", (int)id,
+                      db->last_error);
+        return APR_EGENERAL;
+    }
+    if (pnrows) {
+        *pnrows = nrows;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t jm_db_select(apr_array_header_t **prows, jm_db_t *db,
+                          jm_sql_id_t id, int nargs, const char **args,
+                          apr_pool_t *p)
+{
+    apr_dbd_prepared_t *stmt;
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    apr_array_header_t *rows;
+    apr_status_t rv;
+    int rc, ncols, i;
+
+    if (APR_SUCCESS != (rv = get_stmt(&stmt, db, id, p))) {
+        return rv;
+    }
+    rc = apr_dbd_pselect(db->driver, p, db->handle, &res, stmt, 0, nargs, args);
+    if (rc != 0) {
+        note_error(db, rc, p);
+        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                      JMLOGNO(01005) "select %d failed: %s", (int)id,
+                      db->last_error);
+        return APR_EGENERAL;
+    }
+    rows = apr_array_make(p, 4, sizeof(const char **));
+    /* always drain to -1: the driver frees the result only then. The
+     * column count is known only once a row is fetched (pgsql streams
+     * sequential results). */
+    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
+        const char **cols;
+        ncols = apr_dbd_num_cols(db->driver, res);
+        cols = apr_pcalloc(p, sizeof(char *) * (ncols + 1));
+        for (i = 0; i < ncols; i++) {
+            const char *v = apr_dbd_get_entry(db->driver, row, i);
+            cols[i] = apr_pstrdup(p, v ? v : "");
+        }
+        APR_ARRAY_PUSH(rows, const char **) = cols;
+    }
+    *prows = rows;
+    return APR_SUCCESS;
+}
+
+static apr_status_t end_txn(jm_db_t *db, int rollback);
+
+static apr_status_t txn_cleanup(void *data)
+{
+    jm_db_t *db = data;
+
+    if (db->in_txn) {
+        jm_log_perror(JM_LOG_MARK, JM_LOG_WARNING, 0, db->txn_pool,
+                      JMLOGNO(01011) "transaction left open; rolling back");
+        end_txn(db, 1);
+    }
+    return APR_SUCCESS;
+}
+
+static void unlock_writers(jm_db_t *db)
+{
+    if (db->dialect->serialize_writers && write_lock) {
+        apr_thread_mutex_unlock(write_lock);
+    }
+}
+
+/* This process's writers queue on write_lock, at most until deadline. */
+static apr_status_t lock_writers(jm_db_t *db, apr_interval_time_t max_wait)
+{
+    if (!db->dialect->serialize_writers || !write_lock) {
+        return APR_SUCCESS;
+    }
+#if APR_VERSION_AT_LEAST(1, 7, 0)
+    return apr_thread_mutex_timedlock(write_lock, max_wait > 0 ? max_wait : 0);
+#else
+    (void)max_wait;
+    return apr_thread_mutex_lock(write_lock);
+#endif
+}
+
+/* One native transaction step, retried while the database is locked by
+ * another connection, sleeping between attempts (no apr_dbd lock is held
+ * here: other threads of this process keep reading meanwhile). */
+static int native_txn(jm_db_t *db, jm_txn_op_t op, apr_time_t deadline,
+                      char *err, apr_size_t errlen)
+{
+    void *native = apr_dbd_native_handle(db->driver, db->handle);
+    apr_interval_time_t pause = 500;
+    int rc;
+
+    for (;;) {
+        rc = db->dialect->txn_native(native, op, err, errlen);
+        if (rc != JM_TXN_BUSY) {
+            return rc;
+        }
+        if (apr_time_now() + pause > deadline) {
+            return JM_TXN_BUSY;
+        }
+        apr_sleep(pause);
+        pause = pause * 2 > 10000 ? 10000 : pause * 2;
+    }
+}
+
+apr_status_t jm_db_begin_within(jm_db_t *db, apr_interval_time_t max_wait,
+                                apr_pool_t *p)
+{
+    apr_time_t start = apr_time_now(), deadline = start + max_wait;
+    char err[256] = "";
+    apr_status_t rv;
+    int rc;
+
+    if (db->in_txn) {
+        db->last_error = "a transaction is already open on this connection";
+        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EINVAL, p,
+                      JMLOGNO(07010) "cannot start transaction: %s", db->last_error);
+        return APR_EINVAL;
+    }
+    if ((rv = lock_writers(db, max_wait)) != APR_SUCCESS) {
+        db->last_error = "the store is busy (this process's writers are queued)";
+        jm_log_perror(JM_LOG_MARK, JM_LOG_WARNING, rv, p,
+                      JMLOGNO(07011) "gave up waiting for the write lock after "
+                      "%" APR_TIME_T_FMT " ms: other writes of this process "
+                      "are queued before this one", apr_time_as_msec(max_wait));
+        return APR_TIMEUP;
+    }
+    if (db->dialect->txn_native) {
+        rc = native_txn(db, JM_TXN_BEGIN, deadline, err, sizeof(err));
+        if (rc == JM_TXN_BUSY) {
+            unlock_writers(db);
+            db->last_error = "the store is busy (the database write lock is held "
+                             "by another process)";
+            jm_log_perror(JM_LOG_MARK, JM_LOG_WARNING, APR_TIMEUP, p,
+                          JMLOGNO(07012) "gave up waiting for the %s write lock "
+                          "after %" APR_TIME_T_FMT " ms: another process (a second "
+                          "httpd, a backup, a sqlite3 shell) holds a long write "
+                          "transaction", db->dialect->driver,
+                          apr_time_as_msec(apr_time_now() - start));
+            return APR_TIMEUP;
+        }
+        if (rc != JM_TXN_OK) {
+            unlock_writers(db);
+            db->last_error = apr_pstrdup(p, err);
+            jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                          JMLOGNO(01006) "cannot start transaction: %s",
+                          db->last_error);
+            return APR_EGENERAL;
+        }
+    }
+    else {
+        rc = apr_dbd_transaction_start(db->driver, p, db->handle, &db->txn);
+        if (rc != 0) {
+            note_error(db, rc, p);
+            jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                          JMLOGNO(07013) "cannot start transaction: %s",
+                          db->last_error);
+            db->txn = NULL;
+            unlock_writers(db);
+            return APR_EGENERAL;
+        }
+    }
+    if (apr_time_now() - start > apr_time_from_sec(1)) {
+        jm_log_perror(JM_LOG_MARK, JM_LOG_INFO, 0, p,
+                      JMLOGNO(07014) "waited %" APR_TIME_T_FMT " ms for the %s "
+                      "write lock", apr_time_as_msec(apr_time_now() - start),
+                      db->dialect->driver);
+    }
+    db->in_txn = 1;
+    db->txn_pool = p;
+    apr_pool_cleanup_register(p, db, txn_cleanup, apr_pool_cleanup_null);
+    return APR_SUCCESS;
+}
+
+apr_status_t jm_db_begin(jm_db_t *db, apr_pool_t *p)
+{
+    return jm_db_begin_within(db, JM_DB_WRITE_WAIT, p);
+}
+
+int jm_db_in_transaction(const jm_db_t *db)
+{
+    return db->in_txn;
+}
+
+static apr_status_t end_txn(jm_db_t *db, int rollback)
+{
+    apr_pool_t *p = db->txn_pool;
+    char err[256] = "";
+    const char *msg = NULL;
+    int rc;
+
+    if (!db->in_txn) {
+        return APR_EINVAL;
+    }
+    if (db->dialect->txn_native) {
+        rc = native_txn(db, rollback ? JM_TXN_ROLLBACK : JM_TXN_COMMIT,
+                        apr_time_now() + JM_DB_WRITE_WAIT, err, sizeof(err));
+        if (rc == JM_TXN_BUSY) {
+            msg = "the database stayed locked";
+        }
+        else if (rc != JM_TXN_OK) {
+            msg = err;
+        }
+        if (msg && !rollback) {
+            /* a failed COMMIT leaves the transaction open: end it */
+            native_txn(db, JM_TXN_ROLLBACK, apr_time_now() + JM_DB_WRITE_WAIT,
+                       err, sizeof(err));
+        }
+    }
+    else {
+        if (rollback) {
+            apr_dbd_transaction_mode_set(db->driver, db->txn,
+                                         APR_DBD_TRANSACTION_ROLLBACK);
+        }
+        rc = apr_dbd_transaction_end(db->driver, p, db->txn);
+        if (rc != 0) {
+            msg = apr_dbd_error(db->driver, db->handle, rc);
+        }
+        db->txn = NULL;
+    }
+    db->in_txn = 0;
+    apr_pool_cleanup_kill(p, db, txn_cleanup);
+    unlock_writers(db);
+    if (msg) {
+        db->last_error = apr_pstrdup(p, msg);
+        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                      JMLOGNO(01007) "cannot %s transaction: %s",
+                      rollback ? "roll back" : "commit", db->last_error);
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t jm_db_commit(jm_db_t *db)
+{
+    return end_txn(db, 0);
+}
+
+apr_status_t jm_db_rollback(jm_db_t *db)
+{
+    return end_txn(db, 1);
+}

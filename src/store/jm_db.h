@@ -1,0 +1,83 @@
+/* A database connection as the core sees it: an apr_dbd handle (from
+ * mod_dbd's pool in production, from apr_dbd_open in tests), its dialect and
+ * its prepared statements. Statements are prepared lazily, once per
+ * connection, into the connection's own hash and pool, so they live exactly
+ * as long as the connection does. A jm_db_t is used by one thread at a time.
+ */
+#ifndef JM_DB_H
+#define JM_DB_H
+
+#include <apr_pools.h>
+#include <apr_hash.h>
+#include <apr_tables.h>
+#include <apr_dbd.h>
+#include <apr_time.h>
+#include "store/sql/jm_sql.h"
+
+typedef struct {
+    const apr_dbd_driver_t *driver;
+    apr_dbd_t *handle;
+    apr_hash_t *prepared;      /**< label -> apr_dbd_prepared_t*, connection lifetime */
+    apr_pool_t *conn_pool;     /**< connection lifetime pool */
+    const jm_sql_dialect_t *dialect;
+    apr_dbd_transaction_t *txn;/**< apr_dbd's, for dialects without txn_native */
+    int in_txn;                /**< a transaction is open */
+    apr_pool_t *txn_pool;      /**< pool the open transaction was started on */
+    const char *last_error;    /**< driver's message for the last failure */
+} jm_db_t;
+
+/** Per-process set-up (child_init, before threads): the lock that queues
+ *  SQLite write transactions of this process. */
+apr_status_t jm_db_process_init(apr_pool_t *pchild);
+
+/** The dialect for an apr_dbd driver name, or NULL if unsupported. */
+const jm_sql_dialect_t *jm_db_dialect_for(const char *driver_name);
+
+/**
+ * Wrap a connection. prepared/conn_pool must live as long as the connection
+ * (mod_dbd: ap_dbd_t's prepared and pool). Runs the dialect's per-connection
+ * setup the first time this connection is seen.
+ */
+apr_status_t jm_db_wrap(jm_db_t **pdb, const apr_dbd_driver_t *driver,
+                        apr_dbd_t *handle, apr_hash_t *prepared,
+                        apr_pool_t *conn_pool, apr_pool_t *p);
+
+/** Run statement id with nargs text arguments; *pnrows = affected rows. */
+apr_status_t jm_db_exec(jm_db_t *db, int *pnrows, jm_sql_id_t id, int nargs,
+                        const char **args, apr_pool_t *p);
+
+/** Run a select and drain all rows: array of (const char **) with ncols
+ *  columns each (NULL values become ""). */
+apr_status_t jm_db_select(apr_array_header_t **prows, jm_db_t *db,
+                          jm_sql_id_t id, int nargs, const char **args,
+                          apr_pool_t *p);
+
+/** Run a literal statement (schema/migration only; never with user data). */
+apr_status_t jm_db_exec_literal(jm_db_t *db, const char *sql, apr_pool_t *p);
+
+/** Run a literal statement that answers with rows (SQLite PRAGMA) and
+ *  drain them; the first column of the first row in *pfirst (or NULL). */
+apr_status_t jm_db_select_literal(const char **pfirst, jm_db_t *db,
+                                  const char *sql, apr_pool_t *p);
+
+/** How long jm_db_begin waits for the write lock (SQLite: held by another
+ *  process or node, e.g. a long write transaction or a backup) before it
+ *  gives up with APR_TIMEUP. */
+#define JM_DB_WRITE_WAIT apr_time_from_sec(5)
+
+/** Transactions: one per jm_db_t at a time; rollback after a failure. A
+ *  transaction still open when its pool is cleared is rolled back.
+ *  SQLite: a write transaction (BEGIN IMMEDIATE), taken with short attempts
+ *  that sleep outside apr_dbd's process-wide lock, so readers of this
+ *  process never wait for a lock another process holds; APR_TIMEUP (logged,
+ *  retryable: the store is busy) after JM_DB_WRITE_WAIT. */
+apr_status_t jm_db_begin(jm_db_t *db, apr_pool_t *p);
+/** jm_db_begin with another bound on the wait (schema migration). */
+apr_status_t jm_db_begin_within(jm_db_t *db, apr_interval_time_t max_wait,
+                                apr_pool_t *p);
+/** 1 while a transaction is open on db. */
+int jm_db_in_transaction(const jm_db_t *db);
+apr_status_t jm_db_commit(jm_db_t *db);
+apr_status_t jm_db_rollback(jm_db_t *db);
+
+#endif
