@@ -627,7 +627,7 @@ static apr_status_t prepare_create(pending_t **ppend, json_t **perr,
         return APR_SUCCESS;
     }
     pend->row.id = jm_util_new_id('M', p);
-    pend->row.thread_id = apr_pstrcat(p, "T", pend->row.id + 1, NULL);
+    pend->row.thread_id = NULL;         /* the store threads it */
     pend->row.blob_id = jm_blob_id_for(pend->bytes, pend->len, p);
     pend->row.size = (apr_int64_t)pend->len;
     *ppend = pend;
@@ -639,7 +639,7 @@ static apr_status_t commit_creates(const char **pnew_state, jm_call_t *call,
                                    apr_array_header_t *pending)
 {
     jm_ctx_t *ctx = call->ctx;
-    const char *acc = ctx->account->id, *st;
+    const char *acc = ctx->account->id;
     apr_status_t rv;
     int i;
 
@@ -652,20 +652,13 @@ static apr_status_t commit_creates(const char **pnew_state, jm_call_t *call,
                                                    "message/rfc822", pe->bytes,
                                                    pe->len, call->pool))
             || APR_SUCCESS != (rv = jm_store_email_insert(ctx->db, acc, &pe->row,
-                                                          call->pool))
-            || APR_SUCCESS != (rv = jm_store_change(pnew_state, ctx->db, acc,
-                                                    JM_TYPE_EMAIL, pe->row.id,
-                                                    "created", call->pool))
-            || APR_SUCCESS != (rv = jm_store_change(&st, ctx->db, acc, JM_TYPE_THREAD,
-                                                    pe->row.thread_id, "created",
-                                                    call->pool))) {
+                                                          call->pool))) {
             jm_db_rollback(ctx->db);
             return rv;
         }
     }
-    if (pending->nelts > 0
-        && APR_SUCCESS != (rv = jm_store_change(&st, ctx->db, acc, JM_TYPE_MAILBOX,
-                                                "", "counts", call->pool))) {
+    if (APR_SUCCESS != (rv = jm_store_state(pnew_state, ctx->db, acc, JM_TYPE_EMAIL,
+                                            call->pool))) {
         jm_db_rollback(ctx->db);
         return rv;
     }

@@ -26,7 +26,7 @@ static json_t *mailbox_json(const jm_mailbox_row_t *m)
         "myRights", "mayReadItems", 1, "mayAddItems", 1, "mayRemoveItems", 1,
         "maySetSeen", 1, "maySetKeywords", 1, "mayCreateChild", 0,
         "mayRename", 0, "mayDelete", 0, "maySubmit", 1,
-        "isSubscribed", 1);
+        "isSubscribed", m->is_subscribed);
 }
 
 apr_status_t jm_mailbox_get(jm_call_t *call)

@@ -135,7 +135,7 @@ static apr_status_t get_stmt(apr_dbd_prepared_t **pstmt, jm_db_t *db,
     stmt = apr_hash_get(db->prepared, label, APR_HASH_KEY_STRING);
     if (!stmt) {
         rc = apr_dbd_prepare(db->driver, db->conn_pool, db->handle,
-                             db->dialect->stmt[id], label, &stmt);
+                             jm_sql_text(db->dialect, id), label, &stmt);
         if (rc != 0) {
             note_error(db, rc, p);
             jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,

@@ -13,14 +13,14 @@ static int read_version(jm_db_t *db, apr_pool_t *p)
 {
     const char *v = NULL;
 
-    if (jm_db_select_literal(&v, db, db->dialect->stmt[JM_SQL_SCHEMA_EXISTS], p)
+    if (jm_db_select_literal(&v, db, jm_sql_text(db->dialect, JM_SQL_SCHEMA_EXISTS), p)
         != APR_SUCCESS || !v) {
         return -1;
     }
     if (atoi(v) == 0) {
         return 0;
     }
-    if (jm_db_select_literal(&v, db, db->dialect->stmt[JM_SQL_SCHEMA_VERSION], p)
+    if (jm_db_select_literal(&v, db, jm_sql_text(db->dialect, JM_SQL_SCHEMA_VERSION), p)
         != APR_SUCCESS || !v) {
         return -1;
     }

@@ -33,13 +33,55 @@ apr_status_t jm_store_change(const char **pnew_state, jm_db_t *db,
                              const char *object_id, const char *kind,
                              apr_pool_t *p);
 
+/** jm_store_change with the properties the change touched (props: "" for
+ *  unknown/all, "counts" when only a mailbox's counts moved). */
+apr_status_t jm_store_change_props(const char **pnew_state, jm_db_t *db,
+                                   const char *account_id, const char *type,
+                                   const char *object_id, const char *kind,
+                                   const char *props, apr_pool_t *p);
+
+/** How many states of changes a type keeps (older ones are pruned and
+ *  /changes from before them answers cannotCalculateChanges). */
+#define JM_STORE_CHANGES_KEPT 10000
+
+/** A logged change (RFC 8620 §5.2). */
+typedef enum {
+    JM_CHANGE_CREATED = 1, JM_CHANGE_UPDATED = 2, JM_CHANGE_DESTROYED = 3
+} jm_change_kind_t;
+
+typedef struct {
+    const char *id;
+    jm_change_kind_t kind;
+    apr_int64_t state;
+    const char *props;          /**< "" or "counts" */
+} jm_change_t;
+
+/**
+ * The changes of type after state since, in state order, at most limit
+ * (jm_change_t; *pmore when there are more), with the current state and
+ * the oldest state changes can be computed from (since below it:
+ * cannotCalculateChanges).
+ */
+apr_status_t jm_store_changes_since(apr_array_header_t **pchanges, int *pmore,
+                                    apr_int64_t *pcurrent, apr_int64_t *poldest,
+                                    jm_db_t *db, const char *account_id,
+                                    const char *type, apr_int64_t since,
+                                    apr_int64_t limit, apr_pool_t *p);
+
+/** Inside a transaction: forget the changes of type at or below state upto. */
+apr_status_t jm_store_changes_prune(jm_db_t *db, const char *account_id,
+                                    const char *type, apr_int64_t upto,
+                                    apr_pool_t *p);
+
 typedef struct {
     const char *id, *name, *parent_id, *role;
     long sort_order;
+    int is_subscribed;
     long total_emails, unread_emails, total_threads, unread_threads;
 } jm_mailbox_row_t;
 
-/** All mailboxes of an account with their counts (jm_mailbox_row_t*). */
+/** All mailboxes of an account with their counts (jm_mailbox_row_t*); the
+ *  counts are kept incrementally (jm_store_email_insert), not counted. */
 apr_status_t jm_store_mailboxes(apr_array_header_t **pboxes, jm_db_t *db,
                                 const char *account_id, apr_pool_t *p);
 
@@ -85,17 +127,44 @@ apr_status_t jm_store_blob_get(const unsigned char **pdata, apr_size_t *plen,
                                const char *account_id, const char *blob_id,
                                apr_pool_t *p);
 
+/** The parsed columns of an email (for query, sort, threads, search). */
+typedef struct {
+    const char *subject, *sort_subject, *thread_subject;
+    const char *from_sort, *to_sort;
+    const char *from_text, *to_text, *cc_text, *bcc_text;
+    const char *preview;
+    const char *body_text;         /**< for the full-text index */
+    apr_int64_t sent_at;           /**< seconds; -1: no usable Date */
+    int has_attachment;
+    apr_array_header_t *own_ids;   /**< const char*: Message-ID(s) */
+    apr_array_header_t *ref_ids;   /**< const char*: In-Reply-To + References */
+} jm_email_cols_t;
+
 typedef struct {
     const char *id, *blob_id, *thread_id;
     apr_int64_t size;
     apr_time_t received_at;
-    const char *keywords;          /**< JSON object text */
+    const char *keywords;          /**< JSON object text, keys lower-case */
     apr_array_header_t *mailbox_ids; /**< const char* */
+    const jm_email_cols_t *cols;   /**< NULL: empty columns */
 } jm_email_row_t;
 
-/** Insert an email row and its mailbox memberships (caller's transaction). */
+/**
+ * Inside the caller's transaction: store an email row, its mailbox
+ * memberships (with the mailboxes' counts), keywords and full-text entry;
+ * pick its thread when thread_id is NULL (by the ids it shares with stored
+ * mail, merging threads it joins: RFC 8621 §3) and log the changes of
+ * Email, Thread and Mailbox. e->thread_id is set on return.
+ */
 apr_status_t jm_store_email_insert(jm_db_t *db, const char *account_id,
-                                   const jm_email_row_t *e, apr_pool_t *p);
+                                   jm_email_row_t *e, apr_pool_t *p);
+
+/** Inside a transaction: add (delta 1) or remove (-1) an email of thread
+ *  from a mailbox, or change its unread status there (emails 0, unread
+ *  +-1), keeping the four counts of RFC 8621 §2 exact. */
+apr_status_t jm_store_mailbox_count(jm_db_t *db, const char *account_id,
+                                    const char *mailbox_id, const char *thread_id,
+                                    int d_emails, int d_unread, apr_pool_t *p);
 
 /** APR_NOTFOUND if absent. */
 apr_status_t jm_store_email_get(jm_email_row_t **pe, jm_db_t *db,

@@ -1,7 +1,9 @@
 # 14-schema-migration.t — a database written by schema version 1 (the
 # module as of commit 18987ed: blob bytes base64 in jm_blobs.data) is
 # migrated at startup to version 2 (bytes in jm_blob_chunks rows, read one
-# row at a time) without losing anything. The version 1 database is the
+# row at a time) and on to version 3 (the mail data model: keyed change log,
+# mailbox counts kept in columns, keywords, threads and full-text tables)
+# without losing anything. The version 1 database is the
 # dump in t/fixtures/schema-v1.DRIVER.sql.gz, made by that old module
 # through its own HTTP API (t/fixtures/make-schema-v1.pl), with what it
 # answered in schema-v1.DRIVER.json: every blob downloads byte-exact
@@ -70,8 +72,9 @@ my $t = JMAPTest->new(ldap => 0, pki => 0, smtp => 0,
 my $sql = sub { my $r = eval { $t->db_sql($_[0]) } // "failed: $@"; chomp $r; $r };
 
 like($t->error_log, qr/JM01010: database schema migrated to version 2/, 'migrated to version 2');
-like($t->error_log, qr/store ready \(schema version 2, found 1\)/, 'startup: found 1, now 2');
-is($sql->('SELECT version FROM jm_schema'), 2, 'jm_schema says 2');
+like($t->error_log, qr/JM01010: database schema migrated to version 3/, 'and to version 3');
+like($t->error_log, qr/store ready \(schema version 3, found 1\)/, 'startup: found 1, now 3');
+is($sql->('SELECT version FROM jm_schema'), 3, 'jm_schema says 3');
 is($sql->($driver eq 'sqlite3'
           ? "SELECT COUNT(*) FROM pragma_table_info('jm_blobs') WHERE name = 'data'"
           : "SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'jm_blobs'"
@@ -122,13 +125,39 @@ subtest 'the version 1 email still parses; its attachment part downloads' => sub
     is(length $dl->{content}, $e->{size}, 'the whole message downloads');
 };
 
+subtest 'version 3: counts, keywords and the change log carried over' => sub {
+    my $e = $m->{email};
+    my $acct = $m->{accounts}{alice};
+    my $r = $t->api('alice', undef, [
+        ['Email/get', { accountId => $acct, ids => [$e->{id}],
+                        properties => [qw(mailboxIds keywords)] }, 'e'],
+        ['Mailbox/get', { accountId => $acct, ids => undef }, 'm']]);
+    my $got = $r && $r->{methodResponses}[0][1]{list}[0];
+    ok($got, 'Email/get') or return;
+    my ($mb) = keys %{ $got->{mailboxIds} };
+    my ($box) = grep { $_->{id} eq $mb } @{ $r->{methodResponses}[1][1]{list} };
+    ok($box, 'its mailbox') or return;
+    my $unread = ($got->{keywords}{'$seen'} || $got->{keywords}{'$draft'}) ? 0 : 1;
+    is($box->{totalEmails}, 1, 'totalEmails 1 from the migrated counts');
+    is($box->{totalThreads}, 1, 'totalThreads 1');
+    is($box->{unreadEmails}, $unread, "unreadEmails $unread");
+    my @others = grep { $_->{id} ne $mb } @{ $r->{methodResponses}[1][1]{list} };
+    is(scalar(grep { $_->{totalEmails} } @others), 0, 'the other mailboxes are empty');
+    is($sql->("SELECT COUNT(*) FROM jm_email_keywords WHERE email_id = '$e->{id}'"),
+       scalar(keys %{ $got->{keywords} }), 'keywords in jm_email_keywords');
+    is($sql->("SELECT COUNT(*) FROM jm_changes WHERE seq IS NULL"), 0,
+       'every change has a key');
+    is($sql->("SELECT COUNT(*) FROM jm_email_mailboxes WHERE email_id = '$e->{id}'"
+              . " AND received_at > 0"), 1, 'membership carries receivedAt');
+};
+
 subtest 'after the migration' => sub {
     my $acct = $m->{accounts}{alice};
     is($t->account_id('alice'), $acct, 'alice keeps her account');
     my $up = $t->upload('alice', $acct, "new in version 2\n", 'text/plain');
     is($up->{status}, 201, 'a new upload works');
     $t->restart;
-    like($t->error_log, qr/store ready \(schema version 2, found 2\)/, 'a restart migrates nothing');
+    like($t->error_log, qr/store ready \(schema version 3, found 3\)/, 'a restart migrates nothing');
     my $r = $t->get("/jmap/download/$acct/$up->{json}{blobId}/n.txt", 'alice');
     is($r->{content}, "new in version 2\n", 'the new blob after a restart');
 };

@@ -1,6 +1,7 @@
-/* Every SQL statement the module runs, by id, with one table of text per
- * dialect (sql/jm_sql_<driver>.c). Placeholders are apr_dbd's (%s text,
- * %lld 64-bit integer); SQL is never built from strings at run time. */
+/* Every SQL statement the module runs, by id: the portable ones once
+ * (sql/jm_sql_common.c), and per dialect (sql/jm_sql_<driver>.c) the schema
+ * and what really differs. Placeholders are apr_dbd's (%s text, %lld 64-bit
+ * integer); SQL is never built from strings at run time. */
 #ifndef JM_SQL_H
 #define JM_SQL_H
 
@@ -14,18 +15,39 @@ typedef enum {
     JM_SQL_STATE_LIST,          /* account -> type, state */
     JM_SQL_STATE_INSERT,        /* account, type */
     JM_SQL_STATE_BUMP,          /* account, type */
-    JM_SQL_STATE_GET,           /* account, type -> state */
-    JM_SQL_CHANGE_INSERT,       /* account, type, state, object id, kind */
-    JM_SQL_MAILBOX_LIST,        /* account -> id, name, parent, role, sort */
+    JM_SQL_STATE_GET,           /* account, type -> state, oldest */
+    JM_SQL_STATE_SET_OLDEST,    /* oldest, account, type */
+    JM_SQL_CHANGE_INSERT,       /* account, type, state, object id, kind, props */
+    JM_SQL_CHANGES_SINCE,       /* account, type, since, limit -> object id, kind, state, props */
+    JM_SQL_CHANGES_PRUNE,       /* account, type, up to state */
+    JM_SQL_MAILBOX_LIST,        /* account -> id, name, parent, role, sort, subscribed,
+                                 *            total, unread, threads, unread threads */
     JM_SQL_MAILBOX_INSERT,      /* id, account, name, parent, role, sort */
     JM_SQL_MAILBOX_IDS,         /* account -> id */
-    JM_SQL_MAILBOX_COUNTS,      /* account -> mailbox, total, unread, threads, unread threads */
+    JM_SQL_MAILBOX_ADJUST,      /* d total, d unread, d threads, d unread threads,
+                                 * account, mailbox */
+    JM_SQL_MBTHREAD_GET,        /* account, mailbox, thread -> emails, unread */
+    JM_SQL_MBTHREAD_INSERT,     /* account, mailbox, thread, emails, unread */
+    JM_SQL_MBTHREAD_UPDATE,     /* emails, unread, account, mailbox, thread */
+    JM_SQL_MBTHREAD_DELETE,     /* account, mailbox, thread */
     JM_SQL_BLOB_INSERT,         /* account, id, size, type, created (nrows 0: exists) */
     JM_SQL_BLOB_INFO,           /* account, id -> size, type */
     JM_SQL_BLOB_CHUNK_INSERT,   /* account, blob, seq, data(base64 of <= JM_SQL_CHUNK_BYTES) */
     JM_SQL_BLOB_CHUNK_GET,      /* account, blob, seq -> data(base64) */
-    JM_SQL_EMAIL_INSERT,        /* account, id, blob, thread, size, received, keywords, seen */
-    JM_SQL_EMAIL_MAILBOX_INSERT,/* account, email, mailbox */
+    JM_SQL_EMAIL_INSERT,        /* account, id, blob, thread, size, received, keywords,
+                                 * seen, unread, subject, sort subject, thread subject,
+                                 * from sort, to sort, from text, to text, cc text,
+                                 * bcc text, sent at (-1: no Date), has attachment,
+                                 * preview */
+    JM_SQL_EMAIL_MAILBOX_INSERT,/* account, email, mailbox, received */
+    JM_SQL_EMAIL_KEYWORD_INSERT,/* account, email, keyword */
+    JM_SQL_EMAIL_FTS_INSERT,    /* subject, from, to, cc, bcc, body, account, email */
+    JM_SQL_THREAD_REF_GET,      /* account, msgid -> thread */
+    JM_SQL_THREAD_REF_INSERT,   /* account, msgid, thread (existing: kept) */
+    JM_SQL_THREAD_REFS_MOVE,    /* new thread, account, old thread */
+    JM_SQL_THREAD_EMAIL_IDS,    /* account, thread -> id (oldest first) */
+    JM_SQL_EMAIL_SET_THREAD,    /* thread, account, id */
+    JM_SQL_MBTHREAD_BY_THREAD,  /* account, thread -> mailbox, emails, unread */
     JM_SQL_EMAIL_GET,           /* account, id -> id, blob, thread, size, received, keywords */
     JM_SQL_EMAIL_MAILBOXES,     /* account, email -> mailbox */
     JM_SQL_EMAIL_IDS,           /* account, limit -> id */
@@ -47,8 +69,13 @@ typedef enum { JM_TXN_BEGIN, JM_TXN_COMMIT, JM_TXN_ROLLBACK } jm_txn_op_t;
 #define JM_TXN_BUSY   1     /**< locked by another connection: try again later */
 #define JM_TXN_FAILED (-1)
 
+/** The statements both dialects run as they are (sql/jm_sql_common.c). */
+extern const char *const jm_sql_common[JM_SQL__COUNT];
+
 typedef struct {
     const char *driver;             /**< apr_dbd driver name */
+    /** What this dialect says differently (DDL-dependent, upserts, full-text
+     *  search); NULL entries use jm_sql_common. */
     const char *stmt[JM_SQL__COUNT];
     /** Schema migrations: migrations[v] moves version v to v+1; each entry is
      *  a NULL-terminated list of statements run in one transaction. */
@@ -66,6 +93,9 @@ typedef struct {
      *  between attempts, outside every apr_dbd lock. */
     int (*txn_native)(void *native, jm_txn_op_t op, char *err, apr_size_t errlen);
 } jm_sql_dialect_t;
+
+/** The text of statement id in dialect d. */
+const char *jm_sql_text(const jm_sql_dialect_t *d, jm_sql_id_t id);
 
 extern const jm_sql_dialect_t jm_sql_sqlite3;
 extern const jm_sql_dialect_t jm_sql_pgsql;

@@ -107,7 +107,88 @@ static const char *const v2[] = {
     "ALTER TABLE jm_blobs_v2 RENAME TO jm_blobs",
     NULL
 };
-static const char *const *const migrations[] = { v1, v2, NULL };
+/* Version 2 -> 3: the mail data model. The change log gets a key (seq),
+ * the properties a change touched (props: "counts" when only a mailbox's
+ * counts moved, RFC 8621 §2.2 updatedProperties) and a lower bound per type
+ * (jm_states.oldest: changes at or below it are pruned, RFC 8620 §5.2
+ * cannotCalculateChanges). Emails get parsed columns for sorting, threads
+ * and search (filled by jm_store_reindex for rows of older versions:
+ * indexed = 0), keywords and mailbox-thread counts get tables, full-text
+ * search an FTS5 table whose rowid is jm_emails.num. */
+static const char *const v3[] = {
+    "CREATE TABLE jm_changes_v3 (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " account_id TEXT NOT NULL, type TEXT NOT NULL, state INTEGER NOT NULL,"
+    " object_id TEXT NOT NULL, kind TEXT NOT NULL, props TEXT NOT NULL DEFAULT '')",
+    "INSERT INTO jm_changes_v3 (account_id, type, state, object_id, kind)"
+    " SELECT account_id, type, state, object_id, kind FROM jm_changes ORDER BY state",
+    "DROP TABLE jm_changes",
+    "ALTER TABLE jm_changes_v3 RENAME TO jm_changes",
+    "CREATE INDEX jm_changes_by_state ON jm_changes (account_id, type, state)",
+    "ALTER TABLE jm_states ADD COLUMN oldest INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE jm_mailboxes ADD COLUMN is_subscribed INTEGER NOT NULL DEFAULT 1",
+    "ALTER TABLE jm_mailboxes ADD COLUMN total_emails INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE jm_mailboxes ADD COLUMN unread_emails INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE jm_mailboxes ADD COLUMN total_threads INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE jm_mailboxes ADD COLUMN unread_threads INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE jm_emails ADD COLUMN num INTEGER NOT NULL DEFAULT 0",
+    "UPDATE jm_emails SET num = rowid",
+    "CREATE UNIQUE INDEX jm_emails_by_num ON jm_emails (num)",
+    "ALTER TABLE jm_emails ADD COLUMN unread INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE jm_emails ADD COLUMN subject TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE jm_emails ADD COLUMN sort_subject TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE jm_emails ADD COLUMN thread_subject TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE jm_emails ADD COLUMN from_sort TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE jm_emails ADD COLUMN to_sort TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE jm_emails ADD COLUMN from_text TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE jm_emails ADD COLUMN to_text TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE jm_emails ADD COLUMN cc_text TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE jm_emails ADD COLUMN bcc_text TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE jm_emails ADD COLUMN sent_at INTEGER NOT NULL DEFAULT -1",
+    "ALTER TABLE jm_emails ADD COLUMN has_attachment INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE jm_emails ADD COLUMN preview TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE jm_emails ADD COLUMN indexed INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE jm_email_mailboxes ADD COLUMN received_at INTEGER NOT NULL DEFAULT 0",
+
+    /* mail data model: counts kept per mailbox and per (mailbox, thread) */
+    "CREATE UNIQUE INDEX jm_mailboxes_sibling_names ON jm_mailboxes (account_id, parent_id, name)",
+    "UPDATE jm_emails SET unread = CASE WHEN seen = 0 AND keywords NOT LIKE '%\"$draft\"%'"
+    " THEN 1 ELSE 0 END",
+    "CREATE INDEX jm_emails_by_thread ON jm_emails (account_id, thread_id, received_at)",
+    "UPDATE jm_email_mailboxes SET received_at = (SELECT e.received_at FROM jm_emails e"
+    " WHERE e.account_id = jm_email_mailboxes.account_id AND e.id = jm_email_mailboxes.email_id)",
+    "CREATE INDEX jm_email_mailboxes_by_received ON jm_email_mailboxes"
+    " (account_id, mailbox_id, received_at, email_id)",
+    "CREATE TABLE jm_email_keywords (account_id TEXT NOT NULL, email_id TEXT NOT NULL,"
+    " keyword TEXT NOT NULL, PRIMARY KEY (account_id, email_id, keyword))",
+    "CREATE INDEX jm_email_keywords_by_keyword ON jm_email_keywords (account_id, keyword, email_id)",
+    "CREATE TABLE jm_mailbox_threads (account_id TEXT NOT NULL, mailbox_id TEXT NOT NULL,"
+    " thread_id TEXT NOT NULL, emails INTEGER NOT NULL, unread INTEGER NOT NULL,"
+    " PRIMARY KEY (account_id, mailbox_id, thread_id))",
+    "INSERT INTO jm_mailbox_threads (account_id, mailbox_id, thread_id, emails, unread)"
+    " SELECT m.account_id, m.mailbox_id, e.thread_id, COUNT(*), SUM(e.unread)"
+    " FROM jm_email_mailboxes m JOIN jm_emails e"
+    " ON e.account_id = m.account_id AND e.id = m.email_id"
+    " GROUP BY m.account_id, m.mailbox_id, e.thread_id",
+    "UPDATE jm_mailboxes SET"
+    " total_emails = (SELECT COALESCE(SUM(t.emails), 0) FROM jm_mailbox_threads t"
+    " WHERE t.account_id = jm_mailboxes.account_id AND t.mailbox_id = jm_mailboxes.id),"
+    " unread_emails = (SELECT COALESCE(SUM(t.unread), 0) FROM jm_mailbox_threads t"
+    " WHERE t.account_id = jm_mailboxes.account_id AND t.mailbox_id = jm_mailboxes.id),"
+    " total_threads = (SELECT COUNT(*) FROM jm_mailbox_threads t"
+    " WHERE t.account_id = jm_mailboxes.account_id AND t.mailbox_id = jm_mailboxes.id),"
+    " unread_threads = (SELECT COUNT(*) FROM jm_mailbox_threads t"
+    " WHERE t.account_id = jm_mailboxes.account_id AND t.mailbox_id = jm_mailboxes.id"
+    " AND t.unread > 0)",
+    "CREATE TABLE jm_thread_refs (account_id TEXT NOT NULL, msgid TEXT NOT NULL,"
+    " thread_id TEXT NOT NULL, PRIMARY KEY (account_id, msgid))",
+    "CREATE INDEX jm_thread_refs_by_thread ON jm_thread_refs (account_id, thread_id)",
+    "INSERT INTO jm_email_keywords (account_id, email_id, keyword)"
+    " SELECT e.account_id, e.id, k.key FROM jm_emails e, json_each(e.keywords) k",
+    "CREATE VIRTUAL TABLE jm_email_fts USING fts5(subject, from_, to_, cc, bcc, body,"
+    " tokenize = 'unicode61 remove_diacritics 2')",
+    NULL
+};
+static const char *const *const migrations[] = { v1, v2, v3, NULL };
 
 static const char *const on_connect[] = {
     /* in WAL mode NORMAL keeps the database consistent on power loss and
@@ -122,52 +203,19 @@ const jm_sql_dialect_t jm_sql_sqlite3 = {
     {
         [JM_SQL_SCHEMA_EXISTS] = "SELECT COUNT(*) FROM sqlite_master"
             " WHERE type = 'table' AND name = 'jm_schema'",
-        [JM_SQL_SCHEMA_VERSION] = "SELECT version FROM jm_schema",
-        [JM_SQL_ACCOUNT_BY_USER] = "SELECT id FROM jm_accounts WHERE username = %s",
-        [JM_SQL_ACCOUNT_INSERT] = "INSERT INTO jm_accounts (id, username, created)"
-            " VALUES (%s, %s, %lld) ON CONFLICT (username) DO NOTHING",
-        [JM_SQL_STATE_LIST] = "SELECT type, state FROM jm_states WHERE account_id = %s",
-        [JM_SQL_STATE_INSERT] = "INSERT INTO jm_states (account_id, type, state)"
-            " VALUES (%s, %s, 0) ON CONFLICT (account_id, type) DO NOTHING",
-        [JM_SQL_STATE_BUMP] = "UPDATE jm_states SET state = state + 1"
-            " WHERE account_id = %s AND type = %s",
-        [JM_SQL_STATE_GET] = "SELECT state FROM jm_states WHERE account_id = %s AND type = %s",
-        [JM_SQL_CHANGE_INSERT] = "INSERT INTO jm_changes (account_id, type, state,"
-            " object_id, kind) VALUES (%s, %s, %lld, %s, %s)",
-        [JM_SQL_MAILBOX_LIST] = "SELECT id, name, parent_id, role, sort_order"
-            " FROM jm_mailboxes WHERE account_id = %s ORDER BY sort_order, name",
-        [JM_SQL_MAILBOX_INSERT] = "INSERT INTO jm_mailboxes (id, account_id, name,"
-            " parent_id, role, sort_order) VALUES (%s, %s, %s, %s, %s, %lld)",
-        [JM_SQL_MAILBOX_IDS] = "SELECT id FROM jm_mailboxes WHERE account_id = %s",
-        [JM_SQL_MAILBOX_COUNTS] = "SELECT m.mailbox_id, COUNT(*),"
-            " SUM(CASE WHEN e.seen = 0 THEN 1 ELSE 0 END), COUNT(DISTINCT e.thread_id),"
-            " COUNT(DISTINCT CASE WHEN e.seen = 0 THEN e.thread_id END)"
-            " FROM jm_email_mailboxes m JOIN jm_emails e"
-            " ON e.account_id = m.account_id AND e.id = m.email_id"
-            " WHERE m.account_id = %s GROUP BY m.mailbox_id",
-        [JM_SQL_BLOB_INSERT] = "INSERT INTO jm_blobs (account_id, id, size, type,"
-            " created) VALUES (%s, %s, %lld, %s, %lld)"
-            " ON CONFLICT (account_id, id) DO NOTHING",
-        [JM_SQL_BLOB_INFO] = "SELECT size, type FROM jm_blobs"
-            " WHERE account_id = %s AND id = %s",
-        [JM_SQL_BLOB_CHUNK_INSERT] = "INSERT INTO jm_blob_chunks (account_id, blob_id,"
-            " seq, data) VALUES (%s, %s, %lld, %s)",
-        [JM_SQL_BLOB_CHUNK_GET] = "SELECT data FROM jm_blob_chunks"
-            " WHERE account_id = %s AND blob_id = %s AND seq = %lld",
-        [JM_SQL_EMAIL_INSERT] = "INSERT INTO jm_emails (account_id, id, blob_id,"
-            " thread_id, size, received_at, keywords, seen)"
-            " VALUES (%s, %s, %s, %s, %lld, %lld, %s, %lld)",
-        [JM_SQL_EMAIL_MAILBOX_INSERT] = "INSERT INTO jm_email_mailboxes (account_id,"
-            " email_id, mailbox_id) VALUES (%s, %s, %s)",
-        [JM_SQL_EMAIL_GET] = "SELECT id, blob_id, thread_id, size, received_at, keywords"
-            " FROM jm_emails WHERE account_id = %s AND id = %s",
-        [JM_SQL_EMAIL_MAILBOXES] = "SELECT mailbox_id FROM jm_email_mailboxes"
-            " WHERE account_id = %s AND email_id = %s",
-        [JM_SQL_EMAIL_IDS] = "SELECT id FROM jm_emails WHERE account_id = %s"
-            " ORDER BY received_at DESC, id LIMIT %lld",
+        [JM_SQL_EMAIL_INSERT] = "INSERT INTO jm_emails (account_id, id, blob_id, thread_id, size,"
+            " received_at, keywords, seen, unread, subject, sort_subject,"
+            " thread_subject, from_sort, to_sort, from_text, to_text, cc_text,"
+            " bcc_text, sent_at, has_attachment, preview, indexed, num) VALUES"
+            " (%s, %s, %s, %s, %lld, %lld, %s, %lld, %lld, %s, %s, %s, %s, %s,"
+            " %s, %s, %s, %s, %lld, %lld, %s, 1, (SELECT COALESCE(MAX(num), 0)"
+            " + 1 FROM jm_emails))",
+        [JM_SQL_EMAIL_FTS_INSERT] = "INSERT INTO jm_email_fts (rowid, subject, from_, to_, cc, bcc,"
+            " body) SELECT num, %s, %s, %s, %s, %s, %s FROM jm_emails WHERE"
+            " account_id = %s AND id = %s",
     },
     migrations,
-    2,
+    3,
     on_connect,
     1,
     1,

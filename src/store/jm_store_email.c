@@ -1,0 +1,224 @@
+/* Emails: rows, memberships, keywords, threads, full-text entries. */
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+#include "store/jm_store_int.h"
+#include "core/jm_util.h"
+#include "core/jm_log.h"
+#include <jansson.h>
+
+/* RFC 8621 §4.1.1: unread = neither $seen nor $draft (what the counts use). */
+static int is_unread(json_t *kw)
+{
+    return !json_is_true(json_object_get(kw, "$seen"))
+        && !json_is_true(json_object_get(kw, "$draft"));
+}
+
+/* Move every email of thread from into thread to (a late message joined
+ * both): memberships and counts follow, each moved Email is updated (its
+ * threadId changed), thread from is destroyed and thread to updated. */
+static apr_status_t merge_thread(jm_db_t *db, const char *acc, const char *to,
+                                 const char *from, apr_pool_t *p)
+{
+    apr_array_header_t *ids, *mb;
+    const char *st;
+    apr_status_t rv;
+    int i;
+
+    if (APR_SUCCESS != (rv = SELECT(&ids, db, JM_SQL_THREAD_EMAIL_IDS, p, acc, from))
+        || APR_SUCCESS != (rv = SELECT(&mb, db, JM_SQL_MBTHREAD_BY_THREAD, p, acc, from))) {
+        return rv;
+    }
+    for (i = 0; i < mb->nelts; i++) {
+        int ne = atoi(COL(mb, i, 1)), nu = atoi(COL(mb, i, 2));
+
+        if (APR_SUCCESS != (rv = jm_store_mailbox_count(db, acc, COL(mb, i, 0), from,
+                                                        -ne, -nu, p))
+            || APR_SUCCESS != (rv = jm_store_mailbox_count(db, acc, COL(mb, i, 0), to,
+                                                           ne, nu, p))) {
+            return rv;
+        }
+    }
+    for (i = 0; i < ids->nelts; i++) {
+        if (APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_SET_THREAD, p, to, acc,
+                                      COL(ids, i, 0)))
+            || APR_SUCCESS != (rv = jm_store_change(&st, db, acc, JM_TYPE_EMAIL,
+                                                    COL(ids, i, 0), "updated", p))) {
+            return rv;
+        }
+    }
+    if (APR_SUCCESS != (rv = EXEC(db, JM_SQL_THREAD_REFS_MOVE, p, to, acc, from))
+        || APR_SUCCESS != (rv = jm_store_change(&st, db, acc, JM_TYPE_THREAD, from,
+                                                "destroyed", p))) {
+        return rv;
+    }
+    return APR_SUCCESS;
+}
+
+/* The thread an email joins: the one of any message id it shares with
+ * stored mail (its own ids, In-Reply-To, References), merging several;
+ * a new one otherwise (*pnew). Then every id it names points at it. */
+static apr_status_t pick_thread(const char **pthread, int *pnew, jm_db_t *db,
+                                const char *acc, jm_email_row_t *e, apr_pool_t *p)
+{
+    apr_array_header_t *all = apr_array_make(p, 8, sizeof(const char *));
+    apr_hash_t *found = apr_hash_make(p);
+    const char *thread = e->thread_id;
+    apr_status_t rv;
+    int i;
+
+    if (e->cols && e->cols->ref_ids) {
+        apr_array_cat(all, e->cols->ref_ids);
+    }
+    if (e->cols && e->cols->own_ids) {
+        apr_array_cat(all, e->cols->own_ids);
+    }
+    for (i = 0; i < all->nelts; i++) {
+        const char *id = APR_ARRAY_IDX(all, i, const char *);
+        apr_array_header_t *rows;
+        const char *t;
+
+        if (!*id) {
+            continue;
+        }
+        if (APR_SUCCESS != (rv = SELECT(&rows, db, JM_SQL_THREAD_REF_GET, p, acc, id))) {
+            return rv;
+        }
+        if (!rows->nelts || apr_hash_get(found, (t = COL(rows, 0, 0)), APR_HASH_KEY_STRING)) {
+            continue;
+        }
+        apr_hash_set(found, t, APR_HASH_KEY_STRING, t);
+        if (!thread) {
+            thread = t;
+        }
+        else if (strcmp(thread, t)
+                 && APR_SUCCESS != (rv = merge_thread(db, acc, thread, t, p))) {
+            return rv;
+        }
+    }
+    *pnew = !thread;
+    if (!thread) {
+        thread = apr_pstrcat(p, "T", e->id + 1, NULL);
+    }
+    for (i = 0; i < all->nelts; i++) {
+        const char *id = APR_ARRAY_IDX(all, i, const char *);
+
+        if (*id && APR_SUCCESS != (rv = EXEC(db, JM_SQL_THREAD_REF_INSERT, p, acc, id,
+                                             thread))) {
+            return rv;
+        }
+    }
+    *pthread = thread;
+    return APR_SUCCESS;
+}
+
+apr_status_t jm_store_email_insert(jm_db_t *db, const char *account_id,
+                                   jm_email_row_t *e, apr_pool_t *p)
+{
+    static const jm_email_cols_t none = { "", "", "", "", "", "", "", "", "", "", "",
+                                          -1, 0, NULL, NULL };
+    const jm_email_cols_t *c = e->cols ? e->cols : &none;
+    json_t *kw = json_loads(e->keywords, 0, NULL);
+    const char *key, *st, *thread;
+    json_t *v;
+    apr_status_t rv;
+    int i, unread, seen, new_thread = 0;
+
+    if (!json_is_object(kw)) {
+        json_decref(kw);
+        return APR_EINVAL;
+    }
+    seen = json_is_true(json_object_get(kw, "$seen"));
+    unread = is_unread(kw);
+    if (APR_SUCCESS != (rv = pick_thread(&thread, &new_thread, db, account_id, e, p))) {
+        goto done;
+    }
+    e->thread_id = thread;
+    rv = EXEC(db, JM_SQL_EMAIL_INSERT, p, account_id, e->id, e->blob_id, thread,
+              jm_i64(e->size, p), jm_i64(apr_time_sec(e->received_at), p),
+              e->keywords, seen ? "1" : "0", unread ? "1" : "0", c->subject,
+              c->sort_subject, c->thread_subject, c->from_sort, c->to_sort,
+              c->from_text, c->to_text, c->cc_text, c->bcc_text,
+              jm_i64(c->sent_at, p), c->has_attachment ? "1" : "0", c->preview);
+    if (rv != APR_SUCCESS) {
+        goto done;
+    }
+    json_object_foreach(kw, key, v) {
+        if (APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_KEYWORD_INSERT, p, account_id,
+                                      e->id, key))) {
+            goto done;
+        }
+    }
+    for (i = 0; i < e->mailbox_ids->nelts; i++) {
+        const char *mb = APR_ARRAY_IDX(e->mailbox_ids, i, const char *);
+
+        if (APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_MAILBOX_INSERT, p, account_id,
+                                      e->id, mb, jm_i64(apr_time_sec(e->received_at), p)))
+            || APR_SUCCESS != (rv = jm_store_mailbox_count(db, account_id, mb, thread,
+                                                           1, unread, p))) {
+            goto done;
+        }
+    }
+    if (APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_FTS_INSERT, p, c->subject,
+                                  c->from_text, c->to_text, c->cc_text, c->bcc_text,
+                                  c->body_text, account_id, e->id))
+        || APR_SUCCESS != (rv = jm_store_change(&st, db, account_id, JM_TYPE_EMAIL,
+                                                e->id, "created", p))
+        || APR_SUCCESS != (rv = jm_store_change(&st, db, account_id, JM_TYPE_THREAD,
+                                                thread, new_thread ? "created"
+                                                : "updated", p))) {
+        goto done;
+    }
+done:
+    json_decref(kw);
+    return rv;
+}
+
+apr_status_t jm_store_email_get(jm_email_row_t **pe, jm_db_t *db,
+                                const char *account_id, const char *id,
+                                apr_pool_t *p)
+{
+    apr_array_header_t *rows, *mrows;
+    jm_email_row_t *e;
+    apr_status_t rv;
+    int i;
+
+    if (APR_SUCCESS != (rv = SELECT(&rows, db, JM_SQL_EMAIL_GET, p, account_id, id))) {
+        return rv;
+    }
+    if (rows->nelts != 1) {
+        return APR_NOTFOUND;
+    }
+    if (APR_SUCCESS != (rv = SELECT(&mrows, db, JM_SQL_EMAIL_MAILBOXES, p,
+                                    account_id, id))) {
+        return rv;
+    }
+    e = apr_pcalloc(p, sizeof(*e));
+    e->id = COL(rows, 0, 0);
+    e->blob_id = COL(rows, 0, 1);
+    e->thread_id = COL(rows, 0, 2);
+    e->size = apr_atoi64(COL(rows, 0, 3));
+    e->received_at = apr_time_from_sec(apr_atoi64(COL(rows, 0, 4)));
+    e->keywords = COL(rows, 0, 5);
+    e->mailbox_ids = apr_array_make(p, mrows->nelts, sizeof(const char *));
+    for (i = 0; i < mrows->nelts; i++) {
+        APR_ARRAY_PUSH(e->mailbox_ids, const char *) = COL(mrows, i, 0);
+    }
+    *pe = e;
+    return APR_SUCCESS;
+}
+
+apr_status_t jm_store_email_ids(apr_array_header_t **pids, jm_db_t *db,
+                                const char *account_id, long limit,
+                                apr_pool_t *p)
+{
+    apr_array_header_t *rows;
+    apr_status_t rv;
+
+    if (APR_SUCCESS != (rv = SELECT(&rows, db, JM_SQL_EMAIL_IDS, p, account_id,
+                                    jm_i64(limit, p)))) {
+        return rv;
+    }
+    *pids = jm_store_first_column(rows, p);
+    return APR_SUCCESS;
+}
