@@ -103,6 +103,16 @@ for driver in $DRIVERS; do
                     continue
                 fi
             fi
+            # the store's unit tests that also run on PostgreSQL when it is there
+            PGUNITS=()
+            for f in "$BUILDDIR"/t/unit/test_store_mail "$BUILDDIR"/t/unit/test_query; do
+                [ -x "$f" ] && PGUNITS+=("$f")
+            done
+            if [ ${#PGUNITS[@]} -gt 0 ]; then
+                echo "=== unit tests on PostgreSQL (${#PGUNITS[@]} programs) ==="
+                prove "${PGUNITS[@]}"
+                record "unit tests on PostgreSQL (${#PGUNITS[@]} programs)" $?
+            fi
             ;;
         *) record "integration [$driver]: unknown driver" 1; continue ;;
     esac

@@ -159,6 +159,23 @@ typedef struct {
 apr_status_t jm_store_email_insert(jm_db_t *db, const char *account_id,
                                    jm_email_row_t *e, apr_pool_t *p);
 
+/**
+ * Inside the caller's transaction: give a stored email new keywords (JSON
+ * object text, keys lower-case; NULL: unchanged) and/or new mailboxes
+ * (const char*; NULL: unchanged), keeping counts exact and logging the
+ * Email (and Mailbox count) changes. APR_NOTFOUND if there is no such email.
+ */
+apr_status_t jm_store_email_update(jm_db_t *db, const char *account_id,
+                                   const char *id, const char *keywords,
+                                   apr_array_header_t *mailbox_ids, apr_pool_t *p);
+
+/** Inside the caller's transaction: remove an email (memberships, counts,
+ *  keywords, full-text entry; its thread loses it or is destroyed with its
+ *  last email) and log the changes. The message blob stays (a blob id may
+ *  be used elsewhere). APR_NOTFOUND if there is no such email. */
+apr_status_t jm_store_email_destroy(jm_db_t *db, const char *account_id,
+                                    const char *id, apr_pool_t *p);
+
 /** Inside a transaction: add (delta 1) or remove (-1) an email of thread
  *  from a mailbox, or change its unread status there (emails 0, unread
  *  +-1), keeping the four counts of RFC 8621 §2 exact. */

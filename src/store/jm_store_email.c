@@ -174,6 +174,148 @@ done:
     return rv;
 }
 
+static int in_list(apr_array_header_t *a, const char *s)
+{
+    int i;
+
+    for (i = 0; i < a->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(a, i, const char *), s)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static apr_status_t write_keywords(jm_db_t *db, const char *acc, const char *id,
+                                   const char *text, json_t *kw, apr_pool_t *p)
+{
+    const char *key;
+    json_t *v;
+    apr_status_t rv;
+
+    if (APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_SET_KEYWORDS, p, text,
+                                  json_is_true(json_object_get(kw, "$seen")) ? "1" : "0",
+                                  is_unread(kw) ? "1" : "0", acc, id))
+        || APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_KEYWORDS_DELETE, p, acc, id))) {
+        return rv;
+    }
+    json_object_foreach(kw, key, v) {
+        if (APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_KEYWORD_INSERT, p, acc, id, key))) {
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t jm_store_email_update(jm_db_t *db, const char *account_id,
+                                   const char *id, const char *keywords,
+                                   apr_array_header_t *mailbox_ids, apr_pool_t *p)
+{
+    jm_email_row_t *e;
+    json_t *old_kw = NULL, *new_kw = NULL;
+    apr_array_header_t *boxes;
+    const char *st;
+    apr_status_t rv;
+    int was, now, i;
+
+    if (APR_SUCCESS != (rv = jm_store_email_get(&e, db, account_id, id, p))) {
+        return rv;
+    }
+    old_kw = json_loads(e->keywords, 0, NULL);
+    new_kw = keywords ? json_loads(keywords, 0, NULL) : json_incref(old_kw);
+    if (!json_is_object(old_kw) || !json_is_object(new_kw)) {
+        rv = APR_EINVAL;
+        goto done;
+    }
+    was = is_unread(old_kw);
+    now = is_unread(new_kw);
+    boxes = mailbox_ids ? mailbox_ids : e->mailbox_ids;
+    if (keywords
+        && APR_SUCCESS != (rv = write_keywords(db, account_id, id, keywords, new_kw, p))) {
+        goto done;
+    }
+    /* mailboxes it leaves lose it as it was; those it joins gain it as it
+     * is now; those it stays in only see its unread status change */
+    for (i = 0; i < e->mailbox_ids->nelts; i++) {
+        const char *mb = APR_ARRAY_IDX(e->mailbox_ids, i, const char *);
+
+        if (!in_list(boxes, mb)) {
+            rv = EXEC(db, JM_SQL_EMAIL_MAILBOX_DELETE, p, account_id, id, mb);
+            if (rv == APR_SUCCESS) {
+                rv = jm_store_mailbox_count(db, account_id, mb, e->thread_id, -1, -was, p);
+            }
+        }
+        else if (was != now) {
+            rv = jm_store_mailbox_count(db, account_id, mb, e->thread_id, 0, now - was, p);
+        }
+        if (rv != APR_SUCCESS) {
+            goto done;
+        }
+    }
+    for (i = 0; i < boxes->nelts; i++) {
+        const char *mb = APR_ARRAY_IDX(boxes, i, const char *);
+
+        if (!in_list(e->mailbox_ids, mb)
+            && (APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_MAILBOX_INSERT, p, account_id,
+                                          id, mb, jm_i64(apr_time_sec(e->received_at), p)))
+                || APR_SUCCESS != (rv = jm_store_mailbox_count(db, account_id, mb,
+                                                               e->thread_id, 1, now, p)))) {
+            goto done;
+        }
+    }
+    rv = jm_store_change(&st, db, account_id, JM_TYPE_EMAIL, id, "updated", p);
+done:
+    json_decref(old_kw);
+    json_decref(new_kw);
+    return rv;
+}
+
+apr_status_t jm_store_email_destroy(jm_db_t *db, const char *account_id,
+                                    const char *id, apr_pool_t *p)
+{
+    jm_email_row_t *e;
+    json_t *kw;
+    apr_array_header_t *rows;
+    const char *st;
+    apr_status_t rv;
+    int i, unread, left;
+
+    if (APR_SUCCESS != (rv = jm_store_email_get(&e, db, account_id, id, p))) {
+        return rv;
+    }
+    kw = json_loads(e->keywords, 0, NULL);
+    unread = is_unread(kw);
+    json_decref(kw);
+    for (i = 0; i < e->mailbox_ids->nelts; i++) {
+        const char *mb = APR_ARRAY_IDX(e->mailbox_ids, i, const char *);
+
+        if (APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_MAILBOX_DELETE, p, account_id, id, mb))
+            || APR_SUCCESS != (rv = jm_store_mailbox_count(db, account_id, mb,
+                                                           e->thread_id, -1, -unread, p))) {
+            return rv;
+        }
+    }
+    if (APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_KEYWORDS_DELETE, p, account_id, id))
+        || APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_FTS_DELETE, p, account_id, id))
+        || APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_DELETE, p, account_id, id))
+        || APR_SUCCESS != (rv = SELECT(&rows, db, JM_SQL_THREAD_SIZE, p, account_id,
+                                       e->thread_id))) {
+        return rv;
+    }
+    left = rows->nelts ? atoi(COL(rows, 0, 0)) : 0;
+    /* an empty thread is gone, and so are the message ids that led to it */
+    if (!left && APR_SUCCESS != (rv = EXEC(db, JM_SQL_THREAD_REFS_DELETE, p, account_id,
+                                           e->thread_id))) {
+        return rv;
+    }
+    if (APR_SUCCESS != (rv = jm_store_change(&st, db, account_id, JM_TYPE_EMAIL, id,
+                                             "destroyed", p))) {
+        return rv;
+    }
+    return jm_store_change(&st, db, account_id, JM_TYPE_THREAD, e->thread_id,
+                           left ? "updated" : "destroyed", p);
+}
+
 apr_status_t jm_store_email_get(jm_email_row_t **pe, jm_db_t *db,
                                 const char *account_id, const char *id,
                                 apr_pool_t *p)

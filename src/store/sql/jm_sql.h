@@ -48,6 +48,13 @@ typedef enum {
     JM_SQL_THREAD_EMAIL_IDS,    /* account, thread -> id (oldest first) */
     JM_SQL_EMAIL_SET_THREAD,    /* thread, account, id */
     JM_SQL_MBTHREAD_BY_THREAD,  /* account, thread -> mailbox, emails, unread */
+    JM_SQL_EMAIL_SET_KEYWORDS,  /* keywords, seen, unread, account, id */
+    JM_SQL_EMAIL_KEYWORDS_DELETE,/* account, email */
+    JM_SQL_EMAIL_MAILBOX_DELETE,/* account, email, mailbox */
+    JM_SQL_EMAIL_FTS_DELETE,    /* account, email */
+    JM_SQL_EMAIL_DELETE,        /* account, id */
+    JM_SQL_THREAD_SIZE,         /* account, thread -> count */
+    JM_SQL_THREAD_REFS_DELETE,  /* account, thread */
     JM_SQL_EMAIL_GET,           /* account, id -> id, blob, thread, size, received, keywords */
     JM_SQL_EMAIL_MAILBOXES,     /* account, email -> mailbox */
     JM_SQL_EMAIL_IDS,           /* account, limit -> id */

@@ -71,6 +71,17 @@ const char *const jm_sql_common[JM_SQL__COUNT] = {
         " WHERE account_id = %s AND id = %s",
     [JM_SQL_MBTHREAD_BY_THREAD] = "SELECT mailbox_id, emails, unread"
         " FROM jm_mailbox_threads WHERE account_id = %s AND thread_id = %s",
+    [JM_SQL_EMAIL_SET_KEYWORDS] = "UPDATE jm_emails SET keywords = %s, seen = %lld,"
+        " unread = %lld WHERE account_id = %s AND id = %s",
+    [JM_SQL_EMAIL_KEYWORDS_DELETE] = "DELETE FROM jm_email_keywords"
+        " WHERE account_id = %s AND email_id = %s",
+    [JM_SQL_EMAIL_MAILBOX_DELETE] = "DELETE FROM jm_email_mailboxes"
+        " WHERE account_id = %s AND email_id = %s AND mailbox_id = %s",
+    [JM_SQL_EMAIL_DELETE] = "DELETE FROM jm_emails WHERE account_id = %s AND id = %s",
+    [JM_SQL_THREAD_SIZE] = "SELECT COUNT(*) FROM jm_emails"
+        " WHERE account_id = %s AND thread_id = %s",
+    [JM_SQL_THREAD_REFS_DELETE] = "DELETE FROM jm_thread_refs"
+        " WHERE account_id = %s AND thread_id = %s",
     [JM_SQL_EMAIL_GET] = "SELECT id, blob_id, thread_id, size, received_at, keywords"
         " FROM jm_emails WHERE account_id = %s AND id = %s",
     [JM_SQL_EMAIL_MAILBOXES] = "SELECT mailbox_id FROM jm_email_mailboxes"

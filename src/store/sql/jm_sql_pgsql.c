@@ -138,6 +138,9 @@ const jm_sql_dialect_t jm_sql_pgsql = {
             " setweight(to_tsvector('simple', %s || ' ' || %s || ' ' || %s),"
             " 'C') || setweight(to_tsvector('simple', %s), 'D') WHERE"
             " account_id = %s AND id = %s",
+        /* the vector lives in the row: nothing of its own to delete */
+        [JM_SQL_EMAIL_FTS_DELETE] = "UPDATE jm_emails SET fts = NULL"
+            " WHERE account_id = %s AND id = %s",
     },
     migrations,
     3,

@@ -213,6 +213,8 @@ const jm_sql_dialect_t jm_sql_sqlite3 = {
         [JM_SQL_EMAIL_FTS_INSERT] = "INSERT INTO jm_email_fts (rowid, subject, from_, to_, cc, bcc,"
             " body) SELECT num, %s, %s, %s, %s, %s, %s FROM jm_emails WHERE"
             " account_id = %s AND id = %s",
+        [JM_SQL_EMAIL_FTS_DELETE] = "DELETE FROM jm_email_fts WHERE rowid ="
+            " (SELECT num FROM jm_emails WHERE account_id = %s AND id = %s)",
     },
     migrations,
     3,
