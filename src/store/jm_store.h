@@ -85,6 +85,24 @@ typedef struct {
 apr_status_t jm_store_mailboxes(apr_array_header_t **pboxes, jm_db_t *db,
                                 const char *account_id, apr_pool_t *p);
 
+/** Inside a transaction: store a new mailbox (m->id set by the caller) or
+ *  new values of an existing one (APR_NOTFOUND if it does not exist), and
+ *  log the Mailbox change. Validation is the caller's (RFC 8621 §2.5); the
+ *  unique index on (account, parent, name) refuses duplicate siblings even
+ *  between nodes: APR_EEXIST then. */
+apr_status_t jm_store_mailbox_insert(jm_db_t *db, const char *account_id,
+                                     const jm_mailbox_row_t *m, apr_pool_t *p);
+apr_status_t jm_store_mailbox_update(jm_db_t *db, const char *account_id,
+                                     const jm_mailbox_row_t *m, apr_pool_t *p);
+
+/** Inside a transaction: destroy a mailbox. APR_EEXIST (mailboxHasChild) when
+ *  it has children; APR_EBUSY (mailboxHasEmail) when it holds emails and
+ *  remove_emails is 0; with remove_emails, its emails leave it and those in
+ *  no other mailbox are destroyed (RFC 8621 §2.5 onDestroyRemoveEmails). */
+apr_status_t jm_store_mailbox_destroy(jm_db_t *db, const char *account_id,
+                                      const char *id, int remove_emails,
+                                      apr_pool_t *p);
+
 /** Just the mailbox ids of an account (const char*): cheap, no counts. */
 apr_status_t jm_store_mailbox_ids(apr_array_header_t **pids, jm_db_t *db,
                                   const char *account_id, apr_pool_t *p);

@@ -106,3 +106,105 @@ apr_status_t jm_store_mailbox_ids(apr_array_header_t **pids, jm_db_t *db,
     return APR_SUCCESS;
 }
 
+
+/* A constraint the database refused: the unique sibling name index. The
+ * drivers report it differently; the caller has checked every other
+ * constraint, so a failed statement here means a racing duplicate. */
+static apr_status_t write_failed(apr_status_t rv, jm_db_t *db)
+{
+    const char *e = db->last_error ? db->last_error : "";
+
+    return (strstr(e, "UNIQUE") || strstr(e, "unique") || strstr(e, "duplicate"))
+           ? APR_EEXIST : rv;
+}
+
+apr_status_t jm_store_mailbox_insert(jm_db_t *db, const char *account_id,
+                                     const jm_mailbox_row_t *m, apr_pool_t *p)
+{
+    const char *st;
+    apr_status_t rv;
+
+    if (APR_SUCCESS != (rv = EXEC(db, JM_SQL_MAILBOX_INSERT, p, m->id, account_id,
+                                  m->name, m->parent_id, m->role,
+                                  jm_i64(m->sort_order, p)))
+        || APR_SUCCESS != (rv = EXEC(db, JM_SQL_MAILBOX_UPDATE, p, m->name, m->parent_id,
+                                     m->role, jm_i64(m->sort_order, p),
+                                     m->is_subscribed ? "1" : "0", account_id, m->id))) {
+        return write_failed(rv, db);
+    }
+    return jm_store_change(&st, db, account_id, JM_TYPE_MAILBOX, m->id, "created", p);
+}
+
+apr_status_t jm_store_mailbox_update(jm_db_t *db, const char *account_id,
+                                     const jm_mailbox_row_t *m, apr_pool_t *p)
+{
+    const char *st;
+    apr_status_t rv;
+    int n = 0;
+
+    if (APR_SUCCESS != (rv = EXECN(db, &n, JM_SQL_MAILBOX_UPDATE, p, m->name,
+                                   m->parent_id, m->role, jm_i64(m->sort_order, p),
+                                   m->is_subscribed ? "1" : "0", account_id, m->id))) {
+        return write_failed(rv, db);
+    }
+    if (n == 0) {
+        return APR_NOTFOUND;
+    }
+    return jm_store_change(&st, db, account_id, JM_TYPE_MAILBOX, m->id, "updated", p);
+}
+
+apr_status_t jm_store_mailbox_destroy(jm_db_t *db, const char *account_id,
+                                      const char *id, int remove_emails,
+                                      apr_pool_t *p)
+{
+    apr_array_header_t *rows, *ids;
+    const char *st;
+    apr_status_t rv;
+    apr_pool_t *sub;
+    int i, n = 0;
+
+    if (APR_SUCCESS != (rv = SELECT(&rows, db, JM_SQL_MAILBOX_CHILDREN, p, account_id, id))) {
+        return rv;
+    }
+    if (rows->nelts && atol(COL(rows, 0, 0)) > 0) {
+        return APR_EEXIST;
+    }
+    if (APR_SUCCESS != (rv = SELECT(&rows, db, JM_SQL_MAILBOX_EMAIL_IDS, p, account_id, id))) {
+        return rv;
+    }
+    if (rows->nelts && !remove_emails) {
+        return APR_EBUSY;
+    }
+    ids = jm_store_first_column(rows, p);
+    apr_pool_create(&sub, p);
+    for (i = 0; i < ids->nelts && rv == APR_SUCCESS; i++) {
+        const char *eid = APR_ARRAY_IDX(ids, i, const char *);
+        jm_email_row_t *e;
+        apr_array_header_t *rest;
+        int j;
+
+        apr_pool_clear(sub);
+        if (APR_SUCCESS != (rv = jm_store_email_get(&e, db, account_id, eid, sub))) {
+            break;
+        }
+        rest = apr_array_make(sub, e->mailbox_ids->nelts, sizeof(const char *));
+        for (j = 0; j < e->mailbox_ids->nelts; j++) {
+            const char *mb = APR_ARRAY_IDX(e->mailbox_ids, j, const char *);
+            if (strcmp(mb, id)) {
+                APR_ARRAY_PUSH(rest, const char *) = mb;
+            }
+        }
+        rv = rest->nelts ? jm_store_email_update(db, account_id, eid, NULL, rest, sub)
+                         : jm_store_email_destroy(db, account_id, eid, sub);
+        rv = jm_store_keep_error(rv, db, p);
+    }
+    apr_pool_destroy(sub);
+    if (rv != APR_SUCCESS
+        || APR_SUCCESS != (rv = EXECN(db, &n, JM_SQL_MAILBOX_DELETE, p, account_id, id))) {
+        return rv;
+    }
+    if (n == 0) {
+        return APR_NOTFOUND;
+    }
+    return jm_store_change(&st, db, account_id, JM_TYPE_MAILBOX, id, "destroyed", p);
+}

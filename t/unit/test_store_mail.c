@@ -259,6 +259,55 @@ static void run(jm_db_t *db, const char *label)
        && !strcmp(APR_ARRAY_IDX(ch, 0, jm_change_t).props, "counts"),
        "mailbox count changes say \"counts\"");
 
+    /* mailboxes: create, duplicate sibling names, destroy rules */
+    {
+        jm_mailbox_row_t m = { "Mf1", "Folder", "", "", 5, 1, 0, 0, 0, 0 };
+        jm_mailbox_row_t c = { "Mf2", "Child", "Mf1", "", 0, 0, 0, 0, 0, 0 };
+        jm_mailbox_row_t d = { "Mf3", "Folder", "", "", 0, 1, 0, 0, 0, 0 };
+
+        ok(txn(db, jm_db_begin(db, pool) ?: jm_store_mailbox_insert(db, acc, &m, pool)),
+           "a top-level mailbox");
+        ok(txn(db, jm_db_begin(db, pool) ?: jm_store_mailbox_insert(db, acc, &c, pool)),
+           "a child");
+        ok(jm_db_begin(db, pool) == APR_SUCCESS, "begin");
+        ok(jm_store_mailbox_insert(db, acc, &d, pool) == APR_EEXIST,
+           "a second sibling of the same name: APR_EEXIST");
+        jm_db_rollback(db);
+        d.parent_id = "Mf1";
+        ok(txn(db, jm_db_begin(db, pool) ?: jm_store_mailbox_insert(db, acc, &d, pool)),
+           "the same name under another parent is fine");
+        is_int(box(db, "Mf2")->is_subscribed, 0, "isSubscribed stored");
+        is_int(box(db, "Mf1")->sort_order, 5, "sortOrder stored");
+        ok(jm_db_begin(db, pool) == APR_SUCCESS, "begin");
+        ok(jm_store_mailbox_destroy(db, acc, "Mf1", 1, pool) == APR_EEXIST,
+           "a mailbox with children: APR_EEXIST (mailboxHasChild)");
+        jm_db_rollback(db);
+        c.name = "Renamed";
+        ok(txn(db, jm_db_begin(db, pool) ?: jm_store_mailbox_update(db, acc, &c, pool)),
+           "rename");
+        is_str(box(db, "Mf2")->name, "Renamed", "renamed");
+        ok(txn(db, jm_db_begin(db, pool) ?: jm_store_email_update(db, acc, "Me1", NULL,
+               list("Mf2", inbox), pool)), "e1 also in the child");
+        ok(txn(db, jm_db_begin(db, pool) ?: jm_store_email_insert(db, acc,
+               email("Me9", "{}", list("Mf2", NULL), "g@x", NULL), pool)), "e9 only there");
+        ok(jm_db_begin(db, pool) == APR_SUCCESS, "begin");
+        ok(jm_store_mailbox_destroy(db, acc, "Mf2", 0, pool) == APR_EBUSY,
+           "a mailbox with emails: APR_EBUSY (mailboxHasEmail)");
+        jm_db_rollback(db);
+        ok(txn(db, jm_db_begin(db, pool) ?: jm_store_mailbox_destroy(db, acc, "Mf2", 1, pool)),
+           "onDestroyRemoveEmails");
+        ok(box(db, "Mf2") == NULL, "gone");
+        is_str(thread_of(db, "Me9"), "?", "an email only there is destroyed");
+        is_str(thread_of(db, "Me1"), thread_of(db, "Me2"), "one also elsewhere stays");
+        counts_are_exact(db, inbox, "inbox after the mailbox went");
+        ok(jm_db_begin(db, pool) == APR_SUCCESS, "begin");
+        ok(jm_store_mailbox_destroy(db, acc, "Mnone", 1, pool) == APR_NOTFOUND,
+           "destroying a missing mailbox: APR_NOTFOUND");
+        ok(jm_store_mailbox_update(db, acc, &c, pool) == APR_NOTFOUND,
+           "updating it: APR_NOTFOUND");
+        jm_db_rollback(db);
+    }
+
     /* pruning: what is forgotten cannot be calculated any more */
     ok(txn(db, jm_db_begin(db, pool) ?: jm_store_changes_prune(db, acc, JM_TYPE_EMAIL,
                                                                s0 + 2, pool)), "prune");

@@ -23,6 +23,10 @@ typedef enum {
     JM_SQL_MAILBOX_LIST,        /* account -> id, name, parent, role, sort, subscribed,
                                  *            total, unread, threads, unread threads */
     JM_SQL_MAILBOX_INSERT,      /* id, account, name, parent, role, sort */
+    JM_SQL_MAILBOX_UPDATE,      /* name, parent, role, sort, subscribed, account, id */
+    JM_SQL_MAILBOX_DELETE,      /* account, id */
+    JM_SQL_MAILBOX_CHILDREN,    /* account, parent -> count */
+    JM_SQL_MAILBOX_EMAIL_IDS,   /* account, mailbox -> email id */
     JM_SQL_MAILBOX_IDS,         /* account -> id */
     JM_SQL_MAILBOX_ADJUST,      /* d total, d unread, d threads, d unread threads,
                                  * account, mailbox */

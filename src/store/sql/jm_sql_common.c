@@ -33,6 +33,14 @@ const char *const jm_sql_common[JM_SQL__COUNT] = {
         " FROM jm_mailboxes WHERE account_id = %s ORDER BY sort_order, name",
     [JM_SQL_MAILBOX_INSERT] = "INSERT INTO jm_mailboxes (id, account_id, name,"
         " parent_id, role, sort_order) VALUES (%s, %s, %s, %s, %s, %lld)",
+    [JM_SQL_MAILBOX_UPDATE] = "UPDATE jm_mailboxes SET name = %s, parent_id = %s,"
+        " role = %s, sort_order = %lld, is_subscribed = %lld"
+        " WHERE account_id = %s AND id = %s",
+    [JM_SQL_MAILBOX_DELETE] = "DELETE FROM jm_mailboxes WHERE account_id = %s AND id = %s",
+    [JM_SQL_MAILBOX_CHILDREN] = "SELECT COUNT(*) FROM jm_mailboxes"
+        " WHERE account_id = %s AND parent_id = %s",
+    [JM_SQL_MAILBOX_EMAIL_IDS] = "SELECT email_id FROM jm_email_mailboxes"
+        " WHERE account_id = %s AND mailbox_id = %s",
     [JM_SQL_MAILBOX_IDS] = "SELECT id FROM jm_mailboxes WHERE account_id = %s",
     [JM_SQL_MAILBOX_ADJUST] = "UPDATE jm_mailboxes SET"
         " total_emails = total_emails + %lld, unread_emails = unread_emails + %lld,"
