@@ -4,20 +4,11 @@
 #define JM_STD_CHANGES_H
 
 #include "std/jm_std_args.h"
+#include "store/jm_store.h"
 
-typedef enum {
-    JM_CHANGE_CREATED = 1,
-    JM_CHANGE_UPDATED = 2,
-    JM_CHANGE_DESTROYED = 3
-} jm_change_kind_t;
-
-/** One change record; records come in increasing state order, and one
- *  state may have several. */
-typedef struct {
-    const char *id;
-    jm_change_kind_t kind;
-    apr_int64_t state;
-} jm_change_t;
+/* jm_change_kind_t and jm_change_t (one change record: id, kind, state,
+ * props) are the store's: store/jm_store.h. Records come in increasing
+ * state order, and one state may have several. */
 
 /** The folded changes of states (since, new_state]. */
 typedef struct {
