@@ -1,6 +1,7 @@
 /* The method dispatch table (one entry per implemented method). */
 #include <string.h>
 #include "core/jm_methods.h"
+#include "mail/jm_mail.h"
 
 /* Advertised in the session: a capability is listed once its methods work. */
 const char *const jm_capabilities[] = {
@@ -17,6 +18,12 @@ const char *const jm_capabilities_accepted[] = {
 static const jm_method_t methods[] = {
     { "Core/echo",    JM_CAP_CORE, jm_core_echo,    0 },
     { "Mailbox/get",  JM_CAP_MAIL, jm_mailbox_get,  JM_METHOD_NEEDS_ACCOUNT },
+    { "Mailbox/set",  JM_CAP_MAIL, jm_mailbox_set,
+      JM_METHOD_NEEDS_ACCOUNT | JM_METHOD_WRITES },
+    { "Mailbox/changes", JM_CAP_MAIL, jm_mailbox_changes, JM_METHOD_NEEDS_ACCOUNT },
+    { "Mailbox/query", JM_CAP_MAIL, jm_mailbox_query, JM_METHOD_NEEDS_ACCOUNT },
+    { "Mailbox/queryChanges", JM_CAP_MAIL, jm_mailbox_querychanges,
+      JM_METHOD_NEEDS_ACCOUNT },
     { "Identity/get", JM_CAP_SUBMISSION, jm_identity_get, JM_METHOD_NEEDS_ACCOUNT },
     { "Email/get",    JM_CAP_MAIL, jm_email_get,    JM_METHOD_NEEDS_ACCOUNT },
     { "Email/set",    JM_CAP_MAIL, jm_email_set,

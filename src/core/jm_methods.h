@@ -5,7 +5,6 @@
 #include "core/jm_request.h"
 
 apr_status_t jm_core_echo(jm_call_t *call);
-apr_status_t jm_mailbox_get(jm_call_t *call);
 apr_status_t jm_identity_get(jm_call_t *call);
 apr_status_t jm_email_get(jm_call_t *call);
 apr_status_t jm_email_set(jm_call_t *call);

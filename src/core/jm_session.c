@@ -3,10 +3,24 @@
 #include <apr_strings.h>
 #include "core/jm_session.h"
 #include "core/jm_util.h"
+#include "mail/jm_mail.h"
+#include "std/jm_std_collation.h"
+
+static json_t *collations(void)
+{
+    json_t *a = json_array();
+    const char *const *c;
+
+    for (c = jm_collation_names; *c; c++) {
+        json_array_append_new(a, json_string(*c));
+    }
+    return a;
+}
 
 static json_t *core_capability(const jm_limits_t *l)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:[s]}",
+    /* collationAlgorithms: what /query sorts and filters accept (src/std) */
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
                      "maxSizeUpload", (json_int_t)l->max_size_upload,
                      "maxConcurrentUpload", (json_int_t)l->max_concurrent_upload,
                      "maxSizeRequest", (json_int_t)l->max_size_request,
@@ -14,20 +28,19 @@ static json_t *core_capability(const jm_limits_t *l)
                      "maxCallsInRequest", (json_int_t)l->max_calls_in_request,
                      "maxObjectsInGet", (json_int_t)l->max_objects_in_get,
                      "maxObjectsInSet", (json_int_t)l->max_objects_in_set,
-                     "collationAlgorithms", "i;ascii-casemap");
+                     "collationAlgorithms", collations());
 }
 
-/* RFC 8621 §1.3.1: what this account can do with mail, honestly: no
- * Mailbox/set and no Email/query yet. */
+/* RFC 8621 §1.3.1: what this account can do with mail, honestly. */
 static json_t *mail_account_capability(const jm_limits_t *l)
 {
-    return json_pack("{s:n, s:n, s:i, s:I, s:[], s:b}",
+    return json_pack("{s:n, s:i, s:i, s:I, s:[], s:b}",
                      "maxMailboxesPerEmail",
-                     "maxMailboxDepth",
-                     "maxSizeMailboxName", 255,
+                     "maxMailboxDepth", JM_MAILBOX_MAX_DEPTH,
+                     "maxSizeMailboxName", JM_MAILBOX_MAX_NAME,
                      "maxSizeAttachmentsPerEmail", (json_int_t)l->max_size_attachments,
                      "emailQuerySortOptions",
-                     "mayCreateTopLevelMailbox", 0);
+                     "mayCreateTopLevelMailbox", 1);
 }
 
 static json_t *session_without_state(const jm_ctx_t *ctx, const char *base_url,
