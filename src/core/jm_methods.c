@@ -26,6 +26,9 @@ static const jm_method_t methods[] = {
       JM_METHOD_NEEDS_ACCOUNT },
     { "Identity/get", JM_CAP_SUBMISSION, jm_identity_get, JM_METHOD_NEEDS_ACCOUNT },
     { "Email/get",    JM_CAP_MAIL, jm_email_get,    JM_METHOD_NEEDS_ACCOUNT },
+    { "Email/changes", JM_CAP_MAIL, jm_email_changes, JM_METHOD_NEEDS_ACCOUNT },
+    { "Thread/get",   JM_CAP_MAIL, jm_thread_get,   JM_METHOD_NEEDS_ACCOUNT },
+    { "Thread/changes", JM_CAP_MAIL, jm_thread_changes, JM_METHOD_NEEDS_ACCOUNT },
     { "Email/set",    JM_CAP_MAIL, jm_email_set,
       JM_METHOD_NEEDS_ACCOUNT | JM_METHOD_WRITES },
     { NULL, NULL, NULL, 0 }

@@ -4,6 +4,7 @@
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include "core/jm_methods.h"
+#include "mail/jm_email_update.h"
 #include "store/jm_store.h"
 #include "mail/jm_blob.h"
 #include "mime/jm_mime.h"
@@ -273,22 +274,6 @@ static const char *smime_args_problem(int rc, const char *name, apr_pool_t *p)
                   : apr_psprintf(p, "%s must be a boolean.", name);
 }
 
-/* RFC 8621 §4.1.1 keyword syntax: 1-255 of %x21-%x7E minus ( ) { ] % * " \ */
-static int valid_keyword(const char *k)
-{
-    size_t n = strlen(k);
-
-    if (n < 1 || n > 255) {
-        return 0;
-    }
-    for (; *k; k++) {
-        if (*k < 0x21 || *k > 0x7e || strchr("(){]%*\"\\", *k)) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* A prepared creation: everything computed, nothing written yet. */
 typedef struct {
     const char *creation_id;
@@ -342,7 +327,7 @@ static json_t *read_metadata(jm_email_row_t *row, jm_call_t *call, json_t *c,
         return set_error(p, "invalidProperties", "keywords", "keywords must be an object.");
     }
     json_object_foreach(kw, k, v) {
-        if (!json_is_true(v) || !valid_keyword(k)) {
+        if (!json_is_true(v) || !jm_email_valid_keyword(k)) {
             json_decref(norm);
             return set_error(p, "invalidProperties", apr_psprintf(p, "keywords/%s", k),
                              "Invalid keyword (RFC 8621 §4.1.1).");
@@ -634,17 +619,31 @@ static apr_status_t prepare_create(pending_t **ppend, json_t **perr,
     return APR_SUCCESS;
 }
 
-/* One transaction for every prepared creation: all or nothing. */
-static apr_status_t commit_creates(const char **pnew_state, jm_call_t *call,
-                                   apr_array_header_t *pending)
+/* One transaction for the whole call: the creations, then updates, then
+ * destroys (RFC 8620 §5.3 order); all of it or, on a failure, nothing.
+ * Creations were prepared before it (S/MIME and directory work must not
+ * hold the write lock). */
+static apr_status_t commit_all(const char **pnew_state, jm_call_t *call,
+                               apr_array_header_t *pending, json_t *update,
+                               json_t *destroy, apr_array_header_t *boxes,
+                               jm_email_ud_result_t *ud, const char *if_state)
 {
     jm_ctx_t *ctx = call->ctx;
-    const char *acc = ctx->account->id;
+    const char *acc = ctx->account->id, *now;
     apr_status_t rv;
     int i;
 
     if (APR_SUCCESS != (rv = jm_db_begin(ctx->db, call->pool))) {
         return rv;
+    }
+    /* ifInState holds for what this transaction changes, not only for the
+     * moment the call began */
+    if (if_state && (APR_SUCCESS != (rv = jm_store_state(&now, ctx->db, acc,
+                                                          JM_TYPE_EMAIL, call->pool))
+                     || strcmp(now, if_state))) {
+        jm_db_rollback(ctx->db);
+        return rv != APR_SUCCESS ? rv : jm_call_error(call, "stateMismatch",
+                                                      "The Email state is %s.", now);
     }
     for (i = 0; i < pending->nelts; i++) {
         pending_t *pe = APR_ARRAY_IDX(pending, i, pending_t *);
@@ -656,9 +655,12 @@ static apr_status_t commit_creates(const char **pnew_state, jm_call_t *call,
             jm_db_rollback(ctx->db);
             return rv;
         }
+        /* updates and destroys of this call may name "#creationId" */
+        jm_call_add_created(call, pe->creation_id, pe->row.id);
     }
-    if (APR_SUCCESS != (rv = jm_store_state(pnew_state, ctx->db, acc, JM_TYPE_EMAIL,
-                                            call->pool))) {
+    if (APR_SUCCESS != (rv = jm_email_update_destroy(ud, call, update, destroy, boxes))
+        || APR_SUCCESS != (rv = jm_store_state(pnew_state, ctx->db, acc, JM_TYPE_EMAIL,
+                                               call->pool))) {
         jm_db_rollback(ctx->db);
         return rv;
     }
@@ -678,6 +680,7 @@ apr_status_t jm_email_set(jm_call_t *call)
     json_t *created, *not_created, *not_updated, *not_destroyed;
     smime_args_t defaults = { 0, 0, 1, 1 };
     apr_array_header_t *pending, *boxes;
+    jm_email_ud_result_t ud;
     const char *old_state, *new_state, *cid, *bad = NULL;
     apr_status_t rv;
     size_t i;
@@ -691,6 +694,11 @@ apr_status_t jm_email_set(jm_call_t *call)
         || (destroy && !json_is_null(destroy) && !json_is_array(destroy))) {
         return jm_call_error(call, "invalidArguments", "create and update must "
                              "be objects, destroy an array (or null).");
+    }
+    json_array_foreach(destroy, i, v) {
+        if (!json_is_string(v)) {
+            return jm_call_error(call, "invalidArguments", "destroy holds Ids.");
+        }
     }
     if ((rc = read_smime_args(&defaults, call, args, &bad)) != 1) {
         return jm_call_error(call, "invalidArguments", "%s",
@@ -739,21 +747,17 @@ apr_status_t jm_email_set(jm_call_t *call)
             APR_ARRAY_PUSH(pending, pending_t *) = pend;
         }
     }
-    /* update and destroy of Emails are not implemented yet: say so per id
-     * rather than pretend (the full mail data model is a later issue) */
-    json_object_foreach(update, cid, c) {
-        json_object_set(not_updated, cid, set_error(call->pool, "forbidden", NULL,
-                            "Email/set update is not supported by this server yet."));
-    }
-    json_array_foreach(destroy, i, v) {
-        if (json_is_string(v)) {
-            json_object_set(not_destroyed, json_string_value(v), set_error(call->pool, 
-                "forbidden", NULL, "Email/set destroy is not supported by this server yet."));
-        }
-    }
+    ud.updated = jm_json_own(call->pool, json_object());
+    ud.not_updated = not_updated;
+    ud.destroyed = jm_json_own(call->pool, json_array());
+    ud.not_destroyed = not_destroyed;
     new_state = old_state;
-    if (pending->nelts > 0) {
-        if (APR_SUCCESS != (rv = commit_creates(&new_state, call, pending))) {
+    if (pending->nelts > 0 || set_count(update) || set_count(destroy)) {
+        v = json_object_get(args, "ifInState");
+        if (APR_SUCCESS != (rv = commit_all(&new_state, call, pending, update, destroy,
+                                            boxes, &ud, v && !json_is_null(v)
+                                            ? json_string_value(v) : NULL))
+            || call->error) {
             return rv;
         }
     }
@@ -762,13 +766,12 @@ apr_status_t jm_email_set(jm_call_t *call)
         json_object_set_new(created, pe->creation_id, json_pack(
             "{s:s, s:s, s:s, s:I}", "id", pe->row.id, "blobId", pe->row.blob_id,
             "threadId", pe->row.thread_id, "size", (json_int_t)pe->row.size));
-        jm_call_add_created(call, pe->creation_id, pe->row.id);
     }
     call->result = json_pack("{s:s, s:s, s:s, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}",
         "accountId", ctx->account->id, "oldState", old_state, "newState", new_state,
         "created", json_object_size(created) ? created : NULL,
-        "updated", NULL,
-        "destroyed", NULL,
+        "updated", json_object_size(ud.updated) ? ud.updated : NULL,
+        "destroyed", json_array_size(ud.destroyed) ? ud.destroyed : NULL,
         "notCreated", json_object_size(not_created) ? not_created : NULL,
         "notUpdated", json_object_size(not_updated) ? not_updated : NULL,
         "notDestroyed", json_object_size(not_destroyed) ? not_destroyed : NULL);

@@ -26,3 +26,35 @@ apr_status_t jm_mail_changes_fetch(jm_changes_t *ch, const char *type,
     }
     return rv;
 }
+
+static apr_status_t email_fetch(jm_changes_t *ch, apr_int64_t since, apr_size_t hint,
+                                apr_array_header_t **precords, int *ptruncated,
+                                apr_int64_t *poldest, apr_int64_t *pcurrent)
+{
+    return jm_mail_changes_fetch(ch, JM_TYPE_EMAIL, since, hint, precords,
+                                 ptruncated, poldest, pcurrent);
+}
+
+static apr_status_t thread_fetch(jm_changes_t *ch, apr_int64_t since, apr_size_t hint,
+                                 apr_array_header_t **precords, int *ptruncated,
+                                 apr_int64_t *poldest, apr_int64_t *pcurrent)
+{
+    return jm_mail_changes_fetch(ch, JM_TYPE_THREAD, since, hint, precords,
+                                 ptruncated, poldest, pcurrent);
+}
+
+static const jm_changes_type_t email_changes = { "Email", NULL, email_fetch, NULL, 0, 0 };
+static const jm_changes_type_t thread_changes = { "Thread", NULL, thread_fetch, NULL, 0, 0 };
+
+/* RFC 8621 §4.3: a standard /changes (threadId moves when threads merge
+ * show as updates of the moved Emails). */
+apr_status_t jm_email_changes(jm_call_t *call)
+{
+    return jm_std_changes(call, &email_changes, NULL);
+}
+
+/* RFC 8621 §3.2: a standard /changes. */
+apr_status_t jm_thread_changes(jm_call_t *call)
+{
+    return jm_std_changes(call, &thread_changes, NULL);
+}

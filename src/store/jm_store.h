@@ -201,6 +201,11 @@ apr_status_t jm_store_mailbox_count(jm_db_t *db, const char *account_id,
                                     const char *mailbox_id, const char *thread_id,
                                     int d_emails, int d_unread, apr_pool_t *p);
 
+/** The ids of a thread's emails, oldest first (none: no such thread). */
+apr_status_t jm_store_thread_emails(apr_array_header_t **pids, jm_db_t *db,
+                                    const char *account_id, const char *thread_id,
+                                    apr_pool_t *p);
+
 /** APR_NOTFOUND if absent. */
 apr_status_t jm_store_email_get(jm_email_row_t **pe, jm_db_t *db,
                                 const char *account_id, const char *id,

@@ -364,3 +364,18 @@ apr_status_t jm_store_email_ids(apr_array_header_t **pids, jm_db_t *db,
     *pids = jm_store_first_column(rows, p);
     return APR_SUCCESS;
 }
+
+apr_status_t jm_store_thread_emails(apr_array_header_t **pids, jm_db_t *db,
+                                    const char *account_id, const char *thread_id,
+                                    apr_pool_t *p)
+{
+    apr_array_header_t *rows;
+    apr_status_t rv;
+
+    if (APR_SUCCESS != (rv = SELECT(&rows, db, JM_SQL_THREAD_EMAIL_IDS, p, account_id,
+                                    thread_id))) {
+        return rv;
+    }
+    *pids = jm_store_first_column(rows, p);
+    return APR_SUCCESS;
+}
