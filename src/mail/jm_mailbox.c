@@ -1,14 +1,27 @@
-/* Mailbox/get (RFC 8621 §2.1). Mailbox/set and friends come later. */
+/* Mailbox/get (RFC 8621 §2.1) on the standard /get (src/std). Mailbox/set
+ * and friends come later. */
 #include <string.h>
 #include <apr_strings.h>
 #include "core/jm_methods.h"
 #include "store/jm_store.h"
+#include "std/jm_std_get.h"
 
-static const char *const mailbox_props[] = {
-    "id", "name", "parentId", "role", "sortOrder", "totalEmails",
-    "unreadEmails", "totalThreads", "unreadThreads", "myRights",
-    "isSubscribed", NULL
+#define DG (JM_PROP_DEFAULT_GET)
+static const jm_prop_t mailbox_props[] = {
+    { "id",            JM_PT_ID,     JM_PROP_SERVER_SET | JM_PROP_ALWAYS_GET | DG },
+    { "name",          JM_PT_STRING, DG | JM_PROP_FILTER | JM_PROP_SORT },
+    { "parentId",      JM_PT_ID,     JM_PROP_NULLABLE | DG | JM_PROP_FILTER },
+    { "role",          JM_PT_STRING, JM_PROP_NULLABLE | DG | JM_PROP_FILTER },
+    { "sortOrder",     JM_PT_UINT,   DG | JM_PROP_SORT },
+    { "totalEmails",   JM_PT_UINT,   JM_PROP_SERVER_SET | DG },
+    { "unreadEmails",  JM_PT_UINT,   JM_PROP_SERVER_SET | DG },
+    { "totalThreads",  JM_PT_UINT,   JM_PROP_SERVER_SET | DG },
+    { "unreadThreads", JM_PT_UINT,   JM_PROP_SERVER_SET | DG },
+    { "myRights",      JM_PT_OBJECT, JM_PROP_SERVER_SET | DG },
+    { "isSubscribed",  JM_PT_BOOL,   DG | JM_PROP_FILTER },
+    { NULL, 0, 0 }
 };
+#undef DG
 
 static json_t *mailbox_json(const jm_mailbox_row_t *m)
 {
@@ -29,54 +42,52 @@ static json_t *mailbox_json(const jm_mailbox_row_t *m)
         "isSubscribed", 1);
 }
 
-apr_status_t jm_mailbox_get(jm_call_t *call)
+static apr_status_t mailbox_state(const char **pstate, jm_get_t *get)
 {
-    jm_ctx_t *ctx = call->ctx;
-    json_t *ids, *props, *list, *not_found, *v;
-    apr_array_header_t *boxes;
-    const char *state;
-    apr_status_t rv;
-    size_t i;
-    int j;
+    jm_ctx_t *ctx = get->call->ctx;
 
-    if (!jm_call_check_get_args(call, &ids, &props)) {
-        return APR_SUCCESS;
-    }
-    if (props && !jm_call_check_props(call, props, mailbox_props, "Mailbox")) {
-        return APR_SUCCESS;
-    }
-    if (APR_SUCCESS != (rv = jm_store_mailboxes(&boxes, ctx->db, ctx->account->id,
-                                                call->pool))
-        || APR_SUCCESS != (rv = jm_store_state(&state, ctx->db, ctx->account->id,
-                                               JM_TYPE_MAILBOX, call->pool))) {
+    return jm_store_state(pstate, ctx->db, ctx->account->id, JM_TYPE_MAILBOX,
+                          get->call->pool);
+}
+
+/* A handful of rows per account: one read answers any ids or the listing. */
+static apr_status_t mailbox_fetch(jm_get_t *get, const apr_array_header_t *ids,
+                                  apr_size_t offset, const char *after,
+                                  apr_size_t limit, json_t *list)
+{
+    jm_ctx_t *ctx = get->call->ctx;
+    apr_array_header_t *boxes;
+    apr_hash_t *want = NULL;
+    apr_status_t rv;
+    int i;
+
+    (void)after;
+    if ((rv = jm_store_mailboxes(&boxes, ctx->db, ctx->account->id,
+                                 get->call->pool)) != APR_SUCCESS) {
         return rv;
     }
-    list = json_array();
-    not_found = json_array();
-    if (!ids) {
-        for (j = 0; j < boxes->nelts; j++) {
-            json_array_append_new(list, jm_get_project(mailbox_json(
-                APR_ARRAY_IDX(boxes, j, jm_mailbox_row_t *)), props));
+    if (ids) {
+        want = apr_hash_make(get->call->pool);
+        for (i = 0; i < ids->nelts; i++) {
+            apr_hash_set(want, APR_ARRAY_IDX(ids, i, const char *),
+                         APR_HASH_KEY_STRING, "");
         }
     }
-    else {
-        json_array_foreach(ids, i, v) {
-            const char *id = jm_call_resolve_id(call, json_string_value(v));
-            int found = 0;
-            for (j = 0; id && j < boxes->nelts; j++) {
-                jm_mailbox_row_t *m = APR_ARRAY_IDX(boxes, j, jm_mailbox_row_t *);
-                if (strcmp(m->id, id) == 0) {
-                    json_array_append_new(list, jm_get_project(mailbox_json(m), props));
-                    found = 1;
-                    break;
-                }
-            }
-            if (!found) {
-                json_array_append(not_found, v);
-            }
+    for (i = ids ? 0 : (int)offset;
+         i < boxes->nelts && (ids || (apr_size_t)i < offset + limit); i++) {
+        jm_mailbox_row_t *m = APR_ARRAY_IDX(boxes, i, jm_mailbox_row_t *);
+        if (!want || apr_hash_get(want, m->id, APR_HASH_KEY_STRING)) {
+            json_array_append_new(list, mailbox_json(m));
         }
     }
-    call->result = json_pack("{s:s, s:s, s:o, s:o}", "accountId", ctx->account->id,
-                             "state", state, "list", list, "notFound", not_found);
     return APR_SUCCESS;
+}
+
+static const jm_get_type_t mailbox_get = {
+    "Mailbox", mailbox_props, NULL, mailbox_state, mailbox_fetch, 0, 0
+};
+
+apr_status_t jm_mailbox_get(jm_call_t *call)
+{
+    return jm_std_get(call, &mailbox_get, NULL);
 }

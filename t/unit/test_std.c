@@ -912,6 +912,9 @@ static void test_collations(void)
     CMP(JM_COLL_UNICODE_CASEMAP, "\xef\xac\x81", "FI", 0);  /* the fi ligature (NFKD) */
     CMP(JM_COLL_UNICODE_CASEMAP, "apple", "Banana", -1);
     CMP(JM_COLL_UNICODE_CASEMAP, "\xff", "a", 1);   /* not UTF-8: octets */
+    is_str(jm_collation_unicode_key("\xc3\x84pfel", pool),
+           jm_collation_unicode_key("\xc3\xa4PFEL", pool), "unicode key: equal for equal strings");
+    is_str(jm_collation_unicode_key("\xff", pool), "\xff", "unicode key: not UTF-8 is itself");
 }
 
 /* ---- /query ------------------------------------------------------------- */
