@@ -104,17 +104,17 @@ static jm_patch_status_t check_deep(jm_refs_t *r, const jm_prop_t *prop,
         if (prop->type == JM_PT_ID_MAP) {
             const char *id = jm_refs_id(r, *mkey);
             if (!id || !jm_util_is_valid_id(id)) {
-                jm_path_invalid(path, key, id ? "not an Id" : "unknown creation id");
+                jm_path_invalid_ptr(path, key, id ? "not an Id" : "unknown creation id");
                 return JM_PATCH_OK;
             }
             *mkey = id;
         }
         else if (!**mkey) {
-            jm_path_invalid(path, key, "empty key");
+            jm_path_invalid_ptr(path, key, "empty key");
             return JM_PATCH_OK;
         }
         if (!json_is_true(v) && !json_is_null(v)) {
-            jm_path_invalid(path, key, "the value must be true or null");
+            jm_path_invalid_ptr(path, key, "the value must be true or null");
         }
         return JM_PATCH_OK;
     case JM_PT_OBJECT:
@@ -157,7 +157,7 @@ jm_patch_status_t jm_patch_check(json_t **presolved, jm_refs_t *r,
             break;
         }
         if (!(prop = jm_prop_find(table, APR_ARRAY_IDX(segs, 0, const char *)))) {
-            jm_path_invalid(path, key, "unknown property");
+            jm_path_invalid_ptr(path, key, "unknown property");
             continue;
         }
         if (segs->nelts > 1
@@ -166,7 +166,7 @@ jm_patch_status_t jm_patch_check(json_t **presolved, jm_refs_t *r,
         }
         if ((prop->flags & (JM_PROP_SERVER_SET | JM_PROP_IMMUTABLE))
             && !unchanged(current, id, segs, v)) {
-            jm_path_invalid(path, key, prop->flags & JM_PROP_SERVER_SET
+            jm_path_invalid_ptr(path, key, prop->flags & JM_PROP_SERVER_SET
                             ? "server-set" : "immutable");
             continue;
         }

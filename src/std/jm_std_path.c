@@ -41,14 +41,13 @@ const char *jm_path_str(const jm_path_t *path)
     return s;
 }
 
-void jm_path_invalid(jm_path_t *path, const char *name, const char *why)
+void jm_path_invalid_ptr(jm_path_t *path, const char *ptr, const char *why)
 {
     const char *s = jm_path_str(path);
     int i;
 
-    if (name) {
-        s = apr_pstrcat(path->pool, s, *s ? "/" : "",
-                        jm_pointer_escape(name, path->pool), NULL);
+    if (ptr) {
+        s = apr_pstrcat(path->pool, s, *s ? "/" : "", ptr, NULL);
     }
     for (i = 0; i < path->invalid->nelts; i++) {
         if (strcmp(APR_ARRAY_IDX(path->invalid, i, const char *), s) == 0) {
@@ -59,6 +58,11 @@ void jm_path_invalid(jm_path_t *path, const char *name, const char *why)
         path->why = why;
     }
     APR_ARRAY_PUSH(path->invalid, const char *) = s;
+}
+
+void jm_path_invalid(jm_path_t *path, const char *name, const char *why)
+{
+    jm_path_invalid_ptr(path, name ? jm_pointer_escape(name, path->pool) : NULL, why);
 }
 
 int jm_path_nerrors(const jm_path_t *path)

@@ -26,6 +26,9 @@ const char *jm_path_str(const jm_path_t *path);
 /** Record the current path, extended by name if not NULL, as invalid;
  *  why (may be NULL) is kept for the first one only. */
 void jm_path_invalid(jm_path_t *path, const char *name, const char *why);
+/** The same with ptr, already a pointer (a PatchObject key), appended
+ *  as it is. */
+void jm_path_invalid_ptr(jm_path_t *path, const char *ptr, const char *why);
 /** How many invalid paths were recorded. */
 int jm_path_nerrors(const jm_path_t *path);
 /** The invalid paths as a JSON array (new reference). */
