@@ -78,8 +78,8 @@ unlike($t->error_log, qr/Segmentation fault|exit signal|AH00052/, 'no child cras
     my $took = time - $t0;
     is($status, 200, 'answered 200');
     # a bound against the unbounded run, not a speed target: the
-    # sanitizer build is several times slower
-    my $bound = $JMAPTest::SANITIZE ? 120 : 20;
+    # sanitizer build is several times slower, a busy machine too
+    my $bound = $JMAPTest::SANITIZE ? 180 : 60;   # a loaded 2-core machine took 39 s
     ok($took < $bound, sprintf('within %.1f s, under %d (it ran unbounded before)', $took, $bound));
     ok(length($content) <= 25_000_000 + 10_000,
        'the response stays within JMAPMaxSizeResponse (' . length($content) . ' bytes)');
