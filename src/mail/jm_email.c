@@ -5,6 +5,7 @@
 #include <apr_lib.h>
 #include "core/jm_methods.h"
 #include "mail/jm_email_update.h"
+#include "mail/jm_email_store.h"
 #include "store/jm_store.h"
 #include "mail/jm_blob.h"
 #include "mime/jm_mime.h"
@@ -611,10 +612,9 @@ static apr_status_t prepare_create(pending_t **ppend, json_t **perr,
         *perr = set_error(p, "tooLarge", NULL, too_much_built(call));
         return APR_SUCCESS;
     }
-    pend->row.id = jm_util_new_id('M', p);
-    pend->row.thread_id = NULL;         /* the store threads it */
-    pend->row.blob_id = jm_blob_id_for(pend->bytes, pend->len, p);
-    pend->row.size = (apr_int64_t)pend->len;
+    if (APR_SUCCESS != (rv = jm_email_prepare_row(&pend->row, pend->bytes, pend->len, p))) {
+        return rv;
+    }
     *ppend = pend;
     return APR_SUCCESS;
 }
@@ -647,11 +647,8 @@ static apr_status_t commit_all(const char **pnew_state, jm_call_t *call,
     }
     for (i = 0; i < pending->nelts; i++) {
         pending_t *pe = APR_ARRAY_IDX(pending, i, pending_t *);
-        if (APR_SUCCESS != (rv = jm_store_blob_put(ctx->db, acc, pe->row.blob_id,
-                                                   "message/rfc822", pe->bytes,
-                                                   pe->len, call->pool))
-            || APR_SUCCESS != (rv = jm_store_email_insert(ctx->db, acc, &pe->row,
-                                                          call->pool))) {
+        if (APR_SUCCESS != (rv = jm_email_store_row(ctx->db, acc, &pe->row, pe->bytes,
+                                                    pe->len, call->pool))) {
             jm_db_rollback(ctx->db);
             return rv;
         }
