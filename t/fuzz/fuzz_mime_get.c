@@ -1,7 +1,7 @@
 /* fuzz_mime_get: message bytes -> the Email/get reading side.
  *
  * Input: a message as stored (any bytes). Per input:
- *  1. jm_mime_email_props with every Email property, every header form
+ *  1. jm_email_view_props with every Email property, every header form
  *     (header:X:asRaw/asText/asAddresses/asGroupedAddresses/asMessageIds/
  *     asDate/asURLs, each also :all) for a fixed list of fields and for the
  *     first fields found in the input, every body property (also header
@@ -28,6 +28,7 @@
 
 #include "fuzz_common.h"
 #include "mime/jm_mime.h"
+#include "mail/jm_email_view.h"
 #include "mime/jm_mime_int.h"
 
 static const char *const email_props[] = {
@@ -209,7 +210,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     apr_pool_t *p = fz_run_pool();
     const char *raw = apr_pmemdup(p, data, size ? size : 1), *bad = NULL;
     uint32_t h = fz_hash(data, size);
-    jm_mime_get_opts_t o;
+    jm_email_view_opts_t o;
     json_t *props, *res = NULL;
     apr_array_header_t *ids = apr_array_make(p, 8, sizeof(const char *));
     apr_hash_t *sizes = apr_hash_make(p);
@@ -243,7 +244,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     o.fetch_html_body_values = (h >> 26) & 1;
     o.max_body_value_bytes = (h >> 27) & 1 ? 0 : (h >> 12) % 300;
     o.blob_id = "Gfuzz";
-    rv = jm_mime_email_props(&res, raw, size, &o, &bad, p);
+    rv = jm_email_view_props(&res, raw, size, &o, &bad, p);
     if (rv == APR_EINVAL) {
         finding("a property list of valid names was refused:", bad);
     }
@@ -257,7 +258,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     o.fetch_text_body_values = (h >> 28) & 1;
     o.fetch_html_body_values = (h >> 29) & 1;
     o.max_body_value_bytes = (h >> 30) ? (h % 64) + 1 : 0;
-    rv = jm_mime_email_props(&res, raw, size, &o, &bad, p);
+    rv = jm_email_view_props(&res, raw, size, &o, &bad, p);
     if (rv == APR_SUCCESS) {
         check_result(res, jm_json_own(p, json_array()), NULL);
     }
