@@ -8,6 +8,7 @@
 #include <glib.h>
 #include "core/jm_log.h"
 #include "mail/jm_email_view.h"
+#include "mail/jm_html.h"
 
 #define PREVIEW_CHARS 256
 
@@ -370,26 +371,6 @@ static void all_leaves(apr_array_header_t *out, jm_mime_part_t *gp)
     }
 }
 
-static void strip_tags(char *s)
-{
-    char *o = s;
-    int in_tag = 0;
-
-    for (; *s; ++s) {
-        if (*s == '<') {
-            in_tag = 1;
-        }
-        else if (*s == '>' && in_tag) {
-            in_tag = 0;
-            *o++ = ' ';
-        }
-        else if (!in_tag) {
-            *o++ = *s;
-        }
-    }
-    *o = '\0';
-}
-
 const char *jm_email_view_preview(const jm_email_bodies_t *b, apr_pool_t *p)
 {
     apr_array_header_t *acc = apr_array_make(p, 512, 1);
@@ -399,14 +380,14 @@ const char *jm_email_view_preview(const jm_email_bodies_t *b, apr_pool_t *p)
     for (i = 0; i < b->text->nelts && chars < PREVIEW_CHARS; ++i) {
         jm_mime_part_t *gp = APR_ARRAY_IDX(b->text, i, jm_mime_part_t *);
         int problem;
-        char *t, *c;
+        const char *t, *c;
 
         if (strcmp(gp->type, "text/plain") && strcmp(gp->type, "text/html")) {
             continue;
         }
-        t = apr_pstrdup(p, jm_mime_part_text(&problem, gp));
+        t = jm_mime_part_text(&problem, gp);
         if (!strcmp(gp->type, "text/html")) {
-            strip_tags(t);
+            t = jm_html_text(t, p);
         }
         for (c = t; *c && chars < PREVIEW_CHARS; c = g_utf8_next_char(c)) {
             int k, len = g_utf8_next_char(c) - c;

@@ -54,7 +54,7 @@ void jm_email_view_bodies(jm_email_bodies_t *b, jm_mime_parsed_t *msg, apr_pool_
 int jm_email_view_has_attachment(const jm_email_bodies_t *b);
 
 /** preview: up to 256 characters of textBody's text, whitespace runs as
- *  one space, tags of HTML parts dropped. */
+ *  one space, HTML parts as their text (mail/jm_html.h). */
 const char *jm_email_view_preview(const jm_email_bodies_t *b, apr_pool_t *p);
 
 #endif
