@@ -218,7 +218,7 @@ static void index_body(jm_email_index_t *x, const jm_email_bodies_t *b,
         if (!strcmp(gp->type, "text/html")) {
             t = jm_html_text(t, p);
         }
-        if (acc->nelts && acc->nelts < (int)max) {
+        if (acc->nelts && (apr_size_t)acc->nelts < max) {
             APR_ARRAY_PUSH(acc, char) = '\n';
         }
         n = strlen(t);

@@ -53,11 +53,18 @@ static void parse_structure(apr_array_header_t *parts, const char *multipart_typ
         }
         else if (is_inline) {
             if (!strcmp(multipart_type, "alternative")) {
+                /* a list is null here when an enclosing alternative branch
+                 * already chose the other kind: the RFC's pseudo-code would
+                 * push onto null; such a part belongs to neither list */
                 if (!strcmp(part->type, "text/plain")) {
-                    APR_ARRAY_PUSH(text_body, jm_mime_part_t *) = part;
+                    if (text_body) {
+                        APR_ARRAY_PUSH(text_body, jm_mime_part_t *) = part;
+                    }
                 }
                 else if (!strcmp(part->type, "text/html")) {
-                    APR_ARRAY_PUSH(html_body, jm_mime_part_t *) = part;
+                    if (html_body) {
+                        APR_ARRAY_PUSH(html_body, jm_mime_part_t *) = part;
+                    }
                 }
                 else {
                     APR_ARRAY_PUSH(attachments, jm_mime_part_t *) = part;

@@ -161,6 +161,34 @@ static void test_mixed_attachments(void)
     agrees_with_get(m, x, "mixed");
 }
 
+/* An alternative nested in a branch that chose HTML: textBody is null
+ * there (RFC 8621 §4.1.4), its text/plain part is in no list (this
+ * crashed Email/get, found by fuzz_mime_get). */
+static void test_nested_alternative(void)
+{
+    const char *m =
+        "Subject: nested\r\n"
+        "Content-Type: multipart/alternative; boundary=\"a1\"\r\n"
+        "\r\n"
+        "--a1\r\nContent-Type: text/plain\r\n\r\nplain one\r\n"
+        "--a1\r\nContent-Type: multipart/mixed; boundary=\"m1\"\r\n\r\n"
+        "--m1\r\nContent-Type: text/html\r\n\r\n<p>html one</p>\r\n"
+        "--m1\r\nContent-Type: multipart/alternative; boundary=\"a2\"\r\n\r\n"
+        "--a2\r\nContent-Type: text/plain\r\n\r\nplain two\r\n"
+        "--a2\r\nContent-Type: text/html\r\n\r\n<p>html two</p>\r\n"
+        "--a2--\r\n"
+        "--m1--\r\n"
+        "--a1--\r\n";
+    json_t *hb = get_prop(m, strlen(m), "htmlBody");
+    jm_email_index_t *x = idx(m);
+
+    is_str(x->body_text, "plain one", "nested alternative: body text from textBody");
+    ok(json_array_size(hb) == 2
+       && !strcmp(json_string_value(json_object_get(json_array_get(hb, 1), "partId")), "4"),
+       "nested alternative: htmlBody is both HTML parts, plain two in neither");
+    agrees_with_get(m, x, "nested alternative");
+}
+
 static void test_html(void)
 {
     const char *m =
@@ -403,6 +431,7 @@ int main(void)
 
     test_alternative();
     test_mixed_attachments();
+    test_nested_alternative();
     test_html();
     test_broken();
     test_references();
