@@ -9,6 +9,7 @@
 #include "store/jm_store.h"
 #include "mail/jm_blob.h"
 #include "mime/jm_mime.h"
+#include "mail/jm_email_view.h"
 #include "smime/jm_smime.h"
 #include "directory/jm_certdir.h"
 #include "smime/jm_keystore.h"
@@ -60,7 +61,7 @@ static json_t *meta_json(const jm_email_row_t *e, apr_pool_t *p)
 }
 
 /* Reads the Email/get body arguments (§4.2); 0 + error on bad input. */
-static int parse_get_opts(jm_call_t *call, jm_mime_get_opts_t *o)
+static int parse_get_opts(jm_call_t *call, jm_email_view_opts_t *o)
 {
     json_t *a = call->args, *v;
     static const char *const flags[] = {
@@ -111,7 +112,7 @@ static int parse_get_opts(jm_call_t *call, jm_mime_get_opts_t *o)
  * outlives it), so a get holds one parsed message at a time. */
 static apr_status_t get_one(json_t **pobj, jm_call_t *call, const char *id,
                             json_t *props, json_t *mime_props,
-                            jm_mime_get_opts_t *opts, apr_pool_t *sp)
+                            jm_email_view_opts_t *opts, apr_pool_t *sp)
 {
     jm_ctx_t *ctx = call->ctx;
     jm_email_row_t *e;
@@ -135,7 +136,7 @@ static apr_status_t get_one(json_t **pobj, jm_call_t *call, const char *id,
         }
         opts->properties = mime_props;
         opts->blob_id = e->blob_id;
-        rv = jm_mime_email_props(&mp, (const char *)raw, len, opts, &bad, sp);
+        rv = jm_email_view_props(&mp, (const char *)raw, len, opts, &bad, sp);
         if (rv == APR_EINVAL) {
             json_decref(obj);
             jm_call_error(call, "invalidArguments", "Unknown property \"%s\".",
@@ -156,7 +157,7 @@ apr_status_t jm_email_get(jm_call_t *call)
 {
     jm_ctx_t *ctx = call->ctx;
     json_t *ids, *props, *mime_props, *list, *not_found, *v, *all_ids = NULL;
-    jm_mime_get_opts_t opts;
+    jm_email_view_opts_t opts;
     const char *state;
     apr_pool_t *sp;
     apr_size_t answered = 0;

@@ -1,6 +1,6 @@
 /* RFC 8621 §4.6 Email/set create: JSON → RFC 5322 message (GMime for the
- * encodings). The reading side (Email/get, signer/recipient rules, GMime
- * set-up) is in jm_mime_get.c.
+ * encodings). The reading side is jm_mime_read.c (GMime set-up, the part
+ * tree) and jm_mime_headers.c (header forms, signer/recipient rules).
  *
  * The top-level header section is written by hand from jm_hdr_t raw values
  * (so nothing is re-encoded behind our back); the body entity is a GMime

@@ -1,5 +1,7 @@
-/* RFC 5322 / MIME: build a message from an Email/set create object and read
- * Email/get properties back from stored bytes. GMime 3 does the MIME work
+/* RFC 5322 / MIME: build a message from an Email/set create object; the
+ * S/MIME draft's signer and recipients; part content of stored bytes (the
+ * rest of reading is mime/jm_mime_read.h, the Email/get view
+ * mail/jm_email_view.h). GMime 3 does the MIME work
  * (RFC 2047/2231, charsets, transfer encodings); no cryptography in here.
  */
 #ifndef JM_MIME_H
@@ -74,36 +76,9 @@ apr_status_t jm_mime_signer_address(const char **paddr, jm_mime_msg_t *msg,
  *  case-insensitively, in order of appearance (const char*). */
 apr_array_header_t *jm_mime_recipients(jm_mime_msg_t *msg, apr_pool_t *p);
 
-/** Options for jm_mime_email_props (RFC 8621 §4.2 Email/get arguments). */
-typedef struct {
-    json_t *properties;          /**< array of names or NULL for the default set */
-    json_t *body_properties;     /**< array or NULL for the default */
-    int fetch_text_body_values;
-    int fetch_html_body_values;
-    int fetch_all_body_values;
-    apr_size_t max_body_value_bytes; /**< 0 = no limit */
-    int max_depth;               /**< parts nested deeper are read as opaque
-                                  *   leaves; 0 = jm_mime_default_limits */
-    const char *blob_id;         /**< the message's own blobId: part blobIds are
-                                  *   "<blob_id>_<partId>" */
-} jm_mime_get_opts_t;
-
-/**
- * Parse stored bytes and produce the RFC 8621 §4.1 properties that come from
- * the message itself (headers, convenience headers such as from/to/subject/
- * sentAt/messageId, bodyStructure, textBody, htmlBody, attachments,
- * bodyValues, hasAttachment, preview, header:Name:form). Metadata (id,
- * blobId, threadId, mailboxIds, keywords, size, receivedAt) is the caller's.
- * Unknown property names: APR_EINVAL with *pbad = the first unknown name.
- * *pprops belongs to p (take a reference to keep it longer).
- */
-apr_status_t jm_mime_email_props(json_t **pprops, const char *raw, apr_size_t len,
-                                 const jm_mime_get_opts_t *opts,
-                                 const char **pbad, apr_pool_t *p);
-
 /** Decoded content and media type (ptype may be NULL) of part part_id of a
  *  stored message (for "<blob_id>_<partId>"); max_depth as in
- *  jm_mime_get_opts_t, so part ids match Email/get's. APR_NOTFOUND if no
+ *  jm_email_view_opts_t, so part ids match Email/get's. APR_NOTFOUND if no
  *  such part. */
 apr_status_t jm_mime_part_content(const char **pdata, apr_size_t *plen,
                                   const char **ptype, const char *raw,

@@ -1,18 +1,13 @@
-/* Internals shared by jm_mime.c (build), jm_mime_get.c (Email/get) and
- * jm_smime.c. Not for other callers: the public contract is jm_mime.h.
+/* GMime-level internals shared by jm_mime.c (build), jm_mime_read.c,
+ * jm_mime_headers.c and jm_smime.c. Not for other callers: the public
+ * contracts are jm_mime.h and, for reading, jm_mime_read.h.
  */
 #ifndef JM_MIME_INT_H
 #define JM_MIME_INT_H
 
 #include <gmime/gmime.h>
 #include "mime/jm_mime.h"
-
-/** One header field as it is written: name and raw value (everything after
- *  the colon, folded with CRLF WSP, without the terminating CRLF). */
-typedef struct {
-    const char *name;
-    const char *raw;
-} jm_hdr_t;
+#include "mime/jm_mime_read.h"
 
 struct jm_mime_msg_t {
     apr_array_header_t *hdrs;   /**< jm_hdr_t: top-level non-structural fields */
@@ -22,27 +17,6 @@ struct jm_mime_msg_t {
                                  *   encodes it in place */
     GMimeMessage *gmsg;         /**< data parsed, on demand (jm_mime_gmime) */
 };
-
-/** Header field forms (RFC 8621 §4.1.2) as bits. */
-enum {
-    JM_FORM_RAW = 1, JM_FORM_TEXT = 2, JM_FORM_ADDRESSES = 4,
-    JM_FORM_GROUPED = 8, JM_FORM_MSGIDS = 16, JM_FORM_DATE = 32,
-    JM_FORM_URLS = 64
-};
-
-/** A parsed "header:Name[:asForm][:all]" property name. */
-typedef struct {
-    const char *name;   /**< header field name as given */
-    int form;           /**< one JM_FORM_* bit */
-    int all;
-} jm_hprop_t;
-
-/** Parse a header:... property name; 0 on success, -1 if malformed or the
- *  form is not allowed for the field (RFC 8621 §4.1.2.x lists). */
-int jm_mime_hprop_parse(jm_hprop_t *hp, const char *prop, apr_pool_t *p);
-
-/** RFC 5322 ftext field name check. */
-int jm_mime_valid_field_name(const char *name);
 
 /** Format options with CRLF newlines (built once by global init). */
 GMimeFormatOptions *jm_mime_fmt(void);

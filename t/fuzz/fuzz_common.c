@@ -25,6 +25,7 @@
 #include "mail/jm_blob.h"
 #include "core/jm_log.h"
 #include "mime/jm_mime.h"
+#include "mail/jm_email_view.h"
 #include "store/jm_schema.h"
 #include "store/jm_store.h"
 #include "core/jm_util.h"
@@ -1100,7 +1101,7 @@ static fz_store_t *build_store(void)
         jm_email_row_t *e;
         const unsigned char *raw;
         apr_size_t len;
-        jm_mime_get_opts_t o;
+        jm_email_view_opts_t o;
         json_t *props, *bs, *stack;
         const char *bad;
 
@@ -1116,7 +1117,7 @@ static fz_store_t *build_store(void)
         o.properties = jm_json_own(p, json_pack("[s]", "bodyStructure"));
         o.body_properties = jm_json_own(p, json_pack("[s,s]", "blobId", "subParts"));
         o.blob_id = e->blob_id;
-        if (jm_mime_email_props(&props, (const char *)raw, len, &o, &bad, p) != APR_SUCCESS) {
+        if (jm_email_view_props(&props, (const char *)raw, len, &o, &bad, p) != APR_SUCCESS) {
             fz_die("parts of email %d", i);
         }
         /* every leaf's blobId, depth first */

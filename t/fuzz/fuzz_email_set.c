@@ -30,7 +30,7 @@
  * OpenSSL can decrypt what was encrypted (with the sender's key) and
  * verify what was signed (SMIME_read_CMS + CMS_verify, binary); Bcc is
  * never in the signed or encrypted header section; the stored bytes parse
- * back with jm_mime_email_props.
+ * back with jm_email_view_props.
  *
  * FZ_DUMP_MESSAGES=DIR writes every message made into DIR (seeds for
  * fuzz_mime_get, see t/fuzz/make-corpus.sh).
@@ -47,6 +47,7 @@
 #include "fuzz_common.h"
 #include "mail/jm_blob.h"
 #include "mime/jm_mime.h"
+#include "mail/jm_email_view.h"
 #include "mime/jm_mime_int.h"
 #include "smime/jm_smime.h"
 
@@ -196,7 +197,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned flags;
     fz_ident_t *signer;
     apr_array_header_t *rcpts;
-    jm_mime_get_opts_t go;
+    jm_email_view_opts_t go;
     int i;
 
     if (size < 1) {
@@ -295,7 +296,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&go, 0, sizeof(go));
     go.fetch_all_body_values = 1;
     go.blob_id = jm_blob_id_for(out, olen, p);
-    rv = jm_mime_email_props(&props, out, olen, &go, &bad, p);
+    rv = jm_email_view_props(&props, out, olen, &go, &bad, p);
     if (rv != APR_SUCCESS) {
         finding("%s: the stored message does not read back", "");
     }

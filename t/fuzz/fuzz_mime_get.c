@@ -1,7 +1,7 @@
 /* fuzz_mime_get: message bytes -> the Email/get reading side.
  *
  * Input: a message as stored (any bytes). Per input:
- *  1. jm_mime_email_props with every Email property, every header form
+ *  1. jm_email_view_props with every Email property, every header form
  *     (header:X:asRaw/asText/asAddresses/asGroupedAddresses/asMessageIds/
  *     asDate/asURLs, each also :all) for a fixed list of fields and for the
  *     first fields found in the input, every body property (also header
@@ -13,11 +13,15 @@
  *  3. jm_mime_part_content for the part ids seen in 1, plus ids that do not
  *     exist;
  *  4. jm_mime_msg_from_bytes + signer address + recipients (what Email/set
- *     uses on a stored draft).
+ *     uses on a stored draft);
+ *  5. jm_email_index (body text bound chosen by the hash) and jm_snippet
+ *     with terms taken from the index's own subject and body text.
  * Checks beyond the sanitizers: every requested property is in the answer
  * (a NULL from json_pack or json_string would silently drop it), body parts
  * have every requested body property, part content sizes match "size",
- * and everything serialises.
+ * and everything serialises; every index string is valid UTF-8, body_text
+ * keeps its bound, the index preview (at most 256 characters) and
+ * hasAttachment are Email/get's, snippets stay within 255 octets.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,9 +29,13 @@
 #include <strings.h>
 
 #include <apr_strings.h>
+#include <glib.h>
 
 #include "fuzz_common.h"
 #include "mime/jm_mime.h"
+#include "mail/jm_email_view.h"
+#include "mail/jm_email_index.h"
+#include "mail/jm_snippet.h"
 #include "mime/jm_mime_int.h"
 
 static const char *const email_props[] = {
@@ -80,6 +88,130 @@ static void add_forms(json_t *arr, const char *name, apr_pool_t *p, unsigned pic
             json_array_append_new(arr, json_string(apr_pstrcat(p, prop, ":all", NULL)));
         }
     }
+}
+
+static void utf8_ok(const char *s, const char *what)
+{
+    if (!s || !g_utf8_validate(s, -1, NULL)) {
+        finding("index string missing or not UTF-8:", what);
+    }
+}
+
+static void check_addrs(jm_email_index_addrs_t *f, int max, const char *what)
+{
+    int i;
+
+    utf8_ok(f->sort_key, what);
+    utf8_ok(f->text, what);
+    if (f->addrs->nelts > max) {
+        finding("more addresses than the bound in", what);
+    }
+    for (i = 0; i < f->addrs->nelts; ++i) {
+        jm_mime_addr_t *a = &APR_ARRAY_IDX(f->addrs, i, jm_mime_addr_t);
+        if (a->name) {
+            utf8_ok(a->name, what);
+        }
+        utf8_ok(a->email, what);
+    }
+}
+
+static void check_ids(apr_array_header_t *ids, int max, const char *what)
+{
+    int i;
+
+    if (ids->nelts > max) {
+        finding("more ids than the bound in", what);
+    }
+    for (i = 0; i < ids->nelts; ++i) {
+        utf8_ok(APR_ARRAY_IDX(ids, i, const char *), what);
+    }
+}
+
+/* A term from s: up to 6 octets from the middle of it, whole characters. */
+static const char *some_term(const char *s, uint32_t h, apr_pool_t *p)
+{
+    const char *a, *b;
+    long n = g_utf8_strlen(s, -1);
+
+    if (n < 1) {
+        return NULL;
+    }
+    a = g_utf8_offset_to_pointer(s, (long)(h % (uint32_t)n));
+    for (b = a; *b && b - a < 6; b = g_utf8_next_char(b)) {
+    }
+    return apr_pstrndup(p, a, b - a);
+}
+
+static void check_snippet(jm_email_index_t *x, uint32_t h, apr_pool_t *p)
+{
+    apr_array_header_t *terms = apr_array_make(p, 2, sizeof(const char *));
+    const char *t;
+    jm_snippet_t sn;
+
+    if ((t = some_term(x->subject ? x->subject : "", h, p))) {
+        APR_ARRAY_PUSH(terms, const char *) = t;
+    }
+    if ((t = some_term(x->body_text, h >> 7, p))) {
+        APR_ARRAY_PUSH(terms, const char *) = t;
+    }
+    APR_ARRAY_PUSH(terms, const char *) = "e";
+    jm_snippet(&sn, x->subject, x->body_text, terms, terms, p);
+    if (sn.subject && (!g_utf8_validate(sn.subject, -1, NULL)
+                       || !strstr(sn.subject, "<mark>"))) {
+        finding("snippet subject not UTF-8 or unmarked:", sn.subject);
+    }
+    if (sn.preview && (!g_utf8_validate(sn.preview, -1, NULL)
+                       || strlen(sn.preview) > JM_SNIPPET_PREVIEW_MAX
+                       || !strstr(sn.preview, "<mark>"))) {
+        finding("snippet preview not UTF-8, too long or unmarked:", sn.preview);
+    }
+}
+
+/* 5. the index; get = the default Email/get answer (NULL if it failed) */
+static void check_index(const char *raw, size_t size, uint32_t h, json_t *get,
+                        apr_pool_t *p)
+{
+    jm_email_index_opts_t io;
+    jm_email_index_t *x = NULL;
+
+    memset(&io, 0, sizeof(io));
+    io.max_body_text = (h >> 3) & 1 ? (h >> 9) % 700 + 1 : 0;
+    io.max_ids = (h >> 4) & 1 ? (int)(h % 5) + 1 : 0;
+    if (jm_email_index(&x, raw, size, &io, p) != APR_SUCCESS || !x) {
+        finding("jm_email_index failed", NULL);
+    }
+    if (x->size != size) {
+        finding("index size is not the input size", NULL);
+    }
+    if (!get != !!x->not_mime) {
+        finding("index not_mime disagrees with Email/get", NULL);
+    }
+    if (x->subject) {
+        utf8_ok(x->subject, "subject");
+    }
+    utf8_ok(x->thread_subject, "thread_subject");
+    check_addrs(&x->from, JM_EMAIL_INDEX_ADDRS, "from");
+    check_addrs(&x->to, JM_EMAIL_INDEX_ADDRS, "to");
+    check_addrs(&x->cc, JM_EMAIL_INDEX_ADDRS, "cc");
+    check_addrs(&x->bcc, JM_EMAIL_INDEX_ADDRS, "bcc");
+    check_ids(x->message_ids, io.max_ids ? io.max_ids : JM_EMAIL_INDEX_IDS, "messageId");
+    check_ids(x->in_reply_to, io.max_ids ? io.max_ids : JM_EMAIL_INDEX_IDS, "inReplyTo");
+    check_ids(x->references, io.max_ids ? io.max_ids : JM_EMAIL_INDEX_IDS, "references");
+    utf8_ok(x->preview, "preview");
+    utf8_ok(x->body_text, "body_text");
+    if (g_utf8_strlen(x->preview, -1) > 256) {
+        finding("index preview over 256 characters", x->preview);
+    }
+    if (strlen(x->body_text) > (io.max_body_text ? io.max_body_text
+                                                 : JM_EMAIL_INDEX_BODY_TEXT)) {
+        finding("body_text over its bound", NULL);
+    }
+    if (get && (strcmp(x->preview, json_string_value(json_object_get(get, "preview")))
+                || !x->has_attachment
+                   != !json_is_true(json_object_get(get, "hasAttachment")))) {
+        finding("index preview or hasAttachment differs from Email/get's", x->preview);
+    }
+    check_snippet(x, h, p);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -209,7 +341,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     apr_pool_t *p = fz_run_pool();
     const char *raw = apr_pmemdup(p, data, size ? size : 1), *bad = NULL;
     uint32_t h = fz_hash(data, size);
-    jm_mime_get_opts_t o;
+    jm_email_view_opts_t o;
     json_t *props, *res = NULL;
     apr_array_header_t *ids = apr_array_make(p, 8, sizeof(const char *));
     apr_hash_t *sizes = apr_hash_make(p);
@@ -243,7 +375,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     o.fetch_html_body_values = (h >> 26) & 1;
     o.max_body_value_bytes = (h >> 27) & 1 ? 0 : (h >> 12) % 300;
     o.blob_id = "Gfuzz";
-    rv = jm_mime_email_props(&res, raw, size, &o, &bad, p);
+    rv = jm_email_view_props(&res, raw, size, &o, &bad, p);
     if (rv == APR_EINVAL) {
         finding("a property list of valid names was refused:", bad);
     }
@@ -257,10 +389,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     o.fetch_text_body_values = (h >> 28) & 1;
     o.fetch_html_body_values = (h >> 29) & 1;
     o.max_body_value_bytes = (h >> 30) ? (h % 64) + 1 : 0;
-    rv = jm_mime_email_props(&res, raw, size, &o, &bad, p);
+    rv = jm_email_view_props(&res, raw, size, &o, &bad, p);
     if (rv == APR_SUCCESS) {
         check_result(res, jm_json_own(p, json_array()), NULL);
     }
+    check_index(raw, size, h, rv == APR_SUCCESS ? res : NULL, p);
 
     /* 3. part content, as downloads of "<blobId>_<partId>" */
     APR_ARRAY_PUSH(ids, const char *) = "0";

@@ -18,6 +18,7 @@
 
 #include "core/jm_log.h"
 #include "mime/jm_mime.h"
+#include "mail/jm_email_view.h"
 #include "mime/jm_mime_int.h"   /* jm_mime_msg_from_bytes */
 #include "smime/jm_smime.h"
 #include "tap.h"
@@ -268,7 +269,7 @@ static void expect_invalid(const char *json, const char *props, const char *what
 static json_t *get_props(const char *data, apr_size_t len, const char *props,
                          apr_size_t maxbytes)
 {
-    jm_mime_get_opts_t o;
+    jm_email_view_opts_t o;
     json_t *out = NULL;
     const char *bad = NULL;
 
@@ -277,7 +278,7 @@ static json_t *get_props(const char *data, apr_size_t len, const char *props,
     o.fetch_all_body_values = 1;
     o.max_body_value_bytes = maxbytes;
     o.blob_id = "Gmsg";
-    if (jm_mime_email_props(&out, data, len, &o, &bad, pool) != APR_SUCCESS) {
+    if (jm_email_view_props(&out, data, len, &o, &bad, pool) != APR_SUCCESS) {
         diag("email_props failed, bad=%s", bad ? bad : "-");
         return NULL;
     }
@@ -618,7 +619,7 @@ static void test_get_foreign(void)
         "\r\n"
         "AAEC\r\n";
     json_t *g;
-    jm_mime_get_opts_t o;
+    jm_email_view_opts_t o;
     const char *bad = NULL;
     json_t *out;
 
@@ -648,18 +649,18 @@ static void test_get_foreign(void)
 
     memset(&o, 0, sizeof(o));
     o.properties = jm_json_own(pool, json_loads("[\"subject\",\"bogus\"]", 0, NULL));
-    ok(jm_mime_email_props(&out, raw, sizeof(raw) - 1, &o, &bad, pool) == APR_EINVAL,
+    ok(jm_email_view_props(&out, raw, sizeof(raw) - 1, &o, &bad, pool) == APR_EINVAL,
        "unknown property: APR_EINVAL");
     is_str(bad, "bogus", "pbad names it");
     o.properties = jm_json_own(pool, json_loads("[\"header:From:asDate\"]", 0, NULL));
-    ok(jm_mime_email_props(&out, raw, sizeof(raw) - 1, &o, &bad, pool) == APR_EINVAL,
+    ok(jm_email_view_props(&out, raw, sizeof(raw) - 1, &o, &bad, pool) == APR_EINVAL,
        "forbidden form header:From:asDate: APR_EINVAL");
     o.properties = jm_json_own(pool, json_loads("[\"id\",\"subject\"]", 0, NULL));
     o.body_properties = jm_json_own(pool, json_loads("[\"partId\",\"nope\"]", 0, NULL));
-    ok(jm_mime_email_props(&out, raw, sizeof(raw) - 1, &o, &bad, pool) == APR_EINVAL
+    ok(jm_email_view_props(&out, raw, sizeof(raw) - 1, &o, &bad, pool) == APR_EINVAL
        && !strcmp(bad, "nope"), "unknown body property: APR_EINVAL");
     o.body_properties = NULL;
-    ok(jm_mime_email_props(&out, raw, sizeof(raw) - 1, &o, &bad, pool) == APR_SUCCESS
+    ok(jm_email_view_props(&out, raw, sizeof(raw) - 1, &o, &bad, pool) == APR_SUCCESS
        && !json_object_get(out, "id") && json_object_get(out, "subject"),
        "metadata names accepted and left to the caller");
 }
