@@ -64,6 +64,9 @@ static int jm_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
         }
     }
     jm_limits_init(pconf, s);
+    /* the migration may index stored messages (GMime); children inherit
+     * the set-up, child_init's call then finds it done */
+    jm_mime_global_init();
     if ((rc = jm_dbd_migrate_all(pconf, ptemp, s)) != OK) {
         return rc;
     }

@@ -14,6 +14,7 @@
 #include <unixd.h>
 #include "httpd/mod_jm_dbd.h"
 #include "store/jm_schema.h"
+#include "mail/jm_email_store.h"
 
 /* Set once in the parent before children exist. */
 static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
@@ -110,6 +111,20 @@ static int migrate_one(const dbd_spec_t *sp, apr_pool_t *ptemp, server_rec *s)
     rv = jm_db_wrap(&db, driver, handle, apr_hash_make(ptemp), ptemp, ptemp);
     if (rv == APR_SUCCESS) {
         rv = jm_schema_migrate(db, &from, &err, ptemp);
+        if (rv == APR_SUCCESS) {
+            int n = 0;
+
+            /* emails of older versions get the columns queries need (a
+             * partial index finds them: nothing to do costs nothing) */
+            rv = jm_email_reindex_pending(&n, db, ptemp);
+            if (rv == APR_SUCCESS && n > 0) {
+                ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, JMLOGNO_GLUE(01130)
+                             "indexed %d email(s) stored before schema version 3", n);
+            }
+            else if (rv != APR_SUCCESS) {
+                err = "indexing the emails of an older schema failed";
+            }
+        }
     }
     apr_dbd_close(driver, handle);
     if (rv != APR_SUCCESS) {

@@ -19,4 +19,9 @@ apr_status_t jm_email_store_row(jm_db_t *db, const char *account_id,
                                 jm_email_row_t *row, const char *bytes,
                                 apr_size_t len, apr_pool_t *p);
 
+/** Give emails stored before schema 3 their columns (parsing each stored
+ *  message), in batches, each in a transaction of its own; *pdone says how
+ *  many. Run once after a migration, before serving. */
+apr_status_t jm_email_reindex_pending(int *pdone, jm_db_t *db, apr_pool_t *p);
+
 #endif

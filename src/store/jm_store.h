@@ -201,6 +201,20 @@ apr_status_t jm_store_mailbox_count(jm_db_t *db, const char *account_id,
                                     const char *mailbox_id, const char *thread_id,
                                     int d_emails, int d_unread, apr_pool_t *p);
 
+/** An email stored before its columns existed (schema 2 and older). */
+typedef struct {
+    const char *account_id, *id, *blob_id, *thread_id;
+} jm_store_unindexed_t;
+
+/** Up to limit such emails (jm_store_unindexed_t). */
+apr_status_t jm_store_emails_unindexed(apr_array_header_t **prows, jm_db_t *db,
+                                       apr_int64_t limit, apr_pool_t *p);
+
+/** Inside a transaction: give such an email its columns, full-text entry
+ *  and thread references (its thread stays). */
+apr_status_t jm_store_email_set_cols(jm_db_t *db, const jm_store_unindexed_t *e,
+                                     const jm_email_cols_t *c, apr_pool_t *p);
+
 /** The ids of a thread's emails, oldest first (none: no such thread). */
 apr_status_t jm_store_thread_emails(apr_array_header_t **pids, jm_db_t *db,
                                     const char *account_id, const char *thread_id,

@@ -379,3 +379,60 @@ apr_status_t jm_store_thread_emails(apr_array_header_t **pids, jm_db_t *db,
     *pids = jm_store_first_column(rows, p);
     return APR_SUCCESS;
 }
+
+apr_status_t jm_store_emails_unindexed(apr_array_header_t **prows, jm_db_t *db,
+                                       apr_int64_t limit, apr_pool_t *p)
+{
+    apr_array_header_t *rows;
+    apr_status_t rv;
+    int i;
+
+    if (APR_SUCCESS != (rv = SELECT(&rows, db, JM_SQL_EMAIL_UNINDEXED, p,
+                                    jm_i64(limit, p)))) {
+        return rv;
+    }
+    *prows = apr_array_make(p, rows->nelts + 1, sizeof(jm_store_unindexed_t));
+    for (i = 0; i < rows->nelts; i++) {
+        jm_store_unindexed_t *e = apr_array_push(*prows);
+        e->account_id = COL(rows, i, 0);
+        e->id = COL(rows, i, 1);
+        e->blob_id = COL(rows, i, 2);
+        e->thread_id = COL(rows, i, 3);
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t jm_store_email_set_cols(jm_db_t *db, const jm_store_unindexed_t *e,
+                                     const jm_email_cols_t *c, apr_pool_t *p)
+{
+    apr_array_header_t *all = apr_array_make(p, 8, sizeof(const char *));
+    apr_status_t rv;
+    int i;
+
+    if (APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_SET_COLS, p, c->subject,
+                                  c->sort_subject, c->thread_subject, c->from_sort,
+                                  c->to_sort, c->from_text, c->to_text, c->cc_text,
+                                  c->bcc_text, jm_i64(c->sent_at, p),
+                                  c->has_attachment ? "1" : "0", c->preview,
+                                  e->account_id, e->id))
+        || APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_FTS_INSERT, p, c->subject,
+                                     c->from_text, c->to_text, c->cc_text, c->bcc_text,
+                                     c->body_text, e->account_id, e->id))) {
+        return rv;
+    }
+    if (c->own_ids) {
+        apr_array_cat(all, c->own_ids);
+    }
+    if (c->ref_ids) {
+        apr_array_cat(all, c->ref_ids);
+    }
+    for (i = 0; i < all->nelts; i++) {
+        const char *id = APR_ARRAY_IDX(all, i, const char *);
+
+        if (*id && APR_SUCCESS != (rv = EXEC(db, JM_SQL_THREAD_REF_INSERT, p,
+                                             e->account_id, id, e->thread_id))) {
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}

@@ -149,6 +149,14 @@ subtest 'version 3: counts, keywords and the change log carried over' => sub {
        'every change has a key');
     is($sql->("SELECT COUNT(*) FROM jm_email_mailboxes WHERE email_id = '$e->{id}'"
               . " AND received_at > 0"), 1, 'membership carries receivedAt');
+    like($t->error_log, qr/JM01130: indexed 1 email\(s\) stored before schema version 3/,
+         'the old email was indexed at startup');
+    is($sql->("SELECT COUNT(*) FROM jm_emails WHERE indexed = 0"), 0, 'nothing left unindexed');
+    isnt($sql->("SELECT subject FROM jm_emails WHERE id = '$e->{id}'"), '',
+         'its subject column is filled');
+    is($sql->("SELECT COUNT(*) FROM jm_thread_refs WHERE thread_id = (SELECT thread_id"
+              . " FROM jm_emails WHERE id = '$e->{id}')") > 0 ? 1 : 0, 1,
+       'its message id leads to its thread');
 };
 
 subtest 'after the migration' => sub {

@@ -190,6 +190,43 @@ subtest 'Thread/get and Thread/changes' => sub {
     is_deeply($a->{notFound}, [$tid], 'and not found');
 };
 
+subtest 'threads from Message-ID, In-Reply-To and References, merged by a late message' => sub {
+    my $mk = sub { $t->text_draft('alice', mailboxIds => { $MB{inbox} => $T }, @_) };
+    my $a = eset(create => {
+        r => $mk->(messageId => ['root@example.com']),
+        c => $mk->(messageId => ['child@example.com'], inReplyTo => ['root@example.com']),
+        o => $mk->(messageId => ['other@example.com']),
+    });
+    my %c = map { $_ => $a->{created}{$_} } qw(r c o);
+    ok($c{r} && $c{c} && $c{o}, 'three emails') or return diag(explain($a));
+    is($c{c}{threadId}, $c{r}{threadId}, 'a reply joins its parent\'s thread');
+    isnt($c{o}{threadId}, $c{r}{threadId}, 'an unrelated message has its own');
+    my ($n, $th) = call1('Thread/get', { ids => [] });
+    my $tstate = $th->{state};
+    my $estate = estate();
+    $a = eset(create => { m => $mk->(messageId => ['late@example.com'],
+                                     references => ['root@example.com', 'other@example.com']) });
+    my $m = $a->{created}{m};
+    ok($m, 'a message naming both') or return diag(explain($a));
+    my $g = eget([$c{r}{id}, $c{c}{id}, $c{o}{id}, $m->{id}], 'threadId');
+    is(scalar(keys %{ { map { ($_->{threadId} => 1) } values %$g } }), 1, 'all four in one thread');
+    ($n, $th) = call1('Thread/get', { ids => [$m->{threadId}] });
+    is(scalar @{ $th->{list}[0]{emailIds} }, 4, 'Thread/get lists the four');
+    my $gone = $m->{threadId} eq $c{r}{threadId} ? $c{o}{threadId} : $c{r}{threadId};
+    ($n, $th) = call1('Thread/changes', { sinceState => $tstate });
+    is_deeply($th->{destroyed}, [$gone], 'Thread/changes: the merged-away thread is destroyed');
+    ok(grep({ $_ eq $m->{threadId} } @{ $th->{updated} }), 'and the one kept is updated');
+    ($n, my $ch) = call1('Email/changes', { sinceState => $estate });
+    my $moved = $gone eq $c{o}{threadId} ? [$c{o}{id}] : [sort $c{r}{id}, $c{c}{id}];
+    is_deeply([sort @{ $ch->{updated} }], $moved, 'Email/changes: the moved emails are updated');
+    my $b = boxes()->{ $MB{inbox} };
+    my (undef, $all) = call1('Email/get', { ids => undef, properties => ['threadId', 'mailboxIds'] });
+    my @in = grep { $_->{mailboxIds}{ $MB{inbox} } } @{ $all->{list} };
+    is($b->{totalEmails}, scalar @in, 'inbox totalEmails after the merge');
+    is($b->{totalThreads}, scalar(keys %{ { map { ($_->{threadId} => 1) } @in } }),
+       'inbox totalThreads: the distinct threads of its emails');
+};
+
 $t->check_error_log;
 $t->stop;
 done_testing;

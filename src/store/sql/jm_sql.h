@@ -59,6 +59,10 @@ typedef enum {
     JM_SQL_EMAIL_DELETE,        /* account, id */
     JM_SQL_THREAD_SIZE,         /* account, thread -> count */
     JM_SQL_THREAD_REFS_DELETE,  /* account, thread */
+    JM_SQL_EMAIL_UNINDEXED,     /* limit -> account, id, blob, thread */
+    JM_SQL_EMAIL_SET_COLS,      /* subject, sort subject, thread subject, from sort,
+                                 * to sort, from/to/cc/bcc text, sent at, has
+                                 * attachment, preview, account, id */
     JM_SQL_EMAIL_GET,           /* account, id -> id, blob, thread, size, received, keywords */
     JM_SQL_EMAIL_MAILBOXES,     /* account, email -> mailbox */
     JM_SQL_EMAIL_IDS,           /* account, limit -> id */

@@ -90,6 +90,13 @@ const char *const jm_sql_common[JM_SQL__COUNT] = {
         " WHERE account_id = %s AND thread_id = %s",
     [JM_SQL_THREAD_REFS_DELETE] = "DELETE FROM jm_thread_refs"
         " WHERE account_id = %s AND thread_id = %s",
+    [JM_SQL_EMAIL_UNINDEXED] = "SELECT account_id, id, blob_id, thread_id FROM jm_emails"
+        " WHERE indexed = 0 LIMIT %lld",
+    [JM_SQL_EMAIL_SET_COLS] = "UPDATE jm_emails SET subject = %s, sort_subject = %s,"
+        " thread_subject = %s, from_sort = %s, to_sort = %s, from_text = %s,"
+        " to_text = %s, cc_text = %s, bcc_text = %s, sent_at = %lld,"
+        " has_attachment = %lld, preview = %s, indexed = 1"
+        " WHERE account_id = %s AND id = %s",
     [JM_SQL_EMAIL_GET] = "SELECT id, blob_id, thread_id, size, received_at, keywords"
         " FROM jm_emails WHERE account_id = %s AND id = %s",
     [JM_SQL_EMAIL_MAILBOXES] = "SELECT mailbox_id FROM jm_email_mailboxes"
