@@ -7,6 +7,7 @@
 
 #include <apr_pools.h>
 #include <apr_tables.h>
+#include <apr_time.h>
 #include "core/jm_json.h"
 
 /** Call once per process before threads start (g_mime_init). */
@@ -99,6 +100,19 @@ typedef struct {
  */
 apr_status_t jm_mime_email_props(json_t **pprops, const char *raw, apr_size_t len,
                                  const jm_mime_get_opts_t *opts,
+                                 const char **pbad, apr_pool_t *p);
+
+/** 1 if raw reads as a message [RFC5322] (GMime builds one from it; MIME
+ *  errors inside are tolerated, as Email/get tolerates them), 0 if not.
+ *  *preceived (may be NULL): the date of the most recent Received field,
+ *  0 when there is none or it has no readable date. */
+int jm_mime_message_info(apr_time_t *preceived, const char *raw, apr_size_t len,
+                         apr_pool_t *p);
+
+/** Check Email and EmailBodyPart property names as jm_mime_email_props
+ *  does (metadata names count as known), without a message: APR_EINVAL
+ *  with *pbad = the first unknown name (or forbidden header form). */
+apr_status_t jm_mime_check_props(json_t *props, json_t *body_props,
                                  const char **pbad, apr_pool_t *p);
 
 /** Decoded content and media type (ptype may be NULL) of part part_id of a

@@ -1546,6 +1546,17 @@ apr_status_t jm_mime_email_props(json_t **pprops, const char *raw, apr_size_t le
     return APR_SUCCESS;
 }
 
+apr_status_t jm_mime_check_props(json_t *props, json_t *bprops,
+                                 const char **pbad, apr_pool_t *p)
+{
+    json_t *a = jm_json_own(p, names_or_default(props, default_props));
+    json_t *b = jm_json_own(p, names_or_default(bprops, default_body_props));
+
+    *pbad = NULL;
+    return check_names(a, email_props, meta_props, pbad, p)
+           || check_names(b, body_props, NULL, pbad, p) ? APR_EINVAL : APR_SUCCESS;
+}
+
 static gpart_t *find_part(gpart_t *gp, const char *id)
 {
     int i;
