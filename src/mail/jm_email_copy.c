@@ -24,7 +24,7 @@ static const jm_arg_t copy_args[] = {
 /* A creation names its original by "id"; only these three may be given
  * instead of the original's values (§4.7). */
 static const jm_prop_t copy_props[] = {
-    { "id",         JM_PT_ID,         0 },
+    { "id",         JM_PT_STRING,     0 },  /* an Id or "#creationId" */
     { "mailboxIds", JM_PT_OBJECT,     0 },
     { "keywords",   JM_PT_STRING_MAP, 0 },
     { "receivedAt", JM_PT_UTCDATE,    0 },
@@ -52,6 +52,16 @@ static apr_status_t prepare_copy(jm_email_new_t *n, jm_call_t *call, jm_ctx_t *f
      * must always name its own */
     n->row.keywords = NULL;
     given = json_string_value(json_object_get(obj, "id"));
+    if (given && !jm_util_is_valid_id(given[0] == '#' ? given + 1 : given)) {
+        jm_path_t path;
+        jm_path_init(&path, call->pool);
+        jm_path_invalid(&path, "id", "not an Id");
+        n->err = jm_json_own(call->pool, jm_set_error(call->pool, "invalidProperties",
+                             jm_path_invalid_json(&path), "Invalid property %s.",
+                             jm_path_first(&path)));
+        return APR_SUCCESS;
+    }
+    /* "#creationId": an Email made earlier in this request (RFC 8620 §5.3) */
     id = given ? jm_call_resolve_id(call, given) : NULL;
     rv = id ? jm_store_email_get(&orig, from->db, from->account->id, id, call->pool)
             : APR_NOTFOUND;
