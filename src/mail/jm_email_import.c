@@ -273,6 +273,8 @@ static apr_status_t prepare_import(jm_email_new_t *n, jm_call_t *call, json_t *o
     apr_pool_create(&bp, call->pool);
     rv = jm_blob_fetch(&data, &len, NULL, call->ctx, blob_id, bp);
     if (rv == APR_NOTFOUND) {
+        /* §4.8 would allow invalidProperties; blobNotFound with notFound is
+         * what Email/set answers for a missing blob (§4.6), and says more */
         apr_pool_destroy(bp);
         n->err = jm_json_own(call->pool, jm_set_error(call->pool, "blobNotFound",
                              NULL, "No blob %s in this account.", blob_id));
