@@ -2,6 +2,8 @@
 #include <string.h>
 #include "core/jm_methods.h"
 #include "mail/jm_mail.h"
+#include "mail/jm_email_import.h"
+#include "mail/jm_blob.h"
 
 /* Advertised in the session: a capability is listed once its methods work. */
 const char *const jm_capabilities[] = {
@@ -17,6 +19,8 @@ const char *const jm_capabilities_accepted[] = {
 
 static const jm_method_t methods[] = {
     { "Core/echo",    JM_CAP_CORE, jm_core_echo,    0 },
+    { "Blob/copy",    JM_CAP_CORE, jm_blob_copy,
+      JM_METHOD_NEEDS_ACCOUNT | JM_METHOD_WRITES },
     { "Mailbox/get",  JM_CAP_MAIL, jm_mailbox_get,  JM_METHOD_NEEDS_ACCOUNT },
     { "Mailbox/set",  JM_CAP_MAIL, jm_mailbox_set,
       JM_METHOD_NEEDS_ACCOUNT | JM_METHOD_WRITES },
@@ -31,6 +35,11 @@ static const jm_method_t methods[] = {
     { "Thread/changes", JM_CAP_MAIL, jm_thread_changes, JM_METHOD_NEEDS_ACCOUNT },
     { "Email/set",    JM_CAP_MAIL, jm_email_set,
       JM_METHOD_NEEDS_ACCOUNT | JM_METHOD_WRITES },
+    { "Email/copy",   JM_CAP_MAIL, jm_email_copy,
+      JM_METHOD_NEEDS_ACCOUNT | JM_METHOD_WRITES },
+    { "Email/import", JM_CAP_MAIL, jm_email_import,
+      JM_METHOD_NEEDS_ACCOUNT | JM_METHOD_WRITES },
+    { "Email/parse",  JM_CAP_MAIL, jm_email_parse,  JM_METHOD_NEEDS_ACCOUNT },
     { NULL, NULL, NULL, 0 }
 };
 

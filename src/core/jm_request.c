@@ -463,7 +463,7 @@ static int charge_answer(jm_ctx_t *ctx, const jm_method_t *m, jm_call_t *call)
             jm_log_perror(JM_LOG_MARK, JM_LOG_INFO, 0, call->pool, JMLOGNO(01022)
                           "%.100s (%.100s) for %s: answer over JMAPMaxSizeResponse (%"
                           APR_SIZE_T_FMT " bytes)", call->name, call->call_id,
-                          ctx->account->username, b->response_max);
+                          jm_ctx_self(ctx)->username, b->response_max);
             return 0;
         }
         b->response_left = 0;
@@ -484,6 +484,7 @@ static void run_call(json_t *responses, jm_ctx_t *ctx, json_t *using,
         ? json_deep_copy(json_array_get(invocation, 1))  /* resolved in place */
         : json_incref(json_array_get(invocation, 1));
     const jm_method_t *m = jm_methods_find(name);
+    jm_ctx_t cctx;
     jm_call_t call;
     json_t *err = NULL;
     apr_status_t rv;
@@ -509,24 +510,36 @@ static void run_call(json_t *responses, jm_ctx_t *ctx, json_t *using,
     }
     else if (m->flags & JM_METHOD_NEEDS_ACCOUNT) {
         json_t *acc = json_object_get(args, "accountId");
+        jm_account_t *target = json_is_string(acc)
+            ? jm_ctx_find_account(ctx, json_string_value(acc)) : NULL;
         if (!json_is_string(acc)) {
             err = jm_error_method("invalidArguments", "\"accountId\" must be a string.");
         }
-        else if (strcmp(json_string_value(acc), ctx->account->id) != 0) {
+        else if (!target) {
+            /* own or shared with this user; any other is not there for it */
             err = jm_error_method("accountNotFound", apr_psprintf(call.pool,
                     "No account \"%s\" for this user.", json_string_value(acc)));
         }
-        else if ((m->flags & JM_METHOD_WRITES) && ctx->account->read_only) {
+        else if ((m->flags & JM_METHOD_WRITES) && target->read_only) {
             err = jm_error_method("accountReadOnly", apr_psprintf(call.pool,
                     "Account \"%s\" is read-only.", json_string_value(acc)));
+        }
+        else {
+            /* the method sees the account it names; the request's ctx
+             * (and its own account) stays as it is */
+            jm_ctx_for_account(&cctx, ctx, target);
+            call.ctx = &cctx;
         }
     }
     if (!err) {
         rv = m->fn(&call);
+        if (call.ctx != ctx) {
+            jm_ctx_return(ctx, call.ctx);
+        }
         if (rv != APR_SUCCESS) {
             jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, rv, call.pool,
                           JMLOGNO(01020) "%s failed for user %s", name,
-                          ctx->account->username);
+                          jm_ctx_self(ctx)->username);
             json_decref(call.result);
             call.result = NULL;
             json_decref(call.error);

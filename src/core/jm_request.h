@@ -50,7 +50,14 @@ typedef struct {
 /** Everything a method may use; built per request by the glue. */
 typedef struct {
     apr_pool_t *pool;                 /**< request pool */
-    jm_account_t *account;            /**< the authenticated user's account */
+    jm_account_t *account;            /**< the account being worked on: the
+                                       *   user's own, or in a call's ctx
+                                       *   (jm_ctx_for_account) the one the
+                                       *   call names */
+    jm_account_t *self;               /**< the authenticated user's own
+                                       *   account; NULL: account is */
+    apr_array_header_t *shared;       /**< jm_account_t*: accounts shared with
+                                       *   the user (NULL: none) */
     jm_db_t *db;                      /**< the store connection */
     const jm_limits_t *limits;
     struct jm_certdir_t *certdir;     /**< NULL when no directory is configured */
@@ -108,6 +115,24 @@ extern const char *const jm_capabilities_accepted[];
  */
 void jm_request_process(json_t **presponse, jm_problem_t **pproblem,
                         jm_ctx_t *ctx, const char *body, apr_size_t len);
+
+/* ---- accounts ----------------------------------------------------------- */
+
+/** The account with this id the user may use (its own or a shared one),
+ *  NULL for any other (accountNotFound, RFC 8620 §3.6.2). */
+jm_account_t *jm_ctx_find_account(const jm_ctx_t *ctx, const char *id);
+
+/** The authenticated user's own account: sending rights and the name in
+ *  the log follow the person, not the account worked on. */
+jm_account_t *jm_ctx_self(const jm_ctx_t *ctx);
+
+/** *out = ctx working on acc: a shallow copy (ctx is never changed). The
+ *  budget is a copy too: give it back with jm_ctx_return when done. */
+void jm_ctx_for_account(jm_ctx_t *out, const jm_ctx_t *ctx, jm_account_t *acc);
+
+/** What sub (made by jm_ctx_for_account from ctx) used of the budget is
+ *  used for ctx too. */
+void jm_ctx_return(jm_ctx_t *ctx, const jm_ctx_t *sub);
 
 /* ---- helpers for methods ------------------------------------------------ */
 

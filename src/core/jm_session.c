@@ -32,7 +32,7 @@ static json_t *core_capability(const jm_limits_t *l)
 }
 
 /* RFC 8621 §1.3.1: what this account can do with mail, honestly. */
-static json_t *mail_account_capability(const jm_limits_t *l)
+static json_t *mail_account_capability(const jm_limits_t *l, int read_only)
 {
     return json_pack("{s:n, s:i, s:i, s:I, s:[], s:b}",
                      "maxMailboxesPerEmail",
@@ -40,15 +40,36 @@ static json_t *mail_account_capability(const jm_limits_t *l)
                      "maxSizeMailboxName", JM_MAILBOX_MAX_NAME,
                      "maxSizeAttachmentsPerEmail", (json_int_t)l->max_size_attachments,
                      "emailQuerySortOptions",
-                     "mayCreateTopLevelMailbox", 1);
+                     "mayCreateTopLevelMailbox", !read_only);
+}
+
+/* One Account object (RFC 8620 §2): a shared one is named after its owner
+ * and is not personal (§1.6.2). */
+static json_t *account_json(const jm_ctx_t *ctx, const jm_account_t *a)
+{
+    json_t *acaps = json_object();
+    const char *const *c;
+
+    for (c = jm_capabilities; *c; c++) {
+        if (strcmp(*c, JM_CAP_CORE) != 0) {
+            json_object_set_new(acaps, *c, strcmp(*c, JM_CAP_MAIL) == 0
+                                ? mail_account_capability(ctx->limits, a->read_only)
+                                : json_object());
+        }
+    }
+    return json_pack("{s:s, s:b, s:b, s:o}", "name", a->username,
+                     "isPersonal", !a->shared, "isReadOnly", a->read_only,
+                     "accountCapabilities", acaps);
 }
 
 static json_t *session_without_state(const jm_ctx_t *ctx, const char *base_url,
                                      const char *path, apr_pool_t *p)
 {
-    json_t *caps = json_object(), *acaps = json_object(), *primary = json_object();
+    json_t *caps = json_object(), *accounts = json_object(), *primary = json_object();
+    const jm_account_t *own = jm_ctx_self(ctx);
     const char *const *c;
     const char *url = apr_pstrcat(p, base_url, path, NULL);
+    int i;
 
     for (c = jm_capabilities; *c; c++) {
         if (strcmp(*c, JM_CAP_CORE) == 0) {
@@ -56,19 +77,19 @@ static json_t *session_without_state(const jm_ctx_t *ctx, const char *base_url,
             continue;
         }
         json_object_set_new(caps, *c, json_object());
-        json_object_set_new(acaps, *c, strcmp(*c, JM_CAP_MAIL) == 0
-                            ? mail_account_capability(ctx->limits) : json_object());
-        json_object_set_new(primary, *c, json_string(ctx->account->id));
+        /* the user's own account stays the primary one (§2) */
+        json_object_set_new(primary, *c, json_string(own->id));
     }
-    return json_pack("{s:o, s:{s:{s:s, s:b, s:b, s:o}}, s:o, s:s, s:s, s:s, s:s, s:s}",
+    json_object_set_new(accounts, own->id, account_json(ctx, own));
+    for (i = 0; ctx->shared && i < ctx->shared->nelts; i++) {
+        const jm_account_t *a = APR_ARRAY_IDX(ctx->shared, i, jm_account_t *);
+        json_object_set_new(accounts, a->id, account_json(ctx, a));
+    }
+    return json_pack("{s:o, s:o, s:o, s:s, s:s, s:s, s:s, s:s}",
         "capabilities", caps,
-        "accounts", ctx->account->id,
-            "name", ctx->account->username,
-            "isPersonal", 1,
-            "isReadOnly", ctx->account->read_only,
-            "accountCapabilities", acaps,
+        "accounts", accounts,
         "primaryAccounts", primary,
-        "username", ctx->account->username,
+        "username", own->username,
         "apiUrl", apr_pstrcat(p, url, "/api", NULL),
         "downloadUrl", apr_pstrcat(p, url,
             "/download/{accountId}/{blobId}/{name}?type={type}", NULL),
@@ -85,15 +106,25 @@ static const char *state_of(const jm_ctx_t *ctx, const char *base_url,
 {
     const jm_limits_t *l = ctx->limits;
     const char *const *c;
+    const jm_account_t *own = jm_ctx_self(ctx);
     const char *text = apr_psprintf(p, "%s|%s|%d|%s|%s|%ld|%ld|%ld|%ld|%ld|%ld|%ld|%ld",
-        ctx->account->id, ctx->account->username, ctx->account->read_only,
+        own->id, own->username, own->read_only,
         base_url, path,
         l->max_size_upload, l->max_concurrent_upload, l->max_size_request,
         l->max_concurrent_requests, l->max_calls_in_request,
         l->max_objects_in_get, l->max_objects_in_set, l->max_size_attachments);
 
+    int i;
+
     for (c = jm_capabilities; *c; c++) {
         text = apr_pstrcat(p, text, "|", *c, NULL);
+    }
+    /* the shared accounts: a share added, removed or made read-only in the
+     * configuration changes the session (RFC 8620 §2 "state") */
+    for (i = 0; ctx->shared && i < ctx->shared->nelts; i++) {
+        const jm_account_t *a = APR_ARRAY_IDX(ctx->shared, i, jm_account_t *);
+        text = apr_psprintf(p, "%s|shared:%s:%s:%d", text, a->id, a->username,
+                            a->read_only);
     }
     return apr_pstrndup(p, jm_util_sha256_hex(text, strlen(text), p), 16);
 }

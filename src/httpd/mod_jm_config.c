@@ -83,6 +83,7 @@ void *jm_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     MERGE_NUM(limits.max_directory_seconds);
     MERGE_PTR(send_as);
     MERGE_PTR(read_only_users);
+    MERGE_PTR(shares);
     MERGE_PTR(keystore);
     MERGE_NUM(sig_pad);
     MERGE_NUM(cipher);
@@ -256,6 +257,73 @@ static const char *add_read_only_user(cmd_parms *cmd, void *d, const char *arg)
         sc->read_only_users = apr_array_make(cmd->pool, 4, sizeof(const char *));
     }
     APR_ARRAY_PUSH(sc->read_only_users, const char *) = arg;
+    return NULL;
+}
+
+/* A user name from configuration ends up in the session (an account's
+ * name): I-JSON, so well-formed UTF-8 without control characters. */
+static const char *check_user_name(cmd_parms *cmd, const char *name)
+{
+    if (!*name || jm_util_utf8_check(name) != JM_UTF8_OK) {
+        return apr_psprintf(cmd->pool, "%s: \"%s\" is not a usable user name "
+                            "(UTF-8 without control characters)", cmd->cmd->name,
+                            name);
+    }
+    return NULL;
+}
+
+/* JMAPShareAccount OWNER USER[:ro] ...: each USER may use OWNER's account,
+ * read-only with ":ro". Repeatable; a pair given twice is an error, since
+ * the two lines could disagree about ":ro". */
+static const char *add_share(cmd_parms *cmd, void *d, int argc, char *const argv[])
+{
+    jm_srv_conf_t *sc = srv(cmd);
+    const char *err;
+    int i, j;
+
+    (void)d;
+    if (argc < 2) {
+        return "JMAPShareAccount needs the owner and at least one user";
+    }
+    if ((err = check_user_name(cmd, argv[0])) != NULL) {
+        return err;
+    }
+    if (!sc->shares) {
+        sc->shares = apr_array_make(cmd->pool, 4, sizeof(jm_share_rule_t));
+    }
+    for (i = 1; i < argc; i++) {
+        const char *colon = strrchr(argv[i], ':');
+        jm_share_rule_t *r;
+        char *user = apr_pstrdup(cmd->pool, argv[i]);
+        int ro = 0;
+
+        if (colon) {
+            if (strcmp(colon, ":ro") != 0) {
+                return apr_psprintf(cmd->pool, "JMAPShareAccount: \"%s\": the "
+                                    "only suffix is \":ro\" (read-only)", argv[i]);
+            }
+            user[colon - argv[i]] = '\0';
+            ro = 1;
+        }
+        if ((err = check_user_name(cmd, user)) != NULL) {
+            return err;
+        }
+        if (strcmp(user, argv[0]) == 0) {
+            return apr_psprintf(cmd->pool, "JMAPShareAccount: %s is the owner; "
+                                "an owner has its own account", user);
+        }
+        for (j = 0; j < sc->shares->nelts; j++) {
+            jm_share_rule_t *o = &APR_ARRAY_IDX(sc->shares, j, jm_share_rule_t);
+            if (!strcmp(o->owner, argv[0]) && !strcmp(o->user, user)) {
+                return apr_psprintf(cmd->pool, "JMAPShareAccount: the account of "
+                                    "%s is shared with %s twice", argv[0], user);
+            }
+        }
+        r = apr_array_push(sc->shares);
+        r->owner = apr_pstrdup(cmd->pool, argv[0]);
+        r->user = user;
+        r->read_only = ro;
+    }
     return NULL;
 }
 
@@ -527,6 +595,9 @@ const command_rec jm_config_cmds[] = {
                       "address user [user ...]: users who may send as address"),
     AP_INIT_ITERATE("JMAPReadOnlyUsers", add_read_only_user, NULL, RSRC_CONF,
                     "users whose accounts are read-only"),
+    AP_INIT_TAKE_ARGV("JMAPShareAccount", add_share, NULL, RSRC_CONF,
+                      "owner user[:ro] [user[:ro] ...]: users who may use "
+                      "owner's account (:ro read-only)"),
     AP_INIT_TAKE23("JMAPSigningKey", add_signing_key, NULL, RSRC_CONF,
                    "address file-or-URI [passphrase-file]"),
     AP_INIT_TAKE1("JMAPSignatureRSAPadding", set_sig_pad, NULL, RSRC_CONF,

@@ -14,6 +14,7 @@ typedef struct jm_srv_conf_t {
     jm_limits_t limits;             /**< -1 = unset */
     apr_array_header_t *send_as;    /**< jm_send_as_rule_t */
     apr_array_header_t *read_only_users; /**< const char*: JMAPReadOnlyUsers */
+    apr_array_header_t *shares;     /**< jm_share_rule_t: JMAPShareAccount */
     jm_keystore_t *keystore;        /**< NULL: no signing keys */
     int sig_pad;                    /**< jm_cms_sig_pad_t or -1 */
     int cipher;                     /**< jm_cms_cipher_t or -1 */

@@ -184,6 +184,12 @@ static int make_ctx(jm_ctx_t *ctx, request_rec *r, jm_srv_conf_t *sc,
                       "provisioned account %s for user %s", acc->id, r->user);
     }
     ctx->account = acc;
+    ctx->self = acc;
+    if (sc->shares && sc->shares->nelts
+        && (rv = jm_account_load_shared(&ctx->shared, ctx->db, r->user, sc->shares,
+                                        sc->read_only_users, r->pool)) != APR_SUCCESS) {
+        return store_problem(r, rv, "a shared account could not be loaded");
+    }
     ctx->session_state = jm_session_state(ctx, base, sc->path, r->pool);
     return OK;
 }
@@ -272,7 +278,8 @@ static int handle_upload(request_rec *r, jm_srv_conf_t *sc, const char *base,
     const char *account = apr_pstrndup(r->pool, rest, strcspn(rest, "/"));
     const char *tail = rest + strlen(account);
     json_t *resp;
-    jm_ctx_t ctx;
+    jm_account_t *acc;
+    jm_ctx_t rctx, ctx;
     char *body;
     apr_size_t len;
     int too_big, rc;
@@ -288,23 +295,26 @@ static int handle_upload(request_rec *r, jm_srv_conf_t *sc, const char *base,
         return problem(r, HTTP_TOO_MANY_REQUESTS, "limit", "maxConcurrentUpload",
                        "Too many concurrent uploads.");
     }
-    if ((rc = make_ctx(&ctx, r, sc, base)) != OK) {
+    if ((rc = make_ctx(&rctx, r, sc, base)) != OK) {
         return rc;
     }
-    if (strcmp(account, ctx.account->id) != 0) {
+    /* the user's own account or one shared with it (JMAPShareAccount) */
+    if (!(acc = jm_ctx_find_account(&rctx, account))) {
         return problem(r, HTTP_NOT_FOUND, "accountNotFound", NULL,
                        "No such account for this user.");
     }
-    if (ctx.account->read_only) {
+    if (acc->read_only) {
         /* an upload creates a blob in the account: a change, like the
          * methods that answer accountReadOnly (RFC 8620 §3.6.2); refused
          * before the body is read */
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, JMLOGNO_GLUE(07001)
                       "upload refused: account %s of %s is read-only "
-                      "(JMAPReadOnlyUsers)", ctx.account->id, r->user);
+                      "(%s)", acc->id, acc->username,
+                      acc->shared ? "a read-only share" : "JMAPReadOnlyUsers");
         return problem(r, HTTP_FORBIDDEN, "accountReadOnly", NULL,
                        "This account is read-only: uploads are not allowed.");
     }
+    jm_ctx_for_account(&ctx, &rctx, acc);
     rv = read_body(&body, &len, &too_big, r, sc->eff_limits.max_size_upload);
     if (rv != APR_SUCCESS) {
         return problem(r, HTTP_BAD_REQUEST, "notRequest", NULL,
@@ -450,7 +460,8 @@ static int handle_download(request_rec *r, jm_srv_conf_t *sc, const char *base,
     const unsigned char *data;
     apr_size_t len;
     apr_table_t *args;
-    jm_ctx_t ctx;
+    jm_account_t *acc;
+    jm_ctx_t rctx, ctx;
     int rc;
     apr_status_t rv;
 
@@ -461,13 +472,14 @@ static int handle_download(request_rec *r, jm_srv_conf_t *sc, const char *base,
         return problem(r, HTTP_NOT_FOUND, "notFound", NULL,
                        "Use download/{accountId}/{blobId}/{name}.");
     }
-    if ((rc = make_ctx(&ctx, r, sc, base)) != OK) {
+    if ((rc = make_ctx(&rctx, r, sc, base)) != OK) {
         return rc;
     }
-    if (strcmp(account, ctx.account->id) != 0) {
+    if (!(acc = jm_ctx_find_account(&rctx, account))) {
         return problem(r, HTTP_NOT_FOUND, "accountNotFound", NULL,
                        "No such account for this user.");
     }
+    jm_ctx_for_account(&ctx, &rctx, acc);
     ap_args_to_table(r, &args);
     if (!jm_blob_is_part(blob)) {
         return download_stream(r, &ctx, blob, name, apr_table_get(args, "type"));

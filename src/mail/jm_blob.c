@@ -48,26 +48,29 @@ apr_status_t jm_blob_stream(jm_ctx_t *ctx, const char *blob_id,
                               baton, p);
 }
 
-apr_status_t jm_blob_fetch(const unsigned char **pdata, apr_size_t *plen,
-                           const char **ptype, jm_ctx_t *ctx,
-                           const char *blob_id, apr_pool_t *p)
+/* depth: how many part levels may still be cut ("<blob>_2_1" is part 1 of
+ * the message that is part 2 of blob: Email/parse of a part blob names its
+ * own parts so), bounded by the nesting limit. */
+static apr_status_t fetch(const unsigned char **pdata, apr_size_t *plen,
+                          const char **ptype, jm_ctx_t *ctx, const char *blob_id,
+                          int depth, apr_pool_t *p)
 {
     const char *sep, *part_id;
     const unsigned char *raw;
     apr_size_t rawlen;
     apr_status_t rv;
 
-    if (!jm_util_is_valid_id(blob_id)) {
-        return APR_NOTFOUND;
-    }
-    sep = strchr(blob_id, '_');
+    sep = strrchr(blob_id, '_');
     if (!sep) {
         return jm_store_blob_get(pdata, plen, ptype, ctx->db, ctx->account->id,
                                  blob_id, p);
     }
+    if (depth <= 0) {
+        return APR_NOTFOUND;
+    }
     /* a part of a stored message: parse the message, cut the part out */
-    rv = jm_store_blob_get(&raw, &rawlen, NULL, ctx->db, ctx->account->id,
-                           apr_pstrndup(p, blob_id, sep - blob_id), p);
+    rv = fetch(&raw, &rawlen, NULL, ctx, apr_pstrndup(p, blob_id, sep - blob_id),
+               depth - 1, p);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -75,4 +78,15 @@ apr_status_t jm_blob_fetch(const unsigned char **pdata, apr_size_t *plen,
     return jm_mime_part_content((const char **)pdata, plen, ptype,
                                 (const char *)raw, rawlen, part_id,
                                 ctx->budget.mime_depth_max, p);
+}
+
+apr_status_t jm_blob_fetch(const unsigned char **pdata, apr_size_t *plen,
+                           const char **ptype, jm_ctx_t *ctx,
+                           const char *blob_id, apr_pool_t *p)
+{
+    if (!jm_util_is_valid_id(blob_id)) {
+        return APR_NOTFOUND;
+    }
+    return fetch(pdata, plen, ptype, ctx, blob_id,
+                 ctx->budget.mime_depth_max > 0 ? ctx->budget.mime_depth_max : 1, p);
 }

@@ -10,6 +10,9 @@
 /** The blob id for these bytes. */
 const char *jm_blob_id_for(const void *data, apr_size_t len, apr_pool_t *p);
 
+/** Blob/copy (RFC 8620 §6.3). */
+apr_status_t jm_blob_copy(jm_call_t *call);
+
 /** Store uploaded bytes; *presp is the RFC 8620 §6.1 response object. */
 apr_status_t jm_blob_upload(json_t **presp, jm_ctx_t *ctx, const char *type,
                             const void *data, apr_size_t len, apr_pool_t *p);
@@ -30,7 +33,8 @@ apr_status_t jm_blob_stream(jm_ctx_t *ctx, const char *blob_id,
 
 /** Bytes and media type (ptype may be NULL) of a blob or message part, in
  *  memory (a part is cut out of its parsed message, so this holds the
- *  whole message);
+ *  whole message; "<blobId>_<partId>_<partId>" is a part of a message
+ *  that is itself a part, as Email/parse of a part blob names them);
  *  APR_NOTFOUND if the account has no such blob. */
 apr_status_t jm_blob_fetch(const unsigned char **pdata, apr_size_t *plen,
                            const char **ptype, jm_ctx_t *ctx,

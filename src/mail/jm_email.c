@@ -594,13 +594,13 @@ static apr_status_t prepare_create(pending_t **ppend, json_t **perr,
             jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, rv, p, JMLOGNO(01051)
                           "S/MIME %s%s%s failed for %s: %s", a.sign ? "sign" : "",
                           a.sign && a.encrypt ? "+" : "",
-                          a.encrypt ? "encrypt" : "", call->ctx->account->username,
+                          a.encrypt ? "encrypt" : "", jm_ctx_self(call->ctx)->username,
                           cerr.text);
             return rv;
         }
         jm_log_perror(JM_LOG_MARK, JM_LOG_INFO, 0, p, JMLOGNO(01052)
                       "%s: S/MIME %s%s%s message as %s, %d recipient cert(s)",
-                      call->ctx->account->username, a.sign ? "signed" : "",
+                      jm_ctx_self(call->ctx)->username, a.sign ? "signed" : "",
                       a.sign && a.encrypt ? "+" : "",
                       a.encrypt ? "encrypted" : "", signer_addr,
                       recips ? sk_X509_num(recips) : 0);

@@ -567,3 +567,14 @@ apr_status_t jm_email_view_props(json_t **pprops, const char *raw, apr_size_t le
     return APR_SUCCESS;
 }
 
+
+apr_status_t jm_email_view_check_props(json_t *props, json_t *bprops,
+                                       const char **pbad, apr_pool_t *p)
+{
+    json_t *a = jm_json_own(p, names_or_default(props, default_props));
+    json_t *b = jm_json_own(p, names_or_default(bprops, default_body_props));
+
+    *pbad = NULL;
+    return check_names(a, email_props, meta_props, pbad, p)
+           || check_names(b, body_props, NULL, pbad, p) ? APR_EINVAL : APR_SUCCESS;
+}

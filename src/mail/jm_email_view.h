@@ -40,6 +40,12 @@ apr_status_t jm_email_view_props(json_t **pprops, const char *raw, apr_size_t le
                                  const jm_email_view_opts_t *opts,
                                  const char **pbad, apr_pool_t *p);
 
+/** Check Email and EmailBodyPart property names as jm_email_view_props
+ *  does (metadata names count as known), without a message: APR_EINVAL
+ *  with *pbad = the first unknown name (or forbidden header form). */
+apr_status_t jm_email_view_check_props(json_t *props, json_t *body_props,
+                                       const char **pbad, apr_pool_t *p);
+
 /** The §4.1.4 lists of a message (jm_mime_part_t* each). */
 typedef struct {
     apr_array_header_t *text;    /**< textBody */

@@ -28,7 +28,9 @@ static void add_unique(apr_array_header_t *a, apr_hash_t *seen,
 apr_status_t jm_identity_send_as(apr_array_header_t **paddrs, jm_call_t *call)
 {
     jm_ctx_t *ctx = call->ctx;
-    jm_account_t *acc = ctx->account;
+    /* the person's rights, whichever account it works on: using a shared
+     * account grants no sending (or signing) as its owner */
+    jm_account_t *acc = jm_ctx_self(ctx);
     apr_pool_t *p = ctx->pool;     /* cached for the whole request */
     apr_array_header_t *addrs = apr_array_make(p, 4, sizeof(const char *));
     apr_array_header_t *dir = NULL;

@@ -9,6 +9,7 @@
 
 #include <apr_pools.h>
 #include <apr_tables.h>
+#include <apr_time.h>
 #include "core/jm_json.h"
 
 /** Call once per process before threads start (g_mime_init). */
@@ -75,6 +76,13 @@ apr_status_t jm_mime_signer_address(const char **paddr, jm_mime_msg_t *msg,
 /** Every address in To, Cc and Bcc (group members included), deduplicated
  *  case-insensitively, in order of appearance (const char*). */
 apr_array_header_t *jm_mime_recipients(jm_mime_msg_t *msg, apr_pool_t *p);
+
+/** 1 if raw reads as a message [RFC5322] (GMime builds one from it; MIME
+ *  errors inside are tolerated, as Email/get tolerates them), 0 if not.
+ *  *preceived (may be NULL): the date of the most recent Received field,
+ *  0 when there is none or it has no readable date. */
+int jm_mime_message_info(apr_time_t *preceived, const char *raw, apr_size_t len,
+                         apr_pool_t *p);
 
 /** Decoded content and media type (ptype may be NULL) of part part_id of a
  *  stored message (for "<blob_id>_<partId>"); max_depth as in

@@ -225,6 +225,12 @@ apr_status_t jm_store_email_get(jm_email_row_t **pe, jm_db_t *db,
                                 const char *account_id, const char *id,
                                 apr_pool_t *p);
 
+/** The id of an email of the account whose message is blob_id (the same
+ *  bytes), or NULL when there is none. */
+apr_status_t jm_store_email_by_blob(const char **pid, jm_db_t *db,
+                                    const char *account_id, const char *blob_id,
+                                    apr_pool_t *p);
+
 /** Up to limit email ids, newest first. */
 apr_status_t jm_store_email_ids(apr_array_header_t **pids, jm_db_t *db,
                                 const char *account_id, long limit,

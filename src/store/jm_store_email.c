@@ -365,6 +365,22 @@ apr_status_t jm_store_email_ids(apr_array_header_t **pids, jm_db_t *db,
     return APR_SUCCESS;
 }
 
+apr_status_t jm_store_email_by_blob(const char **pid, jm_db_t *db,
+                                    const char *account_id, const char *blob_id,
+                                    apr_pool_t *p)
+{
+    apr_array_header_t *rows;
+    apr_status_t rv;
+
+    *pid = NULL;
+    if (APR_SUCCESS != (rv = SELECT(&rows, db, JM_SQL_EMAIL_BY_BLOB, p, account_id,
+                                    blob_id))) {
+        return rv;
+    }
+    *pid = rows->nelts ? COL(rows, 0, 0) : NULL;
+    return APR_SUCCESS;
+}
+
 apr_status_t jm_store_thread_emails(apr_array_header_t **pids, jm_db_t *db,
                                     const char *account_id, const char *thread_id,
                                     apr_pool_t *p)

@@ -321,6 +321,55 @@ static void test_mailbox_and_refs(jm_ctx_t *ctx)
        "unknown id in notFound");
 }
 
+/* Shared accounts (JMAPShareAccount): each call gets a ctx on the account
+ * it names; the request's own account stays; what a call in a shared
+ * account uses of the budget counts for the request. */
+static void test_shared(jm_db_t *db)
+{
+    apr_array_header_t *rules = apr_array_make(pool, 2, sizeof(jm_share_rule_t)), *ro;
+    jm_share_rule_t *sr;
+    jm_ctx_t *dan = make_ctx(db, "dan");
+    jm_account_t *own = dan->account, *eve, *fay;
+    const char *type;
+    json_t *r;
+
+    sr = apr_array_push(rules);
+    sr->owner = "eve"; sr->user = "dan"; sr->read_only = 0;
+    sr = apr_array_push(rules);
+    sr->owner = "fay"; sr->user = "dan"; sr->read_only = 1;
+    sr = apr_array_push(rules);
+    sr->owner = "gus"; sr->user = "hal"; sr->read_only = 0;
+    ro = apr_array_make(pool, 1, sizeof(const char *));
+    ok(jm_account_load_shared(&dan->shared, db, "dan", rules, ro, pool) == APR_SUCCESS,
+       "shares load (owners created on first use)");
+    is_int(dan->shared->nelts, 2, "dan: two shared accounts, not hal's");
+    eve = APR_ARRAY_IDX(dan->shared, 0, jm_account_t *);
+    fay = APR_ARRAY_IDX(dan->shared, 1, jm_account_t *);
+    ok(eve->shared && !eve->read_only && !strcmp(eve->username, "eve"), "eve: shared, writable");
+    ok(fay->shared && fay->read_only, "fay: read-only share");
+    {
+        jm_ctx_t *e = make_ctx(db, "eve");
+        is_str(e->account->id, eve->id, "eve's own account is the shared one");
+    }
+    ok(jm_ctx_find_account(dan, own->id) == own, "find: own");
+    ok(jm_ctx_find_account(dan, eve->id) == eve, "find: shared");
+    ok(jm_ctx_find_account(dan, "Anone") == NULL, "find: unknown");
+
+    r = run(dan, apr_psprintf(pool, "{" MAIL ",\"methodCalls\":["
+            "[\"Mailbox/get\",{\"accountId\":\"%s\",\"ids\":[]},\"a\"],"
+            "[\"Mailbox/set\",{\"accountId\":\"%s\",\"create\":{}},\"b\"],"
+            "[\"Mailbox/get\",{\"accountId\":\"%s\",\"ids\":[]},\"c\"]]}",
+            eve->id, fay->id, own->id), &type, NULL);
+    is_str(json_string_value(json_object_get(resp_args(r, 0), "accountId")), eve->id,
+           "a call naming eve's account works in it");
+    is_str(err_type(r, 1), "accountReadOnly", "a write to the read-only share");
+    is_str(json_string_value(json_object_get(resp_args(r, 2), "accountId")), own->id,
+           "the next call is in dan's own account again");
+    ok(dan->account == own && dan->self == NULL, "the request's ctx was not changed");
+    ok(dan->budget.response_left < dan->budget.response_max,
+       "answers in a shared account pay from the request's budget");
+}
+
 int main(void)
 {
     const apr_dbd_driver_t *drv;
@@ -384,6 +433,7 @@ int main(void)
         is_str(resp_name(r, 1), "Mailbox/get", "read-only account: reading works");
         alice->account->read_only = 0;
     }
+    test_shared(db2);
     apr_dbd_close(drv, h);
     apr_file_remove(file, pool);
     apr_dir_remove(dir, pool);

@@ -66,6 +66,7 @@ typedef enum {
     JM_SQL_EMAIL_GET,           /* account, id -> id, blob, thread, size, received, keywords */
     JM_SQL_EMAIL_MAILBOXES,     /* account, email -> mailbox */
     JM_SQL_EMAIL_IDS,           /* account, limit -> id */
+    JM_SQL_EMAIL_BY_BLOB,       /* account, blob -> id (at most one) */
     JM_SQL__COUNT
 } jm_sql_id_t;
 

@@ -103,6 +103,8 @@ const char *const jm_sql_common[JM_SQL__COUNT] = {
         " WHERE account_id = %s AND email_id = %s",
     [JM_SQL_EMAIL_IDS] = "SELECT id FROM jm_emails WHERE account_id = %s"
         " ORDER BY received_at DESC, id LIMIT %lld",
+    [JM_SQL_EMAIL_BY_BLOB] = "SELECT id FROM jm_emails WHERE account_id = %s"
+        " AND blob_id = %s ORDER BY id LIMIT 1",
 };
 
 const char *jm_sql_text(const jm_sql_dialect_t *d, jm_sql_id_t id)

@@ -83,6 +83,7 @@ static const char *const v3[] = {
     " THEN 1 ELSE 0 END",
     "CREATE INDEX jm_emails_by_thread ON jm_emails (account_id, thread_id, received_at)",
     "CREATE INDEX jm_emails_unindexed ON jm_emails (indexed) WHERE indexed = 0",
+    "CREATE INDEX jm_emails_by_blob ON jm_emails (account_id, blob_id)",
     "UPDATE jm_email_mailboxes SET received_at = (SELECT e.received_at FROM jm_emails e"
     " WHERE e.account_id = jm_email_mailboxes.account_id AND e.id = jm_email_mailboxes.email_id)",
     "CREATE INDEX jm_email_mailboxes_by_received ON jm_email_mailboxes"
