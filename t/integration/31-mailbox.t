@@ -256,14 +256,14 @@ subtest 'Mailbox/changes' => sub {
 };
 
 subtest 'Mailbox/query' => sub {
-    my $a = mset(create => {
+    my $res = mset(create => {
         a => { name => 'alpha', sortOrder => 2 },
         b => { name => 'Beta', sortOrder => 1, isSubscribed => $T },
         c => { name => 'gamma', parentId => '#a' },
         d => { name => 'delta', parentId => '#c', isSubscribed => $T },
     });
-    my %q = map { $_ => $a->{created}{$_}{id} } qw(a b c d);
-    ok($q{d}, 'four more mailboxes') or return diag(explain($a));
+    my %q = map { $_ => $res->{created}{$_}{id} } qw(a b c d);
+    ok($q{d}, 'four more mailboxes') or return diag(explain($res));
     my $ids = sub { my ($n, $r) = call1('Mailbox/query', $_[0]); $n eq 'error' ? $r->{type} : $r->{ids} };
     is_deeply($ids->({ filter => { parentId => $q{a} } }), [$q{c}], 'parentId');
     is(scalar @{ $ids->({ filter => { parentId => undef } }) }, 9, 'parentId null: top level');
@@ -321,8 +321,8 @@ subtest 'Mailbox/query' => sub {
     my $qargs = { filter => { hasAnyRole => $F }, sort => [{ property => 'name' }] };
     ($n, $r) = call1('Mailbox/query', $qargs);
     my ($qs, @before) = ($r->{queryState}, @{ $r->{ids} });
-    $a = mset(create => { e => { name => 'aardvark' } }, update => { $q{b} => { name => 'zeta' } });
-    my $e = $a->{created}{e}{id};
+    $res = mset(create => { e => { name => 'aardvark' } }, update => { $q{b} => { name => 'zeta' } });
+    my $e = $res->{created}{e}{id};
     ($n, $r) = call1('Mailbox/queryChanges', { %$qargs, sinceQueryState => $qs, calculateTotal => $T });
     is($n, 'Mailbox/queryChanges', 'queryChanges answered') or return diag(explain($r));
     is($r->{oldQueryState}, $qs, 'oldQueryState');
