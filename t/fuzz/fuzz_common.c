@@ -845,7 +845,9 @@ static const char seed_request[] =
  * and put back with DELETE + INSERT, in one transaction, through the same
  * connection. Not sqlite3_backup: that bumps the schema cookie, and the
  * statements apr_dbd's driver prepared for jm_db then fail with "database
- * schema has changed" for good. Plain DML leaves them valid. */
+ * schema has changed" for good. Plain DML leaves them valid. The full-text
+ * table is kept through its own interface (rowid and columns); its shadow
+ * tables (jm_email_fts_data, _idx, ...) follow from that and are skipped. */
 
 typedef struct {
     char *name;
@@ -864,7 +866,8 @@ static void snapshot(fz_store_t *st)
 
     snap = apr_array_make(fz_pool, 16, sizeof(snap_table_t));
     if (sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type = 'table'"
-                           " AND name NOT LIKE 'sqlite_%'", -1, &q, NULL) != SQLITE_OK) {
+                           " AND name NOT LIKE 'sqlite_%'"
+                           " AND name NOT LIKE 'jm_email_fts_%'", -1, &q, NULL) != SQLITE_OK) {
         fz_die("snapshot: %s", sqlite3_errmsg(db));
     }
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
