@@ -21,6 +21,8 @@ static const jm_method_t methods[] = {
     { "Email/get",    JM_CAP_MAIL, jm_email_get,    JM_METHOD_NEEDS_ACCOUNT },
     { "Email/set",    JM_CAP_MAIL, jm_email_set,
       JM_METHOD_NEEDS_ACCOUNT | JM_METHOD_WRITES },
+    { "Email/query",  JM_CAP_MAIL, jm_email_query,  JM_METHOD_NEEDS_ACCOUNT },
+    { "SearchSnippet/get", JM_CAP_MAIL, jm_snippet_get, JM_METHOD_NEEDS_ACCOUNT },
     { NULL, NULL, NULL, 0 }
 };
 

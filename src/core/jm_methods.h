@@ -9,6 +9,8 @@ apr_status_t jm_mailbox_get(jm_call_t *call);
 apr_status_t jm_identity_get(jm_call_t *call);
 apr_status_t jm_email_get(jm_call_t *call);
 apr_status_t jm_email_set(jm_call_t *call);
+apr_status_t jm_email_query(jm_call_t *call);
+apr_status_t jm_snippet_get(jm_call_t *call);
 
 /** The addresses the account may send/sign as (resolved once per request:
  *  directory entry of the user + JMAPSendAs rules). */
