@@ -509,13 +509,9 @@ static apr_status_t query_anchor(apr_int64_t *pindex, qb_t *b, jm_db_t *db,
     return APR_SUCCESS;
 }
 
-static apr_status_t query_window(apr_array_header_t **pids, qb_t *b, jm_db_t *db,
-                                 const apr_array_header_t *keys,
-                                 apr_int64_t position, apr_int64_t limit)
+static void build_window(qb_t *b, const apr_array_header_t *keys,
+                         apr_int64_t position, apr_int64_t limit)
 {
-    apr_array_header_t *rows;
-    apr_status_t rv;
-
     reset(b);
     if (b->q->collapse_threads) {
         put(b, JM_QF_COLLAPSE_OPEN);
@@ -532,6 +528,16 @@ static apr_status_t query_window(apr_array_header_t **pids, qb_t *b, jm_db_t *db
     }
     put_arg(b, JM_QF_LIMIT, i64(b, limit));
     APR_ARRAY_PUSH(b->args, const char *) = i64(b, position);
+}
+
+static apr_status_t query_window(apr_array_header_t **pids, qb_t *b, jm_db_t *db,
+                                 const apr_array_header_t *keys,
+                                 apr_int64_t position, apr_int64_t limit)
+{
+    apr_array_header_t *rows;
+    apr_status_t rv;
+
+    build_window(b, keys, position, limit);
     if (APR_SUCCESS != (rv = run(&rows, b, db))) {
         return rv;
     }
@@ -601,6 +607,30 @@ apr_status_t jm_store_email_query(jm_query_result_t *res, const char **pwhy,
         *pwhy = b.why;
     }
     return rv;
+}
+
+apr_status_t jm_store_email_query_sql(const char **psql, apr_array_header_t **pargs,
+                                      jm_db_t *db, const char *account_id,
+                                      const jm_query_t *q, apr_pool_t *p)
+{
+    qb_t b;
+
+    memset(&b, 0, sizeof(b));
+    b.d = db->dialect;
+    b.p = p;
+    b.account_id = account_id;
+    b.q = q;
+    b.driver = find_driver(q->filter);
+    build_window(&b, sort_keys(&b), q->position > 0 ? q->position : 0,
+                 q->limit < 0 || q->limit > JM_QUERY_MAX_LIMIT ? JM_QUERY_MAX_LIMIT
+                 : q->limit);
+    if (b.why) {
+        return APR_ENOTIMPL;
+    }
+    APR_ARRAY_PUSH(b.sql, char) = 0;
+    *psql = b.sql->elts;
+    *pargs = b.args;
+    return APR_SUCCESS;
 }
 
 apr_status_t jm_store_email_texts(const char **psubject, const char **ppreview,

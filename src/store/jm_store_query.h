@@ -107,6 +107,13 @@ apr_status_t jm_store_email_query(jm_query_result_t *res, const char **pwhy,
                                   jm_db_t *db, const char *account_id,
                                   const jm_query_t *q, apr_pool_t *p);
 
+/** The statement jm_store_email_query runs for its window (from the
+ *  position if not negative, without anchor), with its values (const
+ *  char*): to EXPLAIN it (tests, bench/query). APR_ENOTIMPL as above. */
+apr_status_t jm_store_email_query_sql(const char **psql, apr_array_header_t **pargs,
+                                      jm_db_t *db, const char *account_id,
+                                      const jm_query_t *q, apr_pool_t *p);
+
 /** Subject and preview of an email (SearchSnippet/get); APR_NOTFOUND. */
 apr_status_t jm_store_email_texts(const char **psubject, const char **ppreview,
                                   jm_db_t *db, const char *account_id,
