@@ -192,7 +192,8 @@ apr_status_t jm_db_select(apr_array_header_t **prows, jm_db_t *db,
     if (APR_SUCCESS != (rv = get_stmt(&stmt, db, id, p))) {
         return rv;
     }
-    rc = apr_dbd_pselect(db->driver, p, db->handle, &res, stmt, 0, nargs, args);
+    rc = apr_dbd_pselect(db->driver, p, db->handle, &res, stmt,
+                         db->dialect->buffered_selects, nargs, args);
     if (rc != 0) {
         note_error(db, rc, p);
         jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
@@ -215,7 +216,7 @@ static void drain(apr_array_header_t *rows, jm_db_t *db, apr_dbd_results_t *res,
 
     /* always drain to -1: the driver frees the result only then. The
      * column count is known only once a row is fetched (pgsql streams
-     * sequential results). */
+     * sequential results unless buffered_selects). */
     while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
         const char **cols;
         ncols = apr_dbd_num_cols(db->driver, res);
@@ -311,7 +312,8 @@ apr_status_t jm_db_select_sql(apr_array_header_t **prows, jm_db_t *db,
                       db->last_error);
         return APR_EGENERAL;
     }
-    rc = apr_dbd_pselect(db->driver, p, db->handle, &res, stmt, 0, nargs, args);
+    rc = apr_dbd_pselect(db->driver, p, db->handle, &res, stmt,
+                         db->dialect->buffered_selects, nargs, args);
     if (rc != 0) {
         note_error(db, rc, p);
         jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,

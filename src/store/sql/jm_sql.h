@@ -170,6 +170,11 @@ typedef struct {
     int (*select_once)(void *native, const char *sql, int nargs,
                        const char *const *args, jm_sql_row_fn *fn, void *baton,
                        char *err, apr_size_t errlen);
+    /** 1: selects fetch their whole result at once (apr_dbd "seek"). The
+     *  pgsql driver's row-by-row mode sleeps 0.1 s on every empty result
+     *  (dbd_pgsql_get_row, apr-util 1.6) and every select is drained into
+     *  the pool anyway. */
+    int buffered_selects;
     /** Email/query fragments this dialect says differently; NULL entries
      *  use jm_sql_qfrag_common. */
     const char *qfrag[JM_QF__COUNT];

@@ -196,6 +196,7 @@ const jm_sql_dialect_t jm_sql_pgsql = {
     .migrations = migrations,
     .schema_version = 3,
     .on_connect = on_connect,
+    .buffered_selects = 1,
     .qfrag = {
         [JM_QF_TEXT_TERM] = "phraseto_tsquery('simple', " FOLD("%s") ")",
         [JM_QF_TEXT_TERM_AND] = " && ",
