@@ -5,8 +5,10 @@
 #include <apr_version.h>
 #include "store/jm_db.h"
 #include "core/jm_log.h"
+#include "core/jm_util.h"
 
 #define SETUP_MARK "jmap_smime:connection-setup-done"
+#define COMPOSED_COUNT "jmap_smime:composed-count"
 
 /* SQLite allows one writer at a time. Writers of one process queue here,
  * before BEGIN, so they hand the write lock on at once instead of polling
@@ -174,21 +176,24 @@ apr_status_t jm_db_exec(jm_db_t *db, int *pnrows, jm_sql_id_t id, int nargs,
     return APR_SUCCESS;
 }
 
+static void drain(apr_array_header_t *rows, jm_db_t *db, apr_dbd_results_t *res,
+                  apr_pool_t *p);
+
 apr_status_t jm_db_select(apr_array_header_t **prows, jm_db_t *db,
                           jm_sql_id_t id, int nargs, const char **args,
                           apr_pool_t *p)
 {
     apr_dbd_prepared_t *stmt;
     apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
     apr_array_header_t *rows;
     apr_status_t rv;
-    int rc, ncols, i;
+    int rc;
 
     if (APR_SUCCESS != (rv = get_stmt(&stmt, db, id, p))) {
         return rv;
     }
-    rc = apr_dbd_pselect(db->driver, p, db->handle, &res, stmt, 0, nargs, args);
+    rc = apr_dbd_pselect(db->driver, p, db->handle, &res, stmt,
+                         db->dialect->buffered_selects, nargs, args);
     if (rc != 0) {
         note_error(db, rc, p);
         jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
@@ -197,9 +202,21 @@ apr_status_t jm_db_select(apr_array_header_t **prows, jm_db_t *db,
         return APR_EGENERAL;
     }
     rows = apr_array_make(p, 4, sizeof(const char **));
+    drain(rows, db, res, p);
+    *prows = rows;
+    return APR_SUCCESS;
+}
+
+/* Drain a result into rows (const char ** each, NULL values as ""). */
+static void drain(apr_array_header_t *rows, jm_db_t *db, apr_dbd_results_t *res,
+                  apr_pool_t *p)
+{
+    apr_dbd_row_t *row = NULL;
+    int ncols, i;
+
     /* always drain to -1: the driver frees the result only then. The
      * column count is known only once a row is fetched (pgsql streams
-     * sequential results). */
+     * sequential results unless buffered_selects). */
     while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
         const char **cols;
         ncols = apr_dbd_num_cols(db->driver, res);
@@ -210,6 +227,100 @@ apr_status_t jm_db_select(apr_array_header_t **prows, jm_db_t *db,
         }
         APR_ARRAY_PUSH(rows, const char **) = cols;
     }
+}
+
+typedef struct {
+    const char *sql;
+    apr_dbd_prepared_t *stmt;
+} composed_t;
+
+typedef struct {
+    apr_array_header_t *rows;
+    apr_pool_t *pool;
+} once_t;
+
+static int once_row(void *baton, int ncols, const char *const *vals)
+{
+    once_t *o = baton;
+    const char **cols = apr_pcalloc(o->pool, sizeof(char *) * (ncols + 1));
+    int i;
+
+    for (i = 0; i < ncols; i++) {
+        cols[i] = apr_pstrdup(o->pool, vals[i] ? vals[i] : "");
+    }
+    APR_ARRAY_PUSH(o->rows, const char **) = cols;
+    return 0;
+}
+
+apr_status_t jm_db_select_sql(apr_array_header_t **prows, jm_db_t *db,
+                              const char *sql, int nargs, const char **args,
+                              apr_pool_t *p)
+{
+    char label[64];
+    composed_t *c;
+    apr_dbd_prepared_t *stmt = NULL;
+    apr_dbd_results_t *res = NULL;
+    apr_array_header_t *rows = apr_array_make(p, 16, sizeof(const char **));
+    int *kept = apr_hash_get(db->prepared, COMPOSED_COUNT, APR_HASH_KEY_STRING);
+    int rc;
+
+    apr_snprintf(label, sizeof(label), "jmap_smime_q%.40s",
+                 jm_util_sha256_hex(sql, strlen(sql), p));
+    c = apr_hash_get(db->prepared, label, APR_HASH_KEY_STRING);
+    if (c && strcmp(c->sql, sql) == 0) {
+        stmt = c->stmt;
+    }
+    else if (!c && (!kept || *kept < JM_DB_COMPOSED_KEPT)) {
+        rc = apr_dbd_prepare(db->driver, db->conn_pool, db->handle, sql, label, &stmt);
+        if (rc != 0) {
+            note_error(db, rc, p);
+            jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                          JMLOGNO(09000) "cannot prepare a query (%s): %s", sql,
+                          db->last_error);
+            return APR_EGENERAL;
+        }
+        if (!kept) {
+            kept = apr_pcalloc(db->conn_pool, sizeof(*kept));
+            apr_hash_set(db->prepared, COMPOSED_COUNT, APR_HASH_KEY_STRING, kept);
+        }
+        ++*kept;
+        c = apr_palloc(db->conn_pool, sizeof(*c));
+        c->sql = apr_pstrdup(db->conn_pool, sql);
+        c->stmt = stmt;
+        apr_hash_set(db->prepared, apr_pstrdup(db->conn_pool, label),
+                     APR_HASH_KEY_STRING, c);
+    }
+    else if (db->dialect->select_once) {
+        char err[256] = "";
+        once_t o = { rows, p };
+
+        if (db->dialect->select_once(apr_dbd_native_handle(db->driver, db->handle),
+                                     sql, nargs, args, once_row, &o, err,
+                                     sizeof(err)) != 0) {
+            db->last_error = apr_pstrdup(p, err);
+            jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                          JMLOGNO(09001) "query failed (%s): %s", sql, err);
+            return APR_EGENERAL;
+        }
+        *prows = rows;
+        return APR_SUCCESS;
+    }
+    else if ((rc = apr_dbd_prepare(db->driver, p, db->handle, sql, NULL, &stmt)) != 0) {
+        note_error(db, rc, p);
+        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                      JMLOGNO(09002) "cannot prepare a query (%s): %s", sql,
+                      db->last_error);
+        return APR_EGENERAL;
+    }
+    rc = apr_dbd_pselect(db->driver, p, db->handle, &res, stmt,
+                         db->dialect->buffered_selects, nargs, args);
+    if (rc != 0) {
+        note_error(db, rc, p);
+        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                      JMLOGNO(09003) "query failed (%s): %s", sql, db->last_error);
+        return APR_EGENERAL;
+    }
+    drain(rows, db, res, p);
     *prows = rows;
     return APR_SUCCESS;
 }

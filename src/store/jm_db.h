@@ -52,6 +52,24 @@ apr_status_t jm_db_select(apr_array_header_t **prows, jm_db_t *db,
                           jm_sql_id_t id, int nargs, const char **args,
                           apr_pool_t *p);
 
+/** Composed statements a connection keeps prepared (jm_db_select_sql). */
+#define JM_DB_COMPOSED_KEPT 128
+
+/**
+ * Run a select whose text was composed at run time (Email/query) and drain
+ * it like jm_db_select. Safe because the caller composes sql only from the
+ * dialect's constant fragments, every value bound through a placeholder
+ * (%s, %lld): the texts depend on the shape of a query, never on its values.
+ * It is prepared once per connection under a label derived from the
+ * SHA-256 of the text (the text is compared on a hit too, so no two texts
+ * share a statement), in the connection's pool like get_stmt. Shapes are
+ * many (filters nest), so at most JM_DB_COMPOSED_KEPT are kept per
+ * connection; past that a statement is run once and not kept.
+ */
+apr_status_t jm_db_select_sql(apr_array_header_t **prows, jm_db_t *db,
+                              const char *sql, int nargs, const char **args,
+                              apr_pool_t *p);
+
 /** Run a literal statement (schema/migration only; never with user data). */
 apr_status_t jm_db_exec_literal(jm_db_t *db, const char *sql, apr_pool_t *p);
 

@@ -67,6 +67,8 @@ typedef enum {
     JM_SQL_EMAIL_MAILBOXES,     /* account, email -> mailbox */
     JM_SQL_EMAIL_IDS,           /* account, limit -> id */
     JM_SQL_EMAIL_BY_BLOB,       /* account, blob -> id (at most one) */
+    JM_SQL_MAILBOX_TOTALS,      /* account, mailbox -> total emails, total threads */
+    JM_SQL_EMAIL_TEXTS,         /* account, id -> subject, preview */
     JM_SQL__COUNT
 } jm_sql_id_t;
 
@@ -79,11 +81,79 @@ typedef enum {
 #define JM_SQL_CHUNK_BYTES 196608
 #define JM_SQL_CHUNK_CHARS 262144
 
+/** Fragments that Email/query statements are composed of
+ * (store/jm_store_query.c): constant texts, values only ever bound through
+ * their placeholders. Aliases: e = jm_emails, m = jm_email_mailboxes (when
+ * a mailbox drives the query). */
+typedef enum {
+    JM_QF_SELECT_ID,            /* the window: ids */
+    JM_QF_SELECT_COUNT,         /* the total */
+    JM_QF_SELECT_COUNT_THREADS, /* the total with collapseThreads */
+    JM_QF_FROM_ACCOUNT,         /* account */
+    JM_QF_FROM_MAILBOX,         /* account, mailbox: walks the mailbox index */
+    JM_QF_AND, JM_QF_OR, JM_QF_NOT, JM_QF_OPEN, JM_QF_CLOSE, JM_QF_COMMA,
+    JM_QF_TRUE, JM_QF_FALSE, JM_QF_PARAM,
+    JM_QF_IN_MAILBOX,           /* mailbox */
+    JM_QF_IN_ANY_MAILBOX,
+    JM_QF_IN_MAILBOX_NOT_IN,    /* opens "... NOT IN (", closed by CLOSE2 */
+    JM_QF_CLOSE2,
+    JM_QF_BEFORE, JM_QF_AFTER, JM_QF_MIN_SIZE, JM_QF_MAX_SIZE, /* %lld */
+    JM_QF_HAS_ATTACHMENT,       /* 0/1 */
+    JM_QF_HAS_KEYWORD,          /* keyword: also a sort key (0/1, false/true) */
+    JM_QF_SOME_IN_THREAD,       /* keyword */
+    JM_QF_ALL_IN_THREAD,        /* keyword */
+    JM_QF_TEXT_TERM,            /* one search phrase (tsquery) or the FTS5 query */
+    JM_QF_TEXT_TERM_AND,        /* between TEXT_TERMs (tsquery) */
+    JM_QF_KEY_RECEIVED, JM_QF_KEY_RECEIVED_MB, JM_QF_KEY_SIZE, JM_QF_KEY_FROM,
+    JM_QF_KEY_TO, JM_QF_KEY_SUBJECT, JM_QF_KEY_SENT,
+    JM_QF_TIE, JM_QF_TIE_MB,    /* the last sort key: id */
+    JM_QF_ASC, JM_QF_DESC, JM_QF_ORDER_BY,
+    JM_QF_LIMIT,                /* limit, offset */
+    /* collations (RFC 4790) of a string key: PRE key POST is the value,
+     * ORDER follows it (or its alias) in ORDER BY */
+    JM_QF_COLL_UNICODE_PRE, JM_QF_COLL_UNICODE_POST, JM_QF_COLL_UNICODE_ORDER,
+    JM_QF_COLL_ASCII_PRE, JM_QF_COLL_ASCII_POST, JM_QF_COLL_ASCII_ORDER,
+    JM_QF_COLL_OCTET_PRE, JM_QF_COLL_OCTET_POST, JM_QF_COLL_OCTET_ORDER,
+    /* i;ascii-numeric as two keys: no leading digit (1) last, then the value */
+    JM_QF_NUM1_PRE, JM_QF_NUM1_POST, JM_QF_NUM2_PRE, JM_QF_NUM2_POST,
+    /* collapseThreads: the first email of each thread in sort order */
+    JM_QF_COLLAPSE_INNER,       /* "SELECT e.id AS id" */
+    JM_QF_ROW_NUMBER_THREAD,    /* ", ROW_NUMBER() OVER (PARTITION BY thread ORDER BY " */
+    JM_QF_RN_END,               /* ") AS jm_rn" */
+    JM_QF_COLLAPSE_OPEN,        /* "SELECT id FROM (" */
+    JM_QF_COLLAPSE_CLOSE,       /* ") q WHERE jm_rn = 1" */
+    JM_QF_TIE_OUTER,            /* "id" */
+    JM_QF_AS,                   /* " AS " before a key alias */
+    /* the index of the anchor (1-based) */
+    JM_QF_RANK_OPEN,            /* "SELECT jm_pos FROM (SELECT e.id AS id, ROW_NUMBER() OVER (ORDER BY " */
+    JM_QF_RANK_OPEN_COLLAPSED,  /* "SELECT jm_pos FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY " */
+    JM_QF_RANK_MID,             /* ") AS jm_pos" */
+    JM_QF_RANK_MID_COLLAPSED,   /* ") AS jm_pos FROM (" */
+    JM_QF_RANK_CLOSE,           /* ") r WHERE id = %s" */
+    JM_QF_RANK_CLOSE_COLLAPSED, /* ") q WHERE jm_rn = 1) r WHERE id = %s" */
+    JM_QF__COUNT
+} jm_qfrag_id_t;
+
+/** Text fields of a FilterCondition, in jm_text_field_t order: text, from,
+ *  to, cc, bcc, subject, body. */
+#define JM_SQL_TEXT_FIELDS 7
+
+/** Aliases of collapseThreads' sort keys, in order (jm_k0 ...). */
+#define JM_QF_MAX_KEYS 16
+extern const char *const jm_sql_key_alias[JM_QF_MAX_KEYS];
+
+/** The portable fragments (sql/jm_sql_common.c). */
+extern const char *const jm_sql_qfrag_common[JM_QF__COUNT];
+
 /** Native transaction control (jm_sql_dialect_t.txn_native). */
 typedef enum { JM_TXN_BEGIN, JM_TXN_COMMIT, JM_TXN_ROLLBACK } jm_txn_op_t;
 #define JM_TXN_OK     0
 #define JM_TXN_BUSY   1     /**< locked by another connection: try again later */
 #define JM_TXN_FAILED (-1)
+
+/** Receives one row of a select_once (vals[i] NULL for SQL NULL); non-zero
+ *  stops the select. */
+typedef int jm_sql_row_fn(void *baton, int ncols, const char *const *vals);
 
 /** The statements both dialects run as they are (sql/jm_sql_common.c). */
 extern const char *const jm_sql_common[JM_SQL__COUNT];
@@ -108,7 +178,33 @@ typedef struct {
      *  in err), or NULL to use apr_dbd's transactions. jm_db_begin waits
      *  between attempts, outside every apr_dbd lock. */
     int (*txn_native)(void *native, jm_txn_op_t op, char *err, apr_size_t errlen);
+    /** Run a composed select once on the native handle, nothing kept
+     *  (jm_db_select_sql past its per-connection cache; apr_dbd's sqlite3
+     *  driver keeps every statement it prepared until the connection
+     *  closes). 0 or -1 with the message in err. NULL: apr_dbd prepares
+     *  without a label, which pgsql runs unnamed and does not keep. */
+    int (*select_once)(void *native, const char *sql, int nargs,
+                       const char *const *args, jm_sql_row_fn *fn, void *baton,
+                       char *err, apr_size_t errlen);
+    /** 1: selects fetch their whole result at once (apr_dbd "seek"). The
+     *  pgsql driver's row-by-row mode sleeps 0.1 s on every empty result
+     *  (dbd_pgsql_get_row, apr-util 1.6) and every select is drained into
+     *  the pool anyway. */
+    int buffered_selects;
+    /** Email/query fragments this dialect says differently; NULL entries
+     *  use jm_sql_qfrag_common. */
+    const char *qfrag[JM_QF__COUNT];
+    /** A text condition on one field: these parts with the search query
+     *  (TEXT_TERMs) between each two, NULL-terminated. */
+    const char *const *text_parts[JM_SQL_TEXT_FIELDS];
+    /** FTS5: the column filter of each text field ("" for all); the search
+     *  query is then one FTS5 string built in C and bound once. NULL
+     *  (tsquery): one TEXT_TERM per phrase. */
+    const char *const *fts5_columns;
 } jm_sql_dialect_t;
+
+/** Fragment id of dialect d. */
+const char *jm_sql_qfrag(const jm_sql_dialect_t *d, jm_qfrag_id_t id);
 
 /** The text of statement id in dialect d. */
 const char *jm_sql_text(const jm_sql_dialect_t *d, jm_sql_id_t id);

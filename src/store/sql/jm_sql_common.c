@@ -105,7 +105,92 @@ const char *const jm_sql_common[JM_SQL__COUNT] = {
         " ORDER BY received_at DESC, id LIMIT %lld",
     [JM_SQL_EMAIL_BY_BLOB] = "SELECT id FROM jm_emails WHERE account_id = %s"
         " AND blob_id = %s ORDER BY id LIMIT 1",
+    [JM_SQL_MAILBOX_TOTALS] = "SELECT total_emails, total_threads FROM jm_mailboxes"
+        " WHERE account_id = %s AND id = %s",
+    [JM_SQL_EMAIL_TEXTS] = "SELECT subject, preview FROM jm_emails"
+        " WHERE account_id = %s AND id = %s",
 };
+
+/* Email/query. A mailbox that every result must be in drives the query
+ * (FROM_MAILBOX): rows come from the index (account_id, mailbox_id,
+ * received_at, email_id) in receivedAt order, so "inMailbox, receivedAt
+ * desc, limit 50" reads 50 index entries and 50 emails. */
+#define IN_MB_EXISTS "EXISTS (SELECT 1 FROM jm_email_mailboxes x" \
+    " WHERE x.account_id = e.account_id AND x.email_id = e.id"
+#define KW_OF(t) "SELECT 1 FROM jm_email_keywords k WHERE k.account_id = " t \
+    ".account_id AND k.email_id = " t ".id AND k.keyword = %s"
+
+const char *const jm_sql_qfrag_common[JM_QF__COUNT] = {
+    [JM_QF_SELECT_ID] = "SELECT e.id",
+    [JM_QF_SELECT_COUNT] = "SELECT COUNT(*)",
+    [JM_QF_SELECT_COUNT_THREADS] = "SELECT COUNT(DISTINCT e.thread_id)",
+    [JM_QF_FROM_ACCOUNT] = " FROM jm_emails e WHERE e.account_id = %s",
+    [JM_QF_FROM_MAILBOX] = " FROM jm_email_mailboxes m JOIN jm_emails e"
+        " ON e.account_id = m.account_id AND e.id = m.email_id"
+        " WHERE m.account_id = %s AND m.mailbox_id = %s",
+    [JM_QF_AND] = " AND ", [JM_QF_OR] = " OR ", [JM_QF_NOT] = "NOT ",
+    [JM_QF_OPEN] = "(", [JM_QF_CLOSE] = ")", [JM_QF_COMMA] = ", ",
+    [JM_QF_TRUE] = "1 = 1", [JM_QF_FALSE] = "1 = 0", [JM_QF_PARAM] = "%s",
+    [JM_QF_IN_MAILBOX] = IN_MB_EXISTS " AND x.mailbox_id = %s)",
+    [JM_QF_IN_ANY_MAILBOX] = IN_MB_EXISTS ")",
+    [JM_QF_IN_MAILBOX_NOT_IN] = IN_MB_EXISTS " AND x.mailbox_id NOT IN (",
+    [JM_QF_CLOSE2] = "))",
+    [JM_QF_BEFORE] = "e.received_at < %lld",
+    [JM_QF_AFTER] = "e.received_at >= %lld",
+    [JM_QF_MIN_SIZE] = "e.size >= %lld",
+    [JM_QF_MAX_SIZE] = "e.size < %lld",
+    [JM_QF_HAS_ATTACHMENT] = "e.has_attachment = %lld",
+    [JM_QF_HAS_KEYWORD] = "EXISTS (" KW_OF("e") ")",
+    [JM_QF_SOME_IN_THREAD] = "EXISTS (SELECT 1 FROM jm_emails t WHERE"
+        " t.account_id = e.account_id AND t.thread_id = e.thread_id AND EXISTS ("
+        KW_OF("t") "))",
+    [JM_QF_ALL_IN_THREAD] = "NOT EXISTS (SELECT 1 FROM jm_emails t WHERE"
+        " t.account_id = e.account_id AND t.thread_id = e.thread_id AND NOT EXISTS ("
+        KW_OF("t") "))",
+    [JM_QF_KEY_RECEIVED] = "e.received_at",
+    [JM_QF_KEY_RECEIVED_MB] = "m.received_at",
+    [JM_QF_KEY_SIZE] = "e.size",
+    [JM_QF_KEY_FROM] = "e.from_sort",
+    [JM_QF_KEY_TO] = "e.to_sort",
+    [JM_QF_KEY_SUBJECT] = "e.sort_subject",
+    [JM_QF_KEY_SENT] = "e.sent_at",
+    [JM_QF_TIE] = "e.id",
+    [JM_QF_TIE_MB] = "m.email_id",
+    [JM_QF_ASC] = " ASC", [JM_QF_DESC] = " DESC", [JM_QF_ORDER_BY] = " ORDER BY ",
+    [JM_QF_LIMIT] = " LIMIT %lld OFFSET %lld",
+    [JM_QF_COLL_UNICODE_PRE] = "", [JM_QF_COLL_UNICODE_POST] = "",
+    [JM_QF_COLL_UNICODE_ORDER] = "",
+    [JM_QF_COLL_ASCII_PRE] = "", [JM_QF_COLL_ASCII_POST] = "",
+    [JM_QF_COLL_ASCII_ORDER] = "",
+    [JM_QF_COLL_OCTET_PRE] = "", [JM_QF_COLL_OCTET_POST] = "",
+    [JM_QF_COLL_OCTET_ORDER] = "",
+    [JM_QF_NUM1_PRE] = "", [JM_QF_NUM1_POST] = "",
+    [JM_QF_NUM2_PRE] = "", [JM_QF_NUM2_POST] = "",
+    [JM_QF_COLLAPSE_INNER] = "SELECT e.id AS id",
+    [JM_QF_ROW_NUMBER_THREAD] = ", ROW_NUMBER() OVER (PARTITION BY e.thread_id ORDER BY ",
+    [JM_QF_RN_END] = ") AS jm_rn",
+    [JM_QF_COLLAPSE_OPEN] = "SELECT id FROM (",
+    [JM_QF_COLLAPSE_CLOSE] = ") q WHERE jm_rn = 1",
+    [JM_QF_TIE_OUTER] = "id",
+    [JM_QF_AS] = " AS ",
+    [JM_QF_RANK_OPEN] = "SELECT jm_pos FROM (SELECT e.id AS id, ROW_NUMBER() OVER (ORDER BY ",
+    [JM_QF_RANK_OPEN_COLLAPSED] = "SELECT jm_pos FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY ",
+    [JM_QF_RANK_MID] = ") AS jm_pos",
+    [JM_QF_RANK_MID_COLLAPSED] = ") AS jm_pos FROM (",
+    [JM_QF_RANK_CLOSE] = ") r WHERE id = %s",
+    [JM_QF_RANK_CLOSE_COLLAPSED] = ") q WHERE jm_rn = 1) r WHERE id = %s",
+};
+
+const char *const jm_sql_key_alias[JM_QF_MAX_KEYS] = {
+    "jm_k0", "jm_k1", "jm_k2", "jm_k3", "jm_k4", "jm_k5",
+    "jm_k6", "jm_k7", "jm_k8", "jm_k9", "jm_k10", "jm_k11",
+    "jm_k12", "jm_k13", "jm_k14", "jm_k15"
+};
+
+const char *jm_sql_qfrag(const jm_sql_dialect_t *d, jm_qfrag_id_t id)
+{
+    return d->qfrag[id] ? d->qfrag[id] : jm_sql_qfrag_common[id];
+}
 
 const char *jm_sql_text(const jm_sql_dialect_t *d, jm_sql_id_t id)
 {

@@ -1,4 +1,4 @@
-/* SQL for the sqlite3 driver (many users, several httpd nodes). */
+/* SQL for the pgsql driver (many users, several httpd nodes). */
 #include <stddef.h>
 #include "store/sql/jm_sql.h"
 
@@ -124,9 +124,63 @@ static const char *const on_connect[] = {
     NULL
 };
 
+/* Accents are folded before text reaches to_tsvector or a tsquery (the
+ * 'simple' configuration keeps them): the Latin letters whose canonical
+ * decomposition starts with an ASCII letter (U+00C0-U+024F, U+1E00-U+1EFF)
+ * become that letter, so "koln" finds "Köln" as FTS5's remove_diacritics
+ * does on SQLite. translate() maps character i of FOLD_FROM to character i
+ * of FOLD_TO (488 each). The separators inside addresses, host names,
+ * paths and compounds (@ . / : -) become spaces too: PostgreSQL's parser
+ * would keep "carol@example.net" or "foo-bar" as one token where FTS5
+ * sees words. */
+#define FOLD_FROM \
+    "ÀÁÂÃÄÅÇÈÉÊËÌÍÎÏÑÒÓÔÕÖÙÚÛÜÝàáâãäåçèéêëìíî" \
+    "ïñòóôõöùúûüýÿĀāĂăĄąĆćĈĉĊċČčĎďĒēĔĕĖėĘęĚěĜ" \
+    "ĝĞğĠġĢģĤĥĨĩĪīĬĭĮįİĴĵĶķĹĺĻļĽľŃńŅņŇňŌōŎŏŐő" \
+    "ŔŕŖŗŘřŚśŜŝŞşŠšŢţŤťŨũŪūŬŭŮůŰűŲųŴŵŶŷŸŹźŻżŽ" \
+    "žƠơƯưǍǎǏǐǑǒǓǔǕǖǗǘǙǚǛǜǞǟǠǡǦǧǨǩǪǫǬǭǰǴǵǸǹǺǻ" \
+    "ȀȁȂȃȄȅȆȇȈȉȊȋȌȍȎȏȐȑȒȓȔȕȖȗȘșȚțȞȟȦȧȨȩȪȫȬȭȮȯ" \
+    "ȰȱȲȳḀḁḂḃḄḅḆḇḈḉḊḋḌḍḎḏḐḑḒḓḔḕḖḗḘḙḚḛḜḝḞḟḠḡḢḣ" \
+    "ḤḥḦḧḨḩḪḫḬḭḮḯḰḱḲḳḴḵḶḷḸḹḺḻḼḽḾḿṀṁṂṃṄṅṆṇṈṉṊṋ" \
+    "ṌṍṎṏṐṑṒṓṔṕṖṗṘṙṚṛṜṝṞṟṠṡṢṣṤṥṦṧṨṩṪṫṬṭṮṯṰṱṲṳ" \
+    "ṴṵṶṷṸṹṺṻṼṽṾṿẀẁẂẃẄẅẆẇẈẉẊẋẌẍẎẏẐẑẒẓẔẕẖẗẘẙẠạ" \
+    "ẢảẤấẦầẨẩẪẫẬậẮắẰằẲẳẴẵẶặẸẹẺẻẼẽẾếỀềỂểỄễỆệỈỉ" \
+    "ỊịỌọỎỏỐốỒồỔổỖỗỘộỚớỜờỞởỠỡỢợỤụỦủỨứỪừỬửỮữỰự" \
+    "ỲỳỴỵỶỷỸỹ"
+#define FOLD_TO \
+    "aaaaaaceeeeiiiinooooouuuuyaaaaaaceeeeiii" \
+    "inooooouuuuyyaaaaaaccccccccddeeeeeeeeeeg" \
+    "ggggggghhiiiiiiiiijjkkllllllnnnnnnoooooo" \
+    "rrrrrrssssssssttttuuuuuuuuuuuuwwyyyzzzzz" \
+    "zoouuaaiioouuuuuuuuuuaaaaggkkoooojggnnaa" \
+    "aaaaeeeeiiiioooorrrruuuusstthhaaeeoooooo" \
+    "ooyyaabbbbbbccddddddddddeeeeeeeeeeffgghh" \
+    "hhhhhhhhiiiikkkkkkllllllllmmmmmmnnnnnnnn" \
+    "oooooooopppprrrrrrrrssssssssssttttttttuu" \
+    "uuuuuuuuvvvvwwwwwwwwwwxxxxyyzzzzzzhtwyaa" \
+    "aaaaaaaaaaaaaaaaaaaaaaeeeeeeeeeeeeeeeeii" \
+    "iioooooooooooooooooooooooouuuuuuuuuuuuuu" \
+    "yyyyyyyy"
+#define FOLD(x) "lower(translate(" x ", '" FOLD_FROM "@./:-', '" FOLD_TO "     '))"
+
+/* Email/query: the tsvector jm_emails.fts has the subject at weight A,
+ * from B, to+cc+bcc C, body D. A field condition needs the index's match
+ * (fts @@ q) and the match within the field: ts_filter to its weight, or,
+ * for to/cc/bcc (which share C), the field's own column. */
+#define FTS_IN(w) { "(e.fts @@ (", ") AND ts_filter(e.fts, '{" w "}') @@ (", "))", NULL }
+#define FTS_COL(c) { "(e.fts @@ (", ") AND to_tsvector('simple', " FOLD("e." c) \
+                     ") @@ (", "))", NULL }
+static const char *const fts_all[] = { "e.fts @@ (", ")", NULL };
+static const char *const fts_from[] = FTS_IN("b");
+static const char *const fts_to[] = FTS_COL("to_text");
+static const char *const fts_cc[] = FTS_COL("cc_text");
+static const char *const fts_bcc[] = FTS_COL("bcc_text");
+static const char *const fts_subject[] = FTS_IN("a");
+static const char *const fts_body[] = FTS_IN("d");
+
 const jm_sql_dialect_t jm_sql_pgsql = {
-    "pgsql",
-    {
+    .driver = "pgsql",
+    .stmt = {
         [JM_SQL_SCHEMA_EXISTS] = "SELECT COUNT(*) FROM information_schema.tables"
             " WHERE table_schema = current_schema() AND table_name = 'jm_schema'",
         [JM_SQL_EMAIL_INSERT] = "INSERT INTO jm_emails (account_id, id, blob_id, thread_id, size,"
@@ -135,20 +189,36 @@ const jm_sql_dialect_t jm_sql_pgsql = {
             " bcc_text, sent_at, has_attachment, preview, indexed) VALUES (%s,"
             " %s, %s, %s, %lld, %lld, %s, %lld, %lld, %s, %s, %s, %s, %s, %s,"
             " %s, %s, %s, %lld, %lld, %s, 1)",
-        [JM_SQL_EMAIL_FTS_INSERT] = "UPDATE jm_emails SET fts = setweight(to_tsvector('simple', %s),"
-            " 'A') || setweight(to_tsvector('simple', %s), 'B') ||"
-            " setweight(to_tsvector('simple', %s || ' ' || %s || ' ' || %s),"
-            " 'C') || setweight(to_tsvector('simple', %s), 'D') WHERE"
+        [JM_SQL_EMAIL_FTS_INSERT] = "UPDATE jm_emails SET fts = setweight(to_tsvector('simple', "
+            FOLD("%s") "), 'A') || setweight(to_tsvector('simple', " FOLD("%s") "), 'B') ||"
+            " setweight(to_tsvector('simple', " FOLD("%s || ' ' || %s || ' ' || %s") "),"
+            " 'C') || setweight(to_tsvector('simple', " FOLD("%s") "), 'D') WHERE"
             " account_id = %s AND id = %s",
         /* the vector lives in the row: nothing of its own to delete */
         [JM_SQL_EMAIL_FTS_DELETE] = "UPDATE jm_emails SET fts = NULL"
             " WHERE account_id = %s AND id = %s",
     },
-    migrations,
-    3,
-    on_connect,
-    0,
-    0,
-    NULL,
-    NULL
+    .migrations = migrations,
+    .schema_version = 3,
+    .on_connect = on_connect,
+    .buffered_selects = 1,
+    .qfrag = {
+        [JM_QF_TEXT_TERM] = "phraseto_tsquery('simple', " FOLD("%s") ")",
+        [JM_QF_TEXT_TERM_AND] = " && ",
+        /* lower() follows the database's LC_CTYPE (Unicode-aware unless
+         * it is C); the folded values compare as octets */
+        [JM_QF_COLL_UNICODE_PRE] = "lower(",
+        [JM_QF_COLL_UNICODE_POST] = ")",
+        [JM_QF_COLL_UNICODE_ORDER] = " COLLATE \"C\"",
+        [JM_QF_COLL_ASCII_PRE] = "translate(",
+        [JM_QF_COLL_ASCII_POST] = ", 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')",
+        [JM_QF_COLL_ASCII_ORDER] = " COLLATE \"C\"",
+        [JM_QF_COLL_OCTET_ORDER] = " COLLATE \"C\"",
+        [JM_QF_NUM1_PRE] = "(CASE WHEN ",
+        [JM_QF_NUM1_POST] = " ~ '^[0-9]' THEN 0 ELSE 1 END)",
+        [JM_QF_NUM2_PRE] = "CAST(substring(",
+        [JM_QF_NUM2_POST] = " FROM '^[0-9]+') AS NUMERIC)",
+    },
+    .text_parts = { fts_all, fts_from, fts_to, fts_cc, fts_bcc, fts_subject, fts_body },
+    .fts5_columns = NULL,
 };

@@ -1,5 +1,6 @@
 /* SQL for the sqlite3 driver (the embedded default). */
 #include <stddef.h>
+#include <string.h>
 #include <sqlite3.h>
 #include <apr_time.h>
 #include <apr_strings.h>
@@ -54,6 +55,70 @@ static int sqlite_txn(void *native, jm_txn_op_t op, char *err, apr_size_t errlen
     }
     apr_cpystrn(err, sqlite3_errmsg(h), errlen);
     return JM_TXN_FAILED;
+}
+
+/* A composed select run once: apr_dbd placeholders (%s, %lld: the only
+ * ones composed statements use) become '?', every value is bound as text
+ * (as apr_dbd does), the statement is finalized at once. Outside apr_dbd's
+ * mutex, like sqlite_txn. */
+static int sqlite_select_once(void *native, const char *sql, int nargs,
+                              const char *const *args, jm_sql_row_fn *fn,
+                              void *baton, char *err, apr_size_t errlen)
+{
+    sqlite3 *h = native;
+    sqlite3_stmt *st = NULL;
+    const char *vals[64];
+    char *q = sqlite3_malloc((int)strlen(sql) + 1), *o = q;
+    const char *s;
+    int rc, i, n;
+
+    if (!q) {
+        apr_cpystrn(err, "out of memory", errlen);
+        return -1;
+    }
+    for (s = sql; *s; ) {
+        if (s[0] == '%' && s[1] == 's') {
+            *o++ = '?';
+            s += 2;
+        }
+        else if (strncmp(s, "%lld", 4) == 0) {
+            *o++ = '?';
+            s += 4;
+        }
+        else {
+            *o++ = *s++;
+        }
+    }
+    *o = 0;
+    rc = sqlite3_prepare_v2(h, q, -1, &st, NULL);
+    sqlite3_free(q);
+    if (rc != SQLITE_OK || sqlite3_bind_parameter_count(st) != nargs) {
+        apr_cpystrn(err, rc != SQLITE_OK ? sqlite3_errmsg(h) : "wrong number of values",
+                    errlen);
+        sqlite3_finalize(st);
+        return -1;
+    }
+    for (i = 0; i < nargs; i++) {
+        sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_STATIC);
+    }
+    n = sqlite3_column_count(st);
+    if (n > (int)(sizeof(vals) / sizeof(vals[0]))) {
+        n = (int)(sizeof(vals) / sizeof(vals[0]));
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        for (i = 0; i < n; i++) {
+            vals[i] = (const char *)sqlite3_column_text(st, i);
+        }
+        if (fn(baton, n, vals)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        apr_cpystrn(err, sqlite3_errmsg(h), errlen);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* Version 0 -> 1: the initial schema. WAL is set by jm_schema (it cannot
@@ -200,9 +265,20 @@ static const char *const on_connect[] = {
     NULL
 };
 
+/* Email/query: full text through FTS5 (rowid = jm_emails.num). The search
+ * is one FTS5 query string built by jm_store_query.c from quoted phrases
+ * (quotes doubled), so nothing the user types is FTS5 syntax; a field is a
+ * column filter before each phrase. */
+static const char *const fts_match[] = {
+    "e.num IN (SELECT rowid FROM jm_email_fts WHERE jm_email_fts MATCH ", ")", NULL
+};
+static const char *const fts5_columns[JM_SQL_TEXT_FIELDS] = {
+    "", "{from_} : ", "{to_} : ", "{cc} : ", "{bcc} : ", "{subject} : ", "{body} : "
+};
+
 const jm_sql_dialect_t jm_sql_sqlite3 = {
-    "sqlite3",
-    {
+    .driver = "sqlite3",
+    .stmt = {
         [JM_SQL_SCHEMA_EXISTS] = "SELECT COUNT(*) FROM sqlite_master"
             " WHERE type = 'table' AND name = 'jm_schema'",
         [JM_SQL_EMAIL_INSERT] = "INSERT INTO jm_emails (account_id, id, blob_id, thread_id, size,"
@@ -218,11 +294,27 @@ const jm_sql_dialect_t jm_sql_sqlite3 = {
         [JM_SQL_EMAIL_FTS_DELETE] = "DELETE FROM jm_email_fts WHERE rowid ="
             " (SELECT num FROM jm_emails WHERE account_id = %s AND id = %s)",
     },
-    migrations,
-    3,
-    on_connect,
-    1,
-    1,
-    sqlite_on_connect,
-    sqlite_txn
+    .migrations = migrations,
+    .schema_version = 3,
+    .on_connect = on_connect,
+    .on_connect_returns_rows = 1,
+    .serialize_writers = 1,
+    .on_connect_native = sqlite_on_connect,
+    .txn_native = sqlite_txn,
+    .select_once = sqlite_select_once,
+    .qfrag = {
+        [JM_QF_TEXT_TERM] = "%s",
+        /* NOCASE folds ASCII only: i;unicode-casemap is approximated (the
+         * sort columns hold what the indexer stored) */
+        [JM_QF_COLL_UNICODE_ORDER] = " COLLATE NOCASE",
+        [JM_QF_COLL_ASCII_ORDER] = " COLLATE NOCASE",
+        [JM_QF_COLL_OCTET_ORDER] = " COLLATE BINARY",
+        [JM_QF_NUM1_PRE] = "(CASE WHEN substr(",
+        [JM_QF_NUM1_POST] = ", 1, 1) BETWEEN '0' AND '9' THEN 0 ELSE 1 END)",
+        [JM_QF_NUM2_PRE] = "CAST(",
+        [JM_QF_NUM2_POST] = " AS INTEGER)",
+    },
+    .text_parts = { fts_match, fts_match, fts_match, fts_match, fts_match,
+                    fts_match, fts_match },
+    .fts5_columns = fts5_columns,
 };
