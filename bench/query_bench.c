@@ -30,7 +30,7 @@ static int cmp_t(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void show_plan(jm_db_t *db, const char *acc, const jm_query_t *q, apr_pool_t *p)
+static void show_plan(jm_db_t *db, const char *acc, const jm_sq_query_t *q, apr_pool_t *p)
 {
     const char *sql, *label;
     apr_array_header_t *args, *rows;
@@ -71,11 +71,11 @@ static void show_plan(jm_db_t *db, const char *acc, const jm_query_t *q, apr_poo
     }
 }
 
-static double median_ms(jm_db_t *db, const char *acc, const jm_query_t *q, int rounds,
+static double median_ms(jm_db_t *db, const char *acc, const jm_sq_query_t *q, int rounds,
                         apr_pool_t *p)
 {
     apr_time_t *t = apr_palloc(p, sizeof(*t) * rounds);
-    jm_query_result_t r;
+    jm_sq_result_t r;
     const char *why;
     apr_pool_t *sp;
     int i;
@@ -106,8 +106,8 @@ int main(int argc, char **argv)
     apr_array_header_t *boxes;
     const char *acc, *err, *inbox = NULL;
     jm_email_cond_t cm, ct;
-    jm_filter_t fm, ft;
-    jm_query_t q;
+    jm_sq_filter_t fm, ft;
+    jm_sq_query_t q;
     jm_sort_t so = { JM_SORT_RECEIVED_AT, 0, JM_COLL_UNICODE_CASEMAP, NULL };
     apr_array_header_t *sort, *terms;
     apr_time_t t0;
@@ -194,7 +194,7 @@ int main(int argc, char **argv)
     memset(&cm, 0, sizeof(cm));
     cm.has_attachment = -1;
     cm.in_mailbox = inbox;
-    fm.op = JM_FILTER_COND;
+    fm.op = JM_SQ_COND;
     fm.cond = &cm;
     fm.children = NULL;
     memset(&ct, 0, sizeof(ct));
@@ -202,7 +202,7 @@ int main(int argc, char **argv)
     terms = apr_array_make(p, 1, sizeof(const char *));
     APR_ARRAY_PUSH(terms, const char *) = "zanzibar";
     ct.text[JM_TEXT_ALL] = terms;
-    ft.op = JM_FILTER_COND;
+    ft.op = JM_SQ_COND;
     ft.cond = &ct;
     ft.children = NULL;
     memset(&q, 0, sizeof(q));

@@ -34,12 +34,15 @@ static json_t *core_capability(const jm_limits_t *l)
 /* RFC 8621 §1.3.1: what this account can do with mail, honestly. */
 static json_t *mail_account_capability(const jm_limits_t *l, int read_only)
 {
-    return json_pack("{s:n, s:i, s:i, s:I, s:[], s:b}",
+    /* emailQuerySortOptions: every comparator Email/query accepts (§4.4.2) */
+    return json_pack("{s:n, s:i, s:i, s:I, s:[s, s, s, s, s, s, s, s, s], s:b}",
                      "maxMailboxesPerEmail",
                      "maxMailboxDepth", JM_MAILBOX_MAX_DEPTH,
                      "maxSizeMailboxName", JM_MAILBOX_MAX_NAME,
                      "maxSizeAttachmentsPerEmail", (json_int_t)l->max_size_attachments,
-                     "emailQuerySortOptions",
+                     "emailQuerySortOptions", "receivedAt", "size", "from", "to",
+                     "subject", "sentAt", "hasKeyword", "allInThreadHaveKeyword",
+                     "someInThreadHaveKeyword",
                      "mayCreateTopLevelMailbox", !read_only);
 }
 

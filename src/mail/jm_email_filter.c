@@ -9,10 +9,10 @@
 
 #define MAX_UNSIGNED 9007199254740991LL     /* 2^53-1 (RFC 8620 §1.3) */
 
-static int fail(jm_query_error_t *err, const char *type, apr_pool_t *p,
+static int fail(jm_eq_error_t *err, const char *type, apr_pool_t *p,
                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-static int fail(jm_query_error_t *err, const char *type, apr_pool_t *p,
+static int fail(jm_eq_error_t *err, const char *type, apr_pool_t *p,
                 const char *fmt, ...)
 {
     va_list ap;
@@ -115,7 +115,7 @@ apr_array_header_t *jm_email_search_terms(const char *text, apr_pool_t *p)
 }
 
 static int get_id(const char **pid, const json_t *v, const char *path,
-                  const char *name, jm_query_error_t *err, apr_pool_t *p)
+                  const char *name, jm_eq_error_t *err, apr_pool_t *p)
 {
     if (!json_is_string(v) || !jm_util_is_valid_id(json_string_value(v))) {
         return fail(err, "invalidArguments", p, "%s/%s must be an Id.", path, name);
@@ -125,7 +125,7 @@ static int get_id(const char **pid, const json_t *v, const char *path,
 }
 
 static int get_unsigned(apr_int64_t *pv, const json_t *v, const char *path,
-                        const char *name, jm_query_error_t *err, apr_pool_t *p)
+                        const char *name, jm_eq_error_t *err, apr_pool_t *p)
 {
     if (!json_is_integer(v) || json_integer_value(v) < 0
         || json_integer_value(v) > MAX_UNSIGNED) {
@@ -137,7 +137,7 @@ static int get_unsigned(apr_int64_t *pv, const json_t *v, const char *path,
 }
 
 static int get_date(apr_int64_t *pv, const json_t *v, const char *path,
-                    const char *name, jm_query_error_t *err, apr_pool_t *p)
+                    const char *name, jm_eq_error_t *err, apr_pool_t *p)
 {
     apr_time_t t;
 
@@ -149,7 +149,7 @@ static int get_date(apr_int64_t *pv, const json_t *v, const char *path,
 }
 
 static int get_keyword(const char **pk, const json_t *v, const char *path,
-                       const char *name, jm_query_error_t *err, apr_pool_t *p)
+                       const char *name, jm_eq_error_t *err, apr_pool_t *p)
 {
     if (!json_is_string(v) || !(*pk = jm_email_keyword(json_string_value(v), p))) {
         return fail(err, "invalidArguments", p, "%s/%s must be a keyword (RFC 8621"
@@ -160,7 +160,7 @@ static int get_keyword(const char **pk, const json_t *v, const char *path,
 
 /* header: [name] or [name, value]; name a field name (RFC 5322 §3.6.8). */
 static int get_header(jm_email_cond_t *c, const json_t *v, const char *path,
-                      jm_query_error_t *err, apr_pool_t *p)
+                      jm_eq_error_t *err, apr_pool_t *p)
 {
     const char *name;
     size_t n = json_array_size(v);
@@ -187,7 +187,7 @@ static int get_header(jm_email_cond_t *c, const json_t *v, const char *path,
 }
 
 int jm_email_filter_condition(const void **pcond, const json_t *obj,
-                              const char *path, jm_query_error_t *err,
+                              const char *path, jm_eq_error_t *err,
                               apr_pool_t *p)
 {
     static const char *const text_names[JM_TEXT__COUNT] = {
@@ -223,9 +223,9 @@ int jm_email_filter_condition(const void **pcond, const json_t *obj,
                 }
                 APR_ARRAY_PUSH(c->in_mailbox_other_than, const char *) = id;
             }
-            if (c->in_mailbox_other_than->nelts > JM_FILTER_MAX_NODES) {
+            if (c->in_mailbox_other_than->nelts > JM_SQ_FILTER_MAX_NODES) {
                 return fail(err, "unsupportedFilter", p, "%s/%s: at most %d"
-                            " mailboxes.", path, k, JM_FILTER_MAX_NODES);
+                            " mailboxes.", path, k, JM_SQ_FILTER_MAX_NODES);
             }
         }
         else if (!strcmp(k, "before")) {
@@ -281,9 +281,9 @@ int jm_email_filter_condition(const void **pcond, const json_t *obj,
                             path, k);
             }
             c->text[i] = jm_email_search_terms(json_string_value(v), p);
-            if (c->text[i]->nelts > JM_FILTER_MAX_TERMS) {
+            if (c->text[i]->nelts > JM_SQ_FILTER_MAX_TERMS) {
                 return fail(err, "unsupportedFilter", p, "%s/%s: at most %d search"
-                            " terms.", path, k, JM_FILTER_MAX_TERMS);
+                            " terms.", path, k, JM_SQ_FILTER_MAX_TERMS);
             }
         }
         if (!ok) {
@@ -296,7 +296,7 @@ int jm_email_filter_condition(const void **pcond, const json_t *obj,
 
 typedef struct {
     int nodes, terms;
-    jm_query_error_t *err;
+    jm_eq_error_t *err;
     apr_pool_t *p;
 } tree_ctx_t;
 
@@ -310,10 +310,10 @@ static int count_terms(const jm_email_cond_t *c)
     return n;
 }
 
-static int parse_node(const jm_filter_t **pf, const json_t *v, const char *path,
+static int parse_node(const jm_sq_filter_t **pf, const json_t *v, const char *path,
                       int depth, tree_ctx_t *t)
 {
-    jm_filter_t *f = apr_pcalloc(t->p, sizeof(*f));
+    jm_sq_filter_t *f = apr_pcalloc(t->p, sizeof(*f));
     const json_t *op, *conds, *x;
     const char *k, *o;
     size_t i;
@@ -322,10 +322,10 @@ static int parse_node(const jm_filter_t **pf, const json_t *v, const char *path,
         return fail(t->err, "invalidArguments", t->p, "%s must be a FilterOperator or"
                     " a FilterCondition.", path);
     }
-    if (++t->nodes > JM_FILTER_MAX_NODES || depth > JM_FILTER_MAX_DEPTH) {
+    if (++t->nodes > JM_SQ_FILTER_MAX_NODES || depth > JM_SQ_FILTER_MAX_DEPTH) {
         return fail(t->err, "unsupportedFilter", t->p, "The filter is too complex"
                     " (at most %d operators and conditions, %d levels deep).",
-                    JM_FILTER_MAX_NODES, JM_FILTER_MAX_DEPTH);
+                    JM_SQ_FILTER_MAX_NODES, JM_SQ_FILTER_MAX_DEPTH);
     }
     op = json_object_get(v, "operator");
     if (!op) {
@@ -333,24 +333,24 @@ static int parse_node(const jm_filter_t **pf, const json_t *v, const char *path,
         if (!jm_email_filter_condition(&c, v, path, t->err, t->p)) {
             return 0;
         }
-        f->op = JM_FILTER_COND;
+        f->op = JM_SQ_COND;
         f->cond = c;
-        if ((t->terms += count_terms(c)) > JM_FILTER_MAX_TERMS) {
+        if ((t->terms += count_terms(c)) > JM_SQ_FILTER_MAX_TERMS) {
             return fail(t->err, "unsupportedFilter", t->p, "The filter has more than"
-                        " %d search terms.", JM_FILTER_MAX_TERMS);
+                        " %d search terms.", JM_SQ_FILTER_MAX_TERMS);
         }
         *pf = f;
         return 1;
     }
     o = json_string_value(op);
     if (o && !strcmp(o, "AND")) {
-        f->op = JM_FILTER_AND;
+        f->op = JM_SQ_AND;
     }
     else if (o && !strcmp(o, "OR")) {
-        f->op = JM_FILTER_OR;
+        f->op = JM_SQ_OR;
     }
     else if (o && !strcmp(o, "NOT")) {
-        f->op = JM_FILTER_NOT;
+        f->op = JM_SQ_NOT;
     }
     else {
         return fail(t->err, "invalidArguments", t->p, "%s/operator must be \"AND\","
@@ -367,21 +367,21 @@ static int parse_node(const jm_filter_t **pf, const json_t *v, const char *path,
         return fail(t->err, "invalidArguments", t->p, "%s/conditions must be an array.",
                     path);
     }
-    f->children = apr_array_make(t->p, json_array_size(conds), sizeof(jm_filter_t *));
+    f->children = apr_array_make(t->p, json_array_size(conds), sizeof(jm_sq_filter_t *));
     json_array_foreach(conds, i, x) {
-        const jm_filter_t *child;
+        const jm_sq_filter_t *child;
         if (!parse_node(&child, x, apr_psprintf(t->p, "%s/conditions/%lu", path,
                                                 (unsigned long)i), depth + 1, t)) {
             return 0;
         }
-        APR_ARRAY_PUSH(f->children, const jm_filter_t *) = child;
+        APR_ARRAY_PUSH(f->children, const jm_sq_filter_t *) = child;
     }
     *pf = f;
     return 1;
 }
 
-int jm_email_filter_parse(const jm_filter_t **pf, const json_t *filter,
-                          jm_query_error_t *err, apr_pool_t *p)
+int jm_email_filter_parse(const jm_sq_filter_t **pf, const json_t *filter,
+                          jm_eq_error_t *err, apr_pool_t *p)
 {
     tree_ctx_t t = { 0, 0, err, p };
 
@@ -393,7 +393,7 @@ int jm_email_filter_parse(const jm_filter_t **pf, const json_t *filter,
 }
 
 int jm_email_comparator(jm_sort_t *s, const json_t *obj, const char *path,
-                        jm_query_error_t *err, apr_pool_t *p)
+                        jm_eq_error_t *err, apr_pool_t *p)
 {
     static const struct { const char *name; jm_sort_prop_t prop; int str, kw; } props[] = {
         { "receivedAt", JM_SORT_RECEIVED_AT, 0, 0 }, { "size", JM_SORT_SIZE, 0, 0 },
@@ -476,7 +476,7 @@ int jm_email_comparator(jm_sort_t *s, const json_t *obj, const char *path,
 }
 
 int jm_email_sort_parse(apr_array_header_t **psort, const json_t *sort,
-                        jm_query_error_t *err, apr_pool_t *p)
+                        jm_eq_error_t *err, apr_pool_t *p)
 {
     const json_t *x;
     size_t i;

@@ -17,36 +17,36 @@
 typedef struct {
     const char *type;
     const char *description;
-} jm_query_error_t;
+} jm_eq_error_t;
 
 /** Parse one FilterCondition (an object without "operator"); path names
  *  it in error texts ("filter", "filter/conditions/0"). 1 on success, else
  *  0 with *err: unknown property -> unsupportedFilter, wrong value ->
  *  invalidArguments. */
-typedef int jm_filter_cond_fn(const void **pcond, const json_t *obj,
-                              const char *path, jm_query_error_t *err,
+typedef int jm_eq_cond_fn(const void **pcond, const json_t *obj,
+                              const char *path, jm_eq_error_t *err,
                               apr_pool_t *p);
 
-/** jm_filter_cond_fn for Email: *pcond is a jm_email_cond_t. */
+/** jm_eq_cond_fn for Email: *pcond is a jm_email_cond_t. */
 int jm_email_filter_condition(const void **pcond, const json_t *obj,
-                              const char *path, jm_query_error_t *err,
+                              const char *path, jm_eq_error_t *err,
                               apr_pool_t *p);
 
 /** The whole "filter" argument (FilterOperator | FilterCondition | null:
- *  *pf NULL), at most JM_FILTER_MAX_DEPTH deep, JM_FILTER_MAX_NODES nodes
- *  and JM_FILTER_MAX_TERMS search phrases (beyond: unsupportedFilter). */
-int jm_email_filter_parse(const jm_filter_t **pf, const json_t *filter,
-                          jm_query_error_t *err, apr_pool_t *p);
+ *  *pf NULL), at most JM_SQ_FILTER_MAX_DEPTH deep, JM_SQ_FILTER_MAX_NODES nodes
+ *  and JM_SQ_FILTER_MAX_TERMS search phrases (beyond: unsupportedFilter). */
+int jm_email_filter_parse(const jm_sq_filter_t **pf, const json_t *filter,
+                          jm_eq_error_t *err, apr_pool_t *p);
 
 /** One Comparator (§4.4.2) into *s: unknown property or collation ->
  *  unsupportedSort; a bad value, an unknown member or a keyword sort
  *  without a valid keyword -> invalidArguments. */
 int jm_email_comparator(jm_sort_t *s, const json_t *obj, const char *path,
-                        jm_query_error_t *err, apr_pool_t *p);
+                        jm_eq_error_t *err, apr_pool_t *p);
 
 /** The whole "sort" argument (Comparator[] | null: *psort NULL). */
 int jm_email_sort_parse(apr_array_header_t **psort, const json_t *sort,
-                        jm_query_error_t *err, apr_pool_t *p);
+                        jm_eq_error_t *err, apr_pool_t *p);
 
 /**
  * Split search text into phrases (RFC 8621 §4.4.1): white space separates

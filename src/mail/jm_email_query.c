@@ -7,104 +7,134 @@
 #include "mail/jm_email_filter.h"
 #include "core/jm_util.h"
 
-#define MAX_INT 9007199254740991LL      /* 2^53-1 (RFC 8620 §1.3) */
+#include "mail/jm_mail.h"
+#include "std/jm_std_query.h"
 
-static int get_int(apr_int64_t *pv, const json_t *v, int is_unsigned)
+/* Email's comparators are all the type's own (jm_email_comparator): the
+ * table lists the filterable/sortable names only for the framework's
+ * property checks, not for its equality filter or generic sort. */
+static const jm_prop_t email_query_props[] = {
+    { "id", JM_PT_ID, JM_PROP_SERVER_SET },
+    { NULL, 0, 0 }
+};
+
+static const jm_arg_t email_query_args[] = {
+    { "collapseThreads", JM_PT_BOOL, JM_ARG_NULLABLE },
+    { NULL, 0, 0 }
+};
+
+/* One FilterCondition of §4.4.1, parsed into a jm_email_cond_t kept on the
+ * framework's tree node. */
+static jm_cond_status_t email_cond(jm_query_t *q, json_t *cond, void **pdata,
+                                   jm_path_t *path, const char **pwhy)
 {
-    if (!json_is_integer(v) || json_integer_value(v) > MAX_INT
-        || json_integer_value(v) < (is_unsigned ? 0 : -MAX_INT)) {
-        return 0;
+    jm_eq_error_t err;
+    const void *c;
+
+    if (!jm_email_filter_condition(&c, cond, jm_path_str(path), &err, q->call->pool)) {
+        *pwhy = err.description;
+        return !strcmp(err.type, "unsupportedFilter") ? JM_COND_UNSUPPORTED
+                                                      : JM_COND_INVALID;
     }
-    *pv = json_integer_value(v);
-    return 1;
+    *pdata = (void *)c;
+    return JM_COND_OK;
 }
 
-/* The arguments into q (until the shared /query framework parses them):
- * 0 with call->error set on bad input. */
-static int parse_query_args(jm_call_t *call, jm_query_t *q)
+/* Every comparator of §4.4.2 (keyword sorts carry a "keyword" member). */
+static int email_sort(jm_query_t *q, jm_comparator_t *c)
 {
-    static const char *const known[] = {
-        "accountId", "filter", "sort", "position", "anchor", "anchorOffset",
-        "limit", "calculateTotal", "collapseThreads", NULL
-    };
-    jm_query_error_t err;
-    const char *k;
-    json_t *v;
-    apr_array_header_t *sort;
+    jm_eq_error_t err;
+    jm_sort_t s;
+
+    if (jm_email_comparator(&s, c->raw, "sort", &err, q->call->pool)) {
+        return 1;
+    }
+    /* unsupportedSort for what Email cannot sort by, invalidArguments for
+     * a comparator it can with a bad member (a keyword sort without one) */
+    jm_call_error(q->call, err.type, "%s", err.description);
+    return 0;
+}
+
+static int count_terms(const jm_email_cond_t *c)
+{
+    int i, n = 0;
+
+    for (i = 0; i < JM_TEXT__COUNT; i++) {
+        n += c->text[i] ? c->text[i]->nelts : 0;
+    }
+    return n;
+}
+
+/* The framework's filter tree as the store's; NULL when it holds more
+ * search terms than one query may (*pterms counts them). */
+static const jm_sq_filter_t *store_filter(const jm_filter_t *f, int *pterms,
+                                          apr_pool_t *p)
+{
+    jm_sq_filter_t *out = apr_pcalloc(p, sizeof(*out));
     int i;
 
-    json_object_foreach(call->args, k, v) {
-        for (i = 0; known[i] && strcmp(known[i], k); i++) {
+    if (f->op == JM_FILTER_COND) {
+        out->op = JM_SQ_COND;
+        out->cond = f->data;
+        *pterms += count_terms(f->data);
+        return *pterms > JM_SQ_FILTER_MAX_TERMS ? NULL : out;
+    }
+    out->op = f->op == JM_FILTER_AND ? JM_SQ_AND : f->op == JM_FILTER_OR ? JM_SQ_OR
+                                                                        : JM_SQ_NOT;
+    out->children = apr_array_make(p, f->conditions->nelts + 1, sizeof(jm_sq_filter_t *));
+    for (i = 0; i < f->conditions->nelts; i++) {
+        const jm_sq_filter_t *c = store_filter(APR_ARRAY_IDX(f->conditions, i,
+                                                             jm_filter_t *), pterms, p);
+        if (!c) {
+            return NULL;
         }
-        if (!known[i]) {
-            jm_call_error(call, "invalidArguments", "Unknown argument \"%s\".", k);
-            return 0;
-        }
+        APR_ARRAY_PUSH(out->children, const jm_sq_filter_t *) = c;
     }
-    memset(q, 0, sizeof(*q));
-    q->limit = -1;
-    if (!jm_email_filter_parse(&q->filter, json_object_get(call->args, "filter"),
-                               &err, call->pool)
-        || !jm_email_sort_parse(&sort, json_object_get(call->args, "sort"), &err,
-                                call->pool)) {
-        jm_call_error(call, err.type, "%s", err.description);
-        return 0;
-    }
-    q->sort = sort;
-    if ((v = json_object_get(call->args, "position")) && !get_int(&q->position, v, 0)) {
-        jm_call_error(call, "invalidArguments", "\"position\" must be an Int.");
-        return 0;
-    }
-    v = json_object_get(call->args, "anchor");
-    if (v && !json_is_null(v)) {
-        if (!json_is_string(v) || !jm_util_is_valid_id(json_string_value(v))) {
-            jm_call_error(call, "invalidArguments", "\"anchor\" must be an Id or null.");
-            return 0;
-        }
-        q->anchor = json_string_value(v);
-    }
-    if ((v = json_object_get(call->args, "anchorOffset"))
-        && !get_int(&q->anchor_offset, v, 0)) {
-        jm_call_error(call, "invalidArguments", "\"anchorOffset\" must be an Int.");
-        return 0;
-    }
-    v = json_object_get(call->args, "limit");
-    if (v && !json_is_null(v) && !get_int(&q->limit, v, 1)) {
-        jm_call_error(call, "invalidArguments",
-                      "\"limit\" must be an UnsignedInt or null.");
-        return 0;
-    }
-    if (jm_json_opt_bool(call->args, "calculateTotal", &q->calculate_total) < 0
-        || jm_json_opt_bool(call->args, "collapseThreads", &q->collapse_threads) < 0) {
-        jm_call_error(call, "invalidArguments",
-                      "\"calculateTotal\" and \"collapseThreads\" must be Booleans.");
-        return 0;
-    }
-    return 1;
+    return out;
 }
 
-apr_status_t jm_email_query(jm_call_t *call)
+static apr_status_t email_run(jm_query_t *q)
 {
+    jm_call_t *call = q->call;
     jm_ctx_t *ctx = call->ctx;
-    jm_query_t q;
-    jm_query_result_t res;
-    const char *state, *why;
-    json_t *ids;
+    jm_sq_query_t sq;
+    jm_sq_result_t res;
+    apr_array_header_t *sort = apr_array_make(call->pool, q->sort->nelts + 1,
+                                              sizeof(jm_sort_t));
+    const char *why;
     apr_status_t rv;
-    int i;
+    int i, terms = 0;
 
-    if (!parse_query_args(call, &q)) {
-        return APR_SUCCESS;
+    memset(&sq, 0, sizeof(sq));
+    if (q->filter && !(sq.filter = store_filter(q->filter, &terms, call->pool))) {
+        return jm_call_error(call, "unsupportedFilter", "The filter has more than %d "
+                             "search terms.", JM_SQ_FILTER_MAX_TERMS);
     }
+    for (i = 0; i < q->sort->nelts; i++) {
+        jm_comparator_t *c = &APR_ARRAY_IDX(q->sort, i, jm_comparator_t);
+        jm_eq_error_t err;
+
+        if (!jm_email_comparator(apr_array_push(sort), c->raw, "sort", &err, call->pool)) {
+            return jm_call_error(call, err.type, "%s", err.description);
+        }
+    }
+    sq.sort = sort;
+    sq.position = q->window.position;
+    sq.anchor = q->window.anchor;
+    sq.anchor_offset = q->window.anchor_offset;
+    sq.limit = q->window.limit == JM_QUERY_NO_LIMIT ? -1 : (apr_int64_t)q->window.limit;
+    sq.calculate_total = q->window.calculate_total;
+    sq.collapse_threads = jm_args_bool(call, "collapseThreads", 0);
     /* the state first: a change landing meanwhile shows in the next call */
-    if (APR_SUCCESS != (rv = jm_store_state(&state, ctx->db, ctx->account->id,
+    if (APR_SUCCESS != (rv = jm_store_state(&q->query_state, ctx->db, ctx->account->id,
                                             JM_TYPE_EMAIL, call->pool))) {
         return rv;
     }
-    rv = jm_store_email_query(&res, &why, ctx->db, ctx->account->id, &q, call->pool);
+    rv = jm_store_email_query(&res, &why, ctx->db, ctx->account->id, &sq, call->pool);
     if (rv == APR_NOTFOUND) {
-        return jm_call_error(call, "anchorNotFound",
-                             "The anchor is not in the results of the query.");
+        q->anchor_not_found = 1;
+        q->ids = apr_array_make(call->pool, 1, sizeof(const char *));
+        return APR_SUCCESS;
     }
     if (rv == APR_ENOTIMPL) {
         return jm_call_error(call, "unsupportedFilter", "%s", why);
@@ -112,20 +142,39 @@ apr_status_t jm_email_query(jm_call_t *call)
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    ids = json_array();
-    for (i = 0; i < res.ids->nelts; i++) {
-        json_array_append_new(ids, json_string(APR_ARRAY_IDX(res.ids, i, const char *)));
-    }
-    call->result = json_pack("{s:s, s:s, s:b, s:I, s:o, s:b}",
-                             "accountId", ctx->account->id, "queryState", state,
-                             "canCalculateChanges", 0,
-                             "position", (json_int_t)res.position, "ids", ids,
-                             "collapseThreads", q.collapse_threads);
-    if (res.total >= 0 && q.calculate_total) {
-        json_object_set_new(call->result, "total", json_integer(res.total));
-    }
+    q->ids = res.ids;
+    q->position = (apr_size_t)res.position;
+    q->total = res.total >= 0 ? (apr_size_t)res.total : 0;
     if (res.limit_capped) {
-        json_object_set_new(call->result, "limit", json_integer(res.limit));
+        q->window.limit_capped = 1;
+        q->window.limit = (apr_size_t)res.limit;
     }
+    q->can_calculate_changes = 0;
+    return APR_SUCCESS;
+}
+
+static const jm_query_type_t email_query_type = {
+    "Email", email_query_props, email_query_args, email_cond, email_sort, email_run,
+    0, JM_SQ_FILTER_MAX_DEPTH, 0
+};
+
+/* RFC 8621 §4.4 on the standard /query (src/std): arguments, filter tree,
+ * comparators and window are the framework's; the store runs one SQL
+ * query per question with the window pushed down. */
+apr_status_t jm_email_query(jm_call_t *call)
+{
+    jm_query_t q;
+    apr_status_t rv;
+
+    if (!jm_query_parse(&q, call, &email_query_type, NULL)) {
+        return APR_SUCCESS;
+    }
+    if ((rv = jm_query_run(&q)) != APR_SUCCESS || call->error) {
+        return rv;
+    }
+    jm_query_reply(&q);
+    /* §4.4.3: the response repeats collapseThreads */
+    json_object_set_new(call->result, "collapseThreads",
+                        json_boolean(jm_args_bool(call, "collapseThreads", 0)));
     return APR_SUCCESS;
 }

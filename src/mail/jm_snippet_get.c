@@ -61,17 +61,17 @@ static const char *next_word(const char **pw, const char *s, const char *end)
 
 /* The folded words of the phrases of field f (and "text") in the filter's
  * conditions, except under NOT (those must not match). */
-static void collect(apr_hash_t *words, const jm_filter_t *f, jm_text_field_t field,
+static void collect(apr_hash_t *words, const jm_sq_filter_t *f, jm_text_field_t field,
                     apr_pool_t *p)
 {
     int i, j;
 
-    if (!f || f->op == JM_FILTER_NOT) {
+    if (!f || f->op == JM_SQ_NOT) {
         return;
     }
-    if (f->op != JM_FILTER_COND) {
+    if (f->op != JM_SQ_COND) {
         for (i = 0; i < f->children->nelts; i++) {
-            collect(words, APR_ARRAY_IDX(f->children, i, const jm_filter_t *), field, p);
+            collect(words, APR_ARRAY_IDX(f->children, i, const jm_sq_filter_t *), field, p);
         }
         return;
     }
@@ -154,9 +154,9 @@ static const char *highlight(const char *text, apr_hash_t *words, apr_pool_t *p)
 }
 
 /* The arguments (until the shared framework parses them); 0 + error. */
-static int parse_snippet_args(jm_call_t *call, const jm_filter_t **pf, json_t **pids)
+static int parse_snippet_args(jm_call_t *call, const jm_sq_filter_t **pf, json_t **pids)
 {
-    jm_query_error_t err;
+    jm_eq_error_t err;
     const char *k;
     json_t *v, *ids = json_object_get(call->args, "emailIds");
     size_t i;
@@ -195,7 +195,7 @@ static int parse_snippet_args(jm_call_t *call, const jm_filter_t **pf, json_t **
 
 /* Whether the filter has a condition the store cannot run (the same answer
  * Email/query gives). */
-static const char *unsupported(const jm_filter_t *f)
+static const char *unsupported(const jm_sq_filter_t *f)
 {
     int i;
     const char *why;
@@ -203,11 +203,11 @@ static const char *unsupported(const jm_filter_t *f)
     if (!f) {
         return NULL;
     }
-    if (f->op == JM_FILTER_COND) {
+    if (f->op == JM_SQ_COND) {
         return f->cond->header_name ? "The \"header\" filter is not supported." : NULL;
     }
     for (i = 0; i < f->children->nelts; i++) {
-        if ((why = unsupported(APR_ARRAY_IDX(f->children, i, const jm_filter_t *)))) {
+        if ((why = unsupported(APR_ARRAY_IDX(f->children, i, const jm_sq_filter_t *)))) {
             return why;
         }
     }
@@ -217,7 +217,7 @@ static const char *unsupported(const jm_filter_t *f)
 apr_status_t jm_snippet_get(jm_call_t *call)
 {
     jm_ctx_t *ctx = call->ctx;
-    const jm_filter_t *f;
+    const jm_sq_filter_t *f;
     json_t *ids, *list, *not_found, *v;
     apr_hash_t *subj_words = apr_hash_make(call->pool);
     apr_hash_t *body_words = apr_hash_make(call->pool);

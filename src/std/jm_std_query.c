@@ -214,9 +214,10 @@ int jm_query_parse_sort(jm_query_t *q, json_t *sort)
             c->prop = NULL;
         }
         if ((!c->prop || extra) && !(q->type->sort && q->type->sort(q, c))) {
-            return jm_call_error(call, "unsupportedSort", "sort/%lu: %s cannot "
-                                 "be sorted by \"%s\".", (unsigned long)i,
-                                 q->type->name, c->property), 0;
+            /* the type's callback may have said better (a bad member) */
+            return call->error ? 0 : (jm_call_error(call, "unsupportedSort",
+                                 "sort/%lu: %s cannot be sorted by \"%s\".",
+                                 (unsigned long)i, q->type->name, c->property), 0);
         }
         jm_path_pop(&path);
     }
@@ -289,7 +290,7 @@ apr_status_t jm_query_run(jm_query_t *q)
 {
     apr_status_t rv;
 
-    if ((rv = q->type->run(q)) != APR_SUCCESS) {
+    if ((rv = q->type->run(q)) != APR_SUCCESS || q->call->error) {
         return rv;
     }
     if (!q->query_state || (!q->all && !q->ids)) {

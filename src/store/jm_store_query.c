@@ -20,7 +20,7 @@ typedef struct {
     apr_array_header_t *sql;        /* char */
     apr_array_header_t *args;       /* const char* */
     const char *account_id;
-    const jm_query_t *q;
+    const jm_sq_query_t *q;
     const jm_email_cond_t *driver;  /* its inMailbox is the FROM_MAILBOX */
     const char *why;                /* set: unsupportedFilter */
 } qb_t;
@@ -223,47 +223,47 @@ static void put_cond(qb_t *b, const jm_email_cond_t *c)
 }
 
 /* AND/OR over the children; NOT (§5.5: none matches) is NOT (a OR b). */
-static void put_filter(qb_t *b, const jm_filter_t *f)
+static void put_filter(qb_t *b, const jm_sq_filter_t *f)
 {
     int i;
 
-    if (f->op == JM_FILTER_COND) {
+    if (f->op == JM_SQ_COND) {
         put_cond(b, f->cond);
         return;
     }
     if (!f->children->nelts) {
-        put(b, f->op == JM_FILTER_OR ? JM_QF_FALSE : JM_QF_TRUE);
+        put(b, f->op == JM_SQ_OR ? JM_QF_FALSE : JM_QF_TRUE);
         return;
     }
-    if (f->op == JM_FILTER_NOT) {
+    if (f->op == JM_SQ_NOT) {
         put(b, JM_QF_NOT);
     }
     put(b, JM_QF_OPEN);
     for (i = 0; i < f->children->nelts; i++) {
         if (i) {
-            put(b, f->op == JM_FILTER_AND ? JM_QF_AND : JM_QF_OR);
+            put(b, f->op == JM_SQ_AND ? JM_QF_AND : JM_QF_OR);
         }
-        put_filter(b, APR_ARRAY_IDX(f->children, i, const jm_filter_t *));
+        put_filter(b, APR_ARRAY_IDX(f->children, i, const jm_sq_filter_t *));
     }
     put(b, JM_QF_CLOSE);
 }
 
 /* The condition whose inMailbox every result must satisfy: the root, or a
  * condition directly under a root AND. */
-static const jm_email_cond_t *find_driver(const jm_filter_t *f)
+static const jm_email_cond_t *find_driver(const jm_sq_filter_t *f)
 {
     int i;
 
     if (!f) {
         return NULL;
     }
-    if (f->op == JM_FILTER_COND) {
+    if (f->op == JM_SQ_COND) {
         return f->cond->in_mailbox ? f->cond : NULL;
     }
-    if (f->op == JM_FILTER_AND) {
+    if (f->op == JM_SQ_AND) {
         for (i = 0; i < f->children->nelts; i++) {
-            const jm_filter_t *c = APR_ARRAY_IDX(f->children, i, const jm_filter_t *);
-            if (c->op == JM_FILTER_COND && c->cond->in_mailbox) {
+            const jm_sq_filter_t *c = APR_ARRAY_IDX(f->children, i, const jm_sq_filter_t *);
+            if (c->op == JM_SQ_COND && c->cond->in_mailbox) {
                 return c->cond;
             }
         }
@@ -292,12 +292,12 @@ static int only_in_mailbox(const jm_email_cond_t *c)
 
 /* The filter is exactly {inMailbox: X} (alone or the one child of an AND):
  * its total is the mailbox's kept count. */
-static const char *exact_mailbox(const jm_filter_t *f)
+static const char *exact_mailbox(const jm_sq_filter_t *f)
 {
-    if (f && f->op == JM_FILTER_AND && f->children->nelts == 1) {
-        f = APR_ARRAY_IDX(f->children, 0, const jm_filter_t *);
+    if (f && f->op == JM_SQ_AND && f->children->nelts == 1) {
+        f = APR_ARRAY_IDX(f->children, 0, const jm_sq_filter_t *);
     }
-    return f && f->op == JM_FILTER_COND && only_in_mailbox(f->cond)
+    return f && f->op == JM_SQ_COND && only_in_mailbox(f->cond)
         ? f->cond->in_mailbox : NULL;
 }
 
@@ -545,9 +545,9 @@ static apr_status_t query_window(apr_array_header_t **pids, qb_t *b, jm_db_t *db
     return APR_SUCCESS;
 }
 
-apr_status_t jm_store_email_query(jm_query_result_t *res, const char **pwhy,
+apr_status_t jm_store_email_query(jm_sq_result_t *res, const char **pwhy,
                                   jm_db_t *db, const char *account_id,
-                                  const jm_query_t *q, apr_pool_t *p)
+                                  const jm_sq_query_t *q, apr_pool_t *p)
 {
     qb_t b;
     apr_array_header_t *keys;
@@ -611,7 +611,7 @@ apr_status_t jm_store_email_query(jm_query_result_t *res, const char **pwhy,
 
 apr_status_t jm_store_email_query_sql(const char **psql, apr_array_header_t **pargs,
                                       jm_db_t *db, const char *account_id,
-                                      const jm_query_t *q, apr_pool_t *p)
+                                      const jm_sq_query_t *q, apr_pool_t *p)
 {
     qb_t b;
 

@@ -10,6 +10,7 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include "store/jm_db.h"
+#include "std/jm_std_collation.h"
 
 /** The text properties of a FilterCondition (§4.4.1). */
 typedef enum {
@@ -37,21 +38,21 @@ typedef struct {
 } jm_email_cond_t;
 
 typedef enum {
-    JM_FILTER_COND, JM_FILTER_AND, JM_FILTER_OR, JM_FILTER_NOT
-} jm_filter_op_t;
+    JM_SQ_COND, JM_SQ_AND, JM_SQ_OR, JM_SQ_NOT
+} jm_sq_op_t;
 
 /** A filter tree (RFC 8620 §5.5): an operator over children, or a condition.
  *  NOT matches when none of its children does. */
-typedef struct jm_filter_t {
-    jm_filter_op_t op;
-    apr_array_header_t *children;            /**< jm_filter_t*, operators */
-    const jm_email_cond_t *cond;             /**< JM_FILTER_COND */
-} jm_filter_t;
+typedef struct jm_sq_filter_t {
+    jm_sq_op_t op;
+    apr_array_header_t *children;            /**< jm_sq_filter_t*, operators */
+    const jm_email_cond_t *cond;             /**< JM_SQ_COND */
+} jm_sq_filter_t;
 
 /** Nesting and size bounds of a filter (deeper or bigger: unsupportedFilter). */
-#define JM_FILTER_MAX_DEPTH 10
-#define JM_FILTER_MAX_NODES 100
-#define JM_FILTER_MAX_TERMS 32     /**< search phrases in one filter */
+#define JM_SQ_FILTER_MAX_DEPTH 10
+#define JM_SQ_FILTER_MAX_NODES 100
+#define JM_SQ_FILTER_MAX_TERMS 32     /**< search phrases in one filter */
 
 typedef enum {
     JM_SORT_RECEIVED_AT, JM_SORT_SIZE, JM_SORT_FROM, JM_SORT_TO,
@@ -59,10 +60,7 @@ typedef enum {
     JM_SORT_ALL_IN_THREAD, JM_SORT_SOME_IN_THREAD
 } jm_sort_prop_t;
 
-typedef enum {
-    JM_COLL_UNICODE_CASEMAP,  /**< the default (RFC 8620 §5.5: unicode-aware, case-insensitive) */
-    JM_COLL_ASCII_CASEMAP, JM_COLL_ASCII_NUMERIC, JM_COLL_OCTET
-} jm_collation_t;
+/* jm_collation_t: the collations of src/std (std/jm_std_collation.h) */
 
 typedef struct {
     jm_sort_prop_t prop;
@@ -78,7 +76,7 @@ typedef struct {
 #define JM_QUERY_MAX_LIMIT 1000
 
 typedef struct {
-    const jm_filter_t *filter;               /**< NULL: every email */
+    const jm_sq_filter_t *filter;               /**< NULL: every email */
     const apr_array_header_t *sort;          /**< jm_sort_t; NULL/empty: receivedAt desc */
     apr_int64_t position;                    /**< negative: from the end */
     const char *anchor;                      /**< NULL: use position */
@@ -86,7 +84,7 @@ typedef struct {
     apr_int64_t limit;                       /**< -1: none given */
     int calculate_total;
     int collapse_threads;
-} jm_query_t;
+} jm_sq_query_t;
 
 typedef struct {
     apr_array_header_t *ids;                 /**< const char* */
@@ -94,7 +92,7 @@ typedef struct {
     apr_int64_t total;                       /**< -1: not computed */
     apr_int64_t limit;                       /**< the limit applied */
     int limit_capped;                        /**< limit differs from the asked one */
-} jm_query_result_t;
+} jm_sq_result_t;
 
 /**
  * Run an Email query in account_id. APR_NOTFOUND: the anchor is not in the
@@ -103,16 +101,16 @@ typedef struct {
  * The total is computed when asked or when a negative position needs it:
  * for a filter that is exactly {inMailbox} from the mailbox's kept counts.
  */
-apr_status_t jm_store_email_query(jm_query_result_t *res, const char **pwhy,
+apr_status_t jm_store_email_query(jm_sq_result_t *res, const char **pwhy,
                                   jm_db_t *db, const char *account_id,
-                                  const jm_query_t *q, apr_pool_t *p);
+                                  const jm_sq_query_t *q, apr_pool_t *p);
 
 /** The statement jm_store_email_query runs for its window (from the
  *  position if not negative, without anchor), with its values (const
  *  char*): to EXPLAIN it (tests, bench/query). APR_ENOTIMPL as above. */
 apr_status_t jm_store_email_query_sql(const char **psql, apr_array_header_t **pargs,
                                       jm_db_t *db, const char *account_id,
-                                      const jm_query_t *q, apr_pool_t *p);
+                                      const jm_sq_query_t *q, apr_pool_t *p);
 
 /** Subject and preview of an email (SearchSnippet/get); APR_NOTFOUND. */
 apr_status_t jm_store_email_texts(const char **psubject, const char **ppreview,

@@ -68,6 +68,10 @@ subtest 'session: the mail capability is honest' => sub {
     is($cap->{maxMailboxDepth}, 10, 'maxMailboxDepth 10');
     is($cap->{maxSizeMailboxName}, 255, 'maxSizeMailboxName 255');
     ok($cap->{mayCreateTopLevelMailbox}, 'mayCreateTopLevelMailbox');
+    is_deeply([sort @{ $cap->{emailQuerySortOptions} || [] }],
+              [sort qw(receivedAt size from to subject sentAt hasKeyword
+                       allInThreadHaveKeyword someInThreadHaveKeyword)],
+              'emailQuerySortOptions: every comparator of RFC 8621 §4.4.2');
     my %coll = map { $_ => 1 } @{ $s->{capabilities}{'urn:ietf:params:jmap:core'}{collationAlgorithms} };
     ok($coll{$_}, "collation $_") for qw(i;ascii-casemap i;ascii-numeric i;unicode-casemap);
 };

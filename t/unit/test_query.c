@@ -141,7 +141,7 @@ typedef struct {
     apr_int64_t position, total, limit;
     int capped;
     const char *why;
-    jm_query_error_t err;       /* parse errors: err.type set */
+    jm_eq_error_t err;       /* parse errors: err.type set */
 } out_t;
 
 typedef struct {
@@ -155,8 +155,8 @@ static jm_db_t *DB;
 static out_t query(in_t in)
 {
     out_t o;
-    jm_query_t q;
-    jm_query_result_t r;
+    jm_sq_query_t q;
+    jm_sq_result_t r;
     json_t *f = in.filter ? json_loads(in.filter, 0, NULL) : NULL;
     json_t *s = in.sort ? json_loads(in.sort, 0, NULL) : NULL;
     apr_array_header_t *sort;
@@ -777,16 +777,16 @@ static void errors(void)
     {
         const char *deep = "{}";
         int i;
-        for (i = 0; i < JM_FILTER_MAX_DEPTH + 1; i++) {
+        for (i = 0; i < JM_SQ_FILTER_MAX_DEPTH + 1; i++) {
             deep = apr_psprintf(pool, "{\"operator\":\"NOT\",\"conditions\":[%s]}", deep);
         }
         bad(deep, NULL, "unsupportedFilter", "too complex", "too deep");
         deep = "{}";
-        for (i = 0; i < JM_FILTER_MAX_DEPTH - 1; i++) {
+        for (i = 0; i < JM_SQ_FILTER_MAX_DEPTH - 1; i++) {
             deep = apr_psprintf(pool, "{\"operator\":\"NOT\",\"conditions\":[%s]}", deep);
         }
         o = Q(deep);
-        is_ids(o, (JM_FILTER_MAX_DEPTH - 1) % 2 ? "" : expect(NULL, NULL),
+        is_ids(o, (JM_SQ_FILTER_MAX_DEPTH - 1) % 2 ? "" : expect(NULL, NULL),
                "the deepest filter allowed runs");
     }
     bad("{\"text\":\"a b c d e f g h i j k l m n o p q r s t u v w x y z 1 2 3 4 5 6 7\"}",
@@ -966,10 +966,10 @@ static void terms(void)
  * see bench/query for its plan on 100k messages). */
 static void plan(void)
 {
-    jm_query_t q;
-    jm_query_result_t r;
+    jm_sq_query_t q;
+    jm_sq_result_t r;
     jm_email_cond_t c;
-    jm_filter_t f;
+    jm_sq_filter_t f;
     jm_sort_t so = { JM_SORT_RECEIVED_AT, 0, JM_COLL_UNICODE_CASEMAP, NULL };
     apr_array_header_t *sort = apr_array_make(pool, 1, sizeof(jm_sort_t)), *args, *rows;
     const char *sql, *why, *all = "";
@@ -978,7 +978,7 @@ static void plan(void)
     memset(&c, 0, sizeof(c));
     c.has_attachment = -1;
     c.in_mailbox = MB[0];
-    f.op = JM_FILTER_COND;
+    f.op = JM_SQ_COND;
     f.cond = &c;
     f.children = NULL;
     APR_ARRAY_PUSH(sort, jm_sort_t) = so;
