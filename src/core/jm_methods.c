@@ -41,6 +41,7 @@ static const jm_method_t methods[] = {
       JM_METHOD_NEEDS_ACCOUNT | JM_METHOD_WRITES },
     { "Email/parse",  JM_CAP_MAIL, jm_email_parse,  JM_METHOD_NEEDS_ACCOUNT },
     { "Email/query",  JM_CAP_MAIL, jm_email_query,  JM_METHOD_NEEDS_ACCOUNT },
+    { "Email/queryChanges", JM_CAP_MAIL, jm_email_querychanges, JM_METHOD_NEEDS_ACCOUNT },
     { "SearchSnippet/get", JM_CAP_MAIL, jm_snippet_get, JM_METHOD_NEEDS_ACCOUNT },
     { NULL, NULL, NULL, 0 }
 };

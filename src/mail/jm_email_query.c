@@ -9,6 +9,7 @@
 
 #include "mail/jm_mail.h"
 #include "std/jm_std_query.h"
+#include "std/jm_std_querychanges.h"
 
 /* Email's comparators are all the type's own (jm_email_comparator): the
  * table lists the filterable/sortable names only for the framework's
@@ -93,38 +94,80 @@ static const jm_sq_filter_t *store_filter(const jm_filter_t *f, int *pterms,
     return out;
 }
 
+/* Thread-keyword conditions and sorts depend on the other emails of a
+ * thread, whose changes are not this email's: /queryChanges cannot
+ * follow them from the change log (nor collapseThreads' choice). */
+static int thread_dependent(const jm_filter_t *f)
+{
+    int i;
+
+    if (!f) {
+        return 0;
+    }
+    if (f->op == JM_FILTER_COND) {
+        const jm_email_cond_t *c = f->data;
+        return c->all_in_thread_kw || c->some_in_thread_kw || c->none_in_thread_kw;
+    }
+    for (i = 0; i < f->conditions->nelts; i++) {
+        if (thread_dependent(APR_ARRAY_IDX(f->conditions, i, jm_filter_t *))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The framework's parsed query as the store's; 0 with call->error set. */
+static int store_query(jm_sq_query_t *sq, int *pfollowable, jm_query_t *q,
+                       int collapse)
+{
+    jm_call_t *call = q->call;
+    apr_array_header_t *sort = apr_array_make(call->pool, q->sort->nelts + 1,
+                                              sizeof(jm_sort_t));
+    int i, terms = 0;
+
+    memset(sq, 0, sizeof(*sq));
+    *pfollowable = !collapse && !thread_dependent(q->filter);
+    if (q->filter && !(sq->filter = store_filter(q->filter, &terms, call->pool))) {
+        jm_call_error(call, "unsupportedFilter", "The filter has more than %d search "
+                      "terms.", JM_SQ_FILTER_MAX_TERMS);
+        return 0;
+    }
+    for (i = 0; i < q->sort->nelts; i++) {
+        jm_comparator_t *c = &APR_ARRAY_IDX(q->sort, i, jm_comparator_t);
+        jm_sort_t *s = apr_array_push(sort);
+        jm_eq_error_t err;
+
+        if (!jm_email_comparator(s, c->raw, "sort", &err, call->pool)) {
+            jm_call_error(call, err.type, "%s", err.description);
+            return 0;
+        }
+        if (s->prop == JM_SORT_ALL_IN_THREAD || s->prop == JM_SORT_SOME_IN_THREAD) {
+            *pfollowable = 0;
+        }
+    }
+    sq->sort = sort;
+    sq->collapse_threads = collapse;
+    return 1;
+}
+
 static apr_status_t email_run(jm_query_t *q)
 {
     jm_call_t *call = q->call;
     jm_ctx_t *ctx = call->ctx;
     jm_sq_query_t sq;
     jm_sq_result_t res;
-    apr_array_header_t *sort = apr_array_make(call->pool, q->sort->nelts + 1,
-                                              sizeof(jm_sort_t));
     const char *why;
     apr_status_t rv;
-    int i, terms = 0;
+    int followable;
 
-    memset(&sq, 0, sizeof(sq));
-    if (q->filter && !(sq.filter = store_filter(q->filter, &terms, call->pool))) {
-        return jm_call_error(call, "unsupportedFilter", "The filter has more than %d "
-                             "search terms.", JM_SQ_FILTER_MAX_TERMS);
+    if (!store_query(&sq, &followable, q, jm_args_bool(call, "collapseThreads", 0))) {
+        return APR_SUCCESS;
     }
-    for (i = 0; i < q->sort->nelts; i++) {
-        jm_comparator_t *c = &APR_ARRAY_IDX(q->sort, i, jm_comparator_t);
-        jm_eq_error_t err;
-
-        if (!jm_email_comparator(apr_array_push(sort), c->raw, "sort", &err, call->pool)) {
-            return jm_call_error(call, err.type, "%s", err.description);
-        }
-    }
-    sq.sort = sort;
     sq.position = q->window.position;
     sq.anchor = q->window.anchor;
     sq.anchor_offset = q->window.anchor_offset;
     sq.limit = q->window.limit == JM_QUERY_NO_LIMIT ? -1 : (apr_int64_t)q->window.limit;
     sq.calculate_total = q->window.calculate_total;
-    sq.collapse_threads = jm_args_bool(call, "collapseThreads", 0);
     /* the state first: a change landing meanwhile shows in the next call */
     if (APR_SUCCESS != (rv = jm_store_state(&q->query_state, ctx->db, ctx->account->id,
                                             JM_TYPE_EMAIL, call->pool))) {
@@ -149,7 +192,7 @@ static apr_status_t email_run(jm_query_t *q)
         q->window.limit_capped = 1;
         q->window.limit = (apr_size_t)res.limit;
     }
-    q->can_calculate_changes = 0;
+    q->can_calculate_changes = followable;
     return APR_SUCCESS;
 }
 
@@ -177,4 +220,72 @@ apr_status_t jm_email_query(jm_call_t *call)
     json_object_set_new(call->result, "collapseThreads",
                         json_boolean(jm_args_bool(call, "collapseThreads", 0)));
     return APR_SUCCESS;
+}
+
+/* How many results Email/queryChanges compares (the whole current result
+ * is its input): beyond, cannotCalculateChanges, and the client queries
+ * again. */
+#define QC_MAX_RESULTS 10000
+
+/* RFC 8620 §5.6 from the change log: every Email changed since the state
+ * (created, updated: keywords, mailboxes, thread; destroyed) may have
+ * moved, and is removed; those in the current results are added at their
+ * index. */
+static apr_status_t qc_changes(jm_querychanges_t *qc)
+{
+    jm_call_t *call = qc->call;
+    jm_ctx_t *ctx = call->ctx;
+    apr_array_header_t *rec;
+    apr_int64_t since, cur, oldest;
+    jm_sq_query_t sq;
+    jm_sq_result_t res;
+    const char *why;
+    apr_status_t rv;
+    int more = 0, followable, i;
+
+    if (!store_query(&sq, &followable, &qc->q, jm_args_bool(call, "collapseThreads", 0))) {
+        return APR_SUCCESS;
+    }
+    if (!followable || !jm_changes_parse_state(qc->since_query_state, &since)) {
+        qc->cannot_calculate = 1;
+        return APR_SUCCESS;
+    }
+    if ((rv = jm_store_changes_since(&rec, &more, &cur, &oldest, ctx->db,
+                                     ctx->account->id, JM_TYPE_EMAIL, since,
+                                     JM_MAIL_CHANGES_READ_MAX, call->pool)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!rec || more) {
+        qc->cannot_calculate = 1;
+        return APR_SUCCESS;
+    }
+    qc->changed = apr_array_make(call->pool, rec->nelts + 1, sizeof(const char *));
+    for (i = 0; i < rec->nelts; i++) {
+        APR_ARRAY_PUSH(qc->changed, const char *) = APR_ARRAY_IDX(rec, i, jm_change_t).id;
+    }
+    sq.limit = sq.max_limit = QC_MAX_RESULTS;
+    sq.calculate_total = 1;
+    rv = jm_store_email_query(&res, &why, ctx->db, ctx->account->id, &sq, call->pool);
+    if (rv == APR_ENOTIMPL) {
+        return jm_call_error(call, "unsupportedFilter", "%s", why);
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (res.total > QC_MAX_RESULTS) {
+        qc->cannot_calculate = 1;
+        return APR_SUCCESS;
+    }
+    qc->current = res.ids;
+    qc->new_query_state = apr_psprintf(call->pool, "%" APR_INT64_T_FMT, cur);
+    return APR_SUCCESS;
+}
+
+static const jm_querychanges_type_t email_qc_type = {
+    &email_query_type, email_query_args, qc_changes
+};
+
+apr_status_t jm_email_querychanges(jm_call_t *call)
+{
+    return jm_std_querychanges(call, &email_qc_type, NULL);
 }

@@ -31,6 +31,7 @@ apr_status_t jm_mailbox_changes(jm_call_t *call);
 apr_status_t jm_mailbox_query(jm_call_t *call);
 apr_status_t jm_mailbox_querychanges(jm_call_t *call);
 apr_status_t jm_email_changes(jm_call_t *call);
+apr_status_t jm_email_querychanges(jm_call_t *call);
 apr_status_t jm_thread_get(jm_call_t *call);
 apr_status_t jm_thread_changes(jm_call_t *call);
 

@@ -84,7 +84,7 @@ apr_status_t jm_querychanges_run(jm_querychanges_t *qc)
     jm_call_t *call = qc->call;
     apr_status_t rv;
 
-    if ((rv = qc->type->changes(qc)) != APR_SUCCESS) {
+    if ((rv = qc->type->changes(qc)) != APR_SUCCESS || call->error) {
         return rv;
     }
     if (qc->cannot_calculate) {

@@ -5,6 +5,10 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "store/jm_store_query.h"
+
+/* The cap on a window: the query's own (queryChanges reads more) or the
+ * default every client gets. */
+#define CAP(q) ((q)->max_limit > 0 ? (q)->max_limit : JM_QUERY_MAX_LIMIT)
 #include "store/jm_store_int.h"
 
 /* jm_sql.h's JM_SQL_TEXT_FIELDS counts jm_text_field_t */
@@ -564,8 +568,8 @@ apr_status_t jm_store_email_query(jm_sq_result_t *res, const char **pwhy,
     memset(res, 0, sizeof(*res));
     res->total = -1;
     res->limit = q->limit;
-    if (q->limit < 0 || q->limit > JM_QUERY_MAX_LIMIT) {
-        res->limit = JM_QUERY_MAX_LIMIT;
+    if (q->limit < 0 || q->limit > CAP(q)) {
+        res->limit = CAP(q);
         res->limit_capped = 1;
     }
     keys = sort_keys(&b);
@@ -622,8 +626,7 @@ apr_status_t jm_store_email_query_sql(const char **psql, apr_array_header_t **pa
     b.q = q;
     b.driver = find_driver(q->filter);
     build_window(&b, sort_keys(&b), q->position > 0 ? q->position : 0,
-                 q->limit < 0 || q->limit > JM_QUERY_MAX_LIMIT ? JM_QUERY_MAX_LIMIT
-                 : q->limit);
+                 q->limit < 0 || q->limit > CAP(q) ? CAP(q) : q->limit);
     if (b.why) {
         return APR_ENOTIMPL;
     }

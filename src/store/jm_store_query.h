@@ -84,6 +84,7 @@ typedef struct {
     apr_int64_t limit;                       /**< -1: none given */
     int calculate_total;
     int collapse_threads;
+    apr_int64_t max_limit;                   /**< the cap; 0: JM_QUERY_MAX_LIMIT */
 } jm_sq_query_t;
 
 typedef struct {

@@ -86,6 +86,12 @@ my $seed = $t1->email_set('alice', {
 is(scalar keys %{ $seed->{created} || {} }, 5, 'five emails to start with');
 
 my $client = full_read($t1);
+my @eq = ({ filter => { inMailbox => $MB->{inbox} }, sort => [{ property => 'receivedAt', isAscending => JSON::PP::false }] },
+          { filter => { operator => 'NOT', conditions => [{ hasKeyword => '$seen' }] },
+            sort => [{ property => 'subject' }, { property => 'size', isAscending => JSON::PP::false }] },
+          { sort => [{ property => 'receivedAt' }] });
+my @eq0 = map { one($t1, 'Email/query', $_) } @eq;
+ok($_->{canCalculateChanges}, 'Email/query: canCalculateChanges') for @eq0;
 my $qargs = { sort => [{ property => 'name' }], filter => { hasAnyRole => JSON::PP::false } };
 my $q0 = one($t1, 'Mailbox/query', $qargs);
 my @qids = @{ $q0->{ids} };
@@ -126,6 +132,29 @@ my %rm = map { $_ => 1 } @{ $qc->{removed} || [] };
 my @l = grep { !$rm{$_} } @qids;
 splice(@l, $_->{index}, 0, $_->{id}) for sort { $a->{index} <=> $b->{index} } @{ $qc->{added} || [] };
 is_deeply(\@l, one($t1, 'Mailbox/query', $qargs)->{ids}, 'the query results follow too');
+
+for my $i (0 .. $#eq) {
+    my $r = one($t1, 'Email/queryChanges', { %{ $eq[$i] }, sinceQueryState => $eq0[$i]{queryState},
+                                             calculateTotal => $T });
+    ok(!$r->{error}, "Email/queryChanges $i") or diag(explain($r));
+    my %rmv = map { $_ => 1 } @{ $r->{removed} || [] };
+    my @have = grep { !$rmv{$_} } @{ $eq0[$i]{ids} };
+    splice(@have, $_->{index}, 0, $_->{id}) for sort { $a->{index} <=> $b->{index} } @{ $r->{added} || [] };
+    my $now = one($t1, 'Email/query', $eq[$i]);
+    is_deeply(\@have, $now->{ids}, "Email query $i: removed + added give the current results");
+    is($r->{newQueryState}, $now->{queryState}, "Email query $i: at the current state");
+    is($r->{total}, scalar @{ $now->{ids} }, "Email query $i: total");
+}
+my $cq = one($t1, 'Email/query', { collapseThreads => $T });
+ok(!$cq->{canCalculateChanges}, 'collapseThreads: canCalculateChanges false');
+is(one($t1, 'Email/queryChanges', { collapseThreads => $T, sinceQueryState => $cq->{queryState} })->{error},
+   'cannotCalculateChanges', 'and Email/queryChanges says cannotCalculateChanges');
+my $tq = one($t1, 'Email/query', { filter => { someInThreadHaveKeyword => '$seen' } });
+ok(!$tq->{canCalculateChanges}, 'a thread-keyword filter: canCalculateChanges false');
+is(one($t1, 'Email/queryChanges', { sinceQueryState => 'x' })->{error}, 'cannotCalculateChanges',
+   'an unknown query state: cannotCalculateChanges');
+is(one($t1, 'Email/queryChanges', { sinceQueryState => $eq0[0]{queryState}, maxChanges => 1,
+                                    %{ $eq[0] } })->{error}, 'tooManyChanges', 'maxChanges 1: tooManyChanges');
 
 # both nodes agree on every state
 for my $type (qw(Mailbox Email Thread)) {
