@@ -4,7 +4,13 @@
  * (default 21, after one warm-up) of
  *   mailbox: {inMailbox}, receivedAt desc, limit 50
  *   text:    {text: "zanzibar"} (1 message in 100), receivedAt desc, limit 50
- * and print "N seed_s mailbox_ms text_ms", then the plans of both
+ *   get50:   what Email/get does for 50 ids of the mailbox's first page with
+ *            the properties a mail list shows (the row, the stored message,
+ *            the view of id threadId mailboxIds keywords from subject
+ *            receivedAt preview hasAttachment size)
+ *   changes: the change log after 100 keyword changes (Email/changes'
+ *            store read, sinceState = the state before them)
+ * and print "N seed_s mailbox_ms text_ms get50_ms changes_ms", then the plans of both
  * statements (SQLite: EXPLAIN QUERY PLAN; PostgreSQL: EXPLAIN ANALYZE of
  * the prepared statement). Run by bench/query. */
 #include <stdio.h>
@@ -16,6 +22,8 @@
 #include "store/jm_store.h"
 #include "store/jm_store_query.h"
 #include "core/jm_util.h"
+#include "mail/jm_email_view.h"
+#include "mime/jm_mime.h"
 
 static const char *const WORDS[] = {
     "alpha", "budget", "meeting", "report", "lunch", "project", "deadline", "review",
@@ -97,6 +105,76 @@ static double median_ms(jm_db_t *db, const char *acc, const jm_sq_query_t *q, in
     return t[rounds / 2] / 1000.0;
 }
 
+/* Email/get's work for ids: the row, the message bytes, the view. */
+static double get_ms(jm_db_t *db, const char *acc, apr_array_header_t *ids, int rounds,
+                     apr_pool_t *p)
+{
+    apr_time_t *t = apr_palloc(p, sizeof(*t) * rounds);
+    jm_email_view_opts_t o;
+    apr_pool_t *sp;
+    int i, j;
+
+    memset(&o, 0, sizeof(o));
+    o.properties = json_pack("[s, s, s, s, s]", "from", "subject", "preview",
+                             "hasAttachment", "sentAt");
+    apr_pool_create(&sp, p);
+    for (i = -1; i < rounds; i++) {
+        apr_time_t t0 = apr_time_now();
+        apr_pool_clear(sp);
+        for (j = 0; j < ids->nelts; j++) {
+            jm_email_row_t *e;
+            const unsigned char *raw;
+            apr_size_t len;
+            json_t *props;
+            const char *bad;
+
+            if (jm_store_email_get(&e, db, acc, APR_ARRAY_IDX(ids, j, const char *), sp)
+                != APR_SUCCESS
+                || jm_store_blob_get(&raw, &len, NULL, db, acc, e->blob_id, sp) != APR_SUCCESS
+                || jm_email_view_props(&props, (const char *)raw, len, &o, &bad, sp)
+                   != APR_SUCCESS) {
+                fprintf(stderr, "get failed\n");
+                exit(1);
+            }
+        }
+        if (i >= 0) {
+            t[i] = apr_time_now() - t0;
+        }
+    }
+    json_decref(o.properties);
+    qsort(t, rounds, sizeof(*t), cmp_t);
+    apr_pool_destroy(sp);
+    return t[rounds / 2] / 1000.0;
+}
+
+static double changes_ms(jm_db_t *db, const char *acc, apr_int64_t since, int rounds,
+                         apr_pool_t *p)
+{
+    apr_time_t *t = apr_palloc(p, sizeof(*t) * rounds);
+    apr_array_header_t *ch;
+    apr_int64_t cur, oldest;
+    apr_pool_t *sp;
+    int i, more;
+
+    apr_pool_create(&sp, p);
+    for (i = -1; i < rounds; i++) {
+        apr_time_t t0 = apr_time_now();
+        apr_pool_clear(sp);
+        if (jm_store_changes_since(&ch, &more, &cur, &oldest, db, acc, JM_TYPE_EMAIL,
+                                   since, 5000, sp) != APR_SUCCESS || !ch
+            || ch->nelts != 100) {
+            fprintf(stderr, "changes failed\n");
+            exit(1);
+        }
+        if (i >= 0) {
+            t[i] = apr_time_now() - t0;
+        }
+    }
+    qsort(t, rounds, sizeof(*t), cmp_t);
+    apr_pool_destroy(sp);
+    return t[rounds / 2] / 1000.0;
+}
+
 int main(int argc, char **argv)
 {
     apr_pool_t *p, *tp;
@@ -111,7 +189,10 @@ int main(int argc, char **argv)
     jm_sort_t so = { JM_SORT_RECEIVED_AT, 0, JM_COLL_UNICODE_CASEMAP, NULL };
     apr_array_header_t *sort, *terms;
     apr_time_t t0;
-    double seed_s, m_ms, t_ms;
+    double seed_s, m_ms, t_ms, g_ms, c_ms;
+    jm_sq_result_t page;
+    const char *why, *st;
+    apr_int64_t before;
     long n, i, rounds;
     int from, created, j;
     unsigned seed = 12345;
@@ -125,6 +206,7 @@ int main(int argc, char **argv)
     apr_initialize();
     apr_pool_create(&p, NULL);
     apr_dbd_init(p);
+    jm_mime_global_init();
     if (apr_dbd_get_driver(p, argv[1], &drv) != APR_SUCCESS
         || apr_dbd_open(drv, p, argv[2], &h) != APR_SUCCESS
         || jm_db_wrap(&db, drv, h, apr_hash_make(p), p, p) != APR_SUCCESS
@@ -168,7 +250,21 @@ int main(int argc, char **argv)
         c.sent_at = 1600000000 + i * 60;
         memset(&r, 0, sizeof(r));
         r.id = apr_psprintf(tp, "M%08ld", i);
-        r.blob_id = apr_psprintf(tp, "G%08ld", i);
+        {
+            /* the stored message Email/get reads */
+            const char *msg = apr_psprintf(tp, "From: Sender %ld <s%ld@example.com>\r\n"
+                "To: Bench User <bench@example.com>\r\nSubject: %s\r\n"
+                "Date: Thu, 1 Oct 2020 10:00:00 +0000\r\nMessage-ID: <m%ld@example.com>\r\n"
+                "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+                "%s\r\n", i % 97, i % 97, c.subject, i, body);
+            r.blob_id = jm_util_sha256_hex(msg, strlen(msg), tp);
+            r.blob_id = apr_pstrcat(tp, "G", r.blob_id, NULL);
+            if (jm_store_blob_put(db, acc, r.blob_id, "message/rfc822", msg, strlen(msg), tp)
+                != APR_SUCCESS) {
+                fprintf(stderr, "blob %ld failed: %s\n", i, db->last_error);
+                return 1;
+            }
+        }
         r.thread_id = apr_psprintf(tp, "T%08ld", i / 3);
         r.size = 2000 + i % 5000;
         r.received_at = apr_time_from_sec(1600000000 + i * 60);
@@ -188,6 +284,15 @@ int main(int argc, char **argv)
     }
     seed_s = (apr_time_now() - t0) / 1e6;
     jm_db_exec_literal(db, "ANALYZE", p);  /* planner statistics, both engines */
+    /* ANALYZE changes the schema: statements prepared before it would fail
+     * (apr_dbd's sqlite3 driver does not prepare them again), so measure
+     * on a fresh connection as a server would have */
+    apr_dbd_close(drv, h);
+    if (apr_dbd_open(drv, p, argv[2], &h) != APR_SUCCESS
+        || jm_db_wrap(&db, drv, h, apr_hash_make(p), p, p) != APR_SUCCESS) {
+        fprintf(stderr, "cannot open the store again\n");
+        return 1;
+    }
 
     sort = apr_array_make(p, 1, sizeof(jm_sort_t));
     APR_ARRAY_PUSH(sort, jm_sort_t) = so;
@@ -213,7 +318,29 @@ int main(int argc, char **argv)
     m_ms = median_ms(db, acc, &q, (int)rounds, p);
     q.filter = &ft;
     t_ms = median_ms(db, acc, &q, (int)rounds, p);
-    printf("%ld %.1f %.3f %.3f\n", n, seed_s, m_ms, t_ms);
+    q.filter = &fm;
+    if (jm_store_email_query(&page, &why, db, acc, &q, p) != APR_SUCCESS) {
+        return 1;
+    }
+    /* 100 changes, then Email/changes from the state before them */
+    jm_store_state(&st, db, acc, JM_TYPE_EMAIL, p);
+    before = apr_atoi64(st);
+    if (jm_db_begin(db, p) != APR_SUCCESS) {
+        return 1;
+    }
+    for (i = 0; i < 100; i++) {
+        if (jm_store_email_update(db, acc, apr_psprintf(p, "M%08ld", (i * 7919) % n),
+                                  i % 2 ? "{\"$flagged\":true}" : "{\"$seen\":true}",
+                                  NULL, p) != APR_SUCCESS) {
+            return 1;
+        }
+    }
+    if (jm_db_commit(db) != APR_SUCCESS) {
+        return 1;
+    }
+    c_ms = changes_ms(db, acc, before, (int)rounds, p);
+    g_ms = get_ms(db, acc, page.ids, (int)rounds, p);
+    printf("%ld %.1f %.3f %.3f %.3f %.3f\n", n, seed_s, m_ms, t_ms, g_ms, c_ms);
     if (getenv("JMAP_BENCH_PLAN")) {
         q.filter = &fm;
         show_plan(db, acc, &q, p);
