@@ -279,7 +279,8 @@ static void read_obj(jm_mailbox_row_t *m, json_t *obj, apr_pool_t *p)
     json_t *v;
 
     if ((v = json_object_get(obj, "name"))) {
-        m->name = apr_pstrdup(p, json_string_value(v));
+        /* null (a patch back to "the default") leaves no name: refused below */
+        m->name = json_is_string(v) ? apr_pstrdup(p, json_string_value(v)) : "";
     }
     if ((v = json_object_get(obj, "parentId"))) {
         m->parent_id = json_is_string(v) ? apr_pstrdup(p, json_string_value(v)) : "";

@@ -168,6 +168,11 @@ subtest 'update: rename, move, patch errors' => sub {
        'a path into a server-set property');
     $a = mset(update => { $id{x} => { 'name/first' => 'x' } });
     is(err_type($a, 'notUpdated', $id{x}), 'invalidPatch', 'a path through a string: invalidPatch');
+    $a = mset(update => { $id{x} => { name => undef } });
+    is(err_type($a, 'notUpdated', $id{x}), 'invalidProperties', 'name null: invalidProperties');
+    $a = mset(update => { $id{x} => { sortOrder => undef, isSubscribed => undef } });
+    ok(exists $a->{updated}{$id{x}}, 'sortOrder and isSubscribed null: their defaults')
+        or diag(explain($a));
     $a = mset(update => { Mnope => { name => 'x' } });
     is(err_type($a, 'notUpdated', 'Mnope'), 'notFound', 'an unknown id: notFound');
     $a = mset(update => { $roles->{inbox}{id} => { role => undef } });
