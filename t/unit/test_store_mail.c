@@ -339,6 +339,7 @@ int main(void)
     ok(db != NULL, "open SQLite");
     if (db) {
         run(db, "sqlite3");
+        apr_dbd_close(db->driver, db->handle);   /* nothing left for LeakSanitizer */
     }
     if (port && apr_dbd_get_driver(pool, "pgsql", &drv) == APR_SUCCESS) {
         const char *name = apr_psprintf(pool, "jmt_store_mail_%d", (int)getpid());
@@ -352,6 +353,9 @@ int main(void)
             run(db, "pgsql");
             apr_dbd_close(db->driver, db->handle);
             jm_db_exec_literal(adm, apr_pstrcat(pool, "DROP DATABASE ", name, NULL), pool);
+        }
+        if (adm) {
+            apr_dbd_close(adm->driver, adm->handle);
         }
     }
     else {
