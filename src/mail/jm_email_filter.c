@@ -300,7 +300,7 @@ typedef struct {
     apr_pool_t *p;
 } tree_ctx_t;
 
-static int count_terms(const jm_email_cond_t *c)
+int jm_email_cond_terms(const jm_email_cond_t *c)
 {
     int i, n = 0;
 
@@ -335,7 +335,7 @@ static int parse_node(const jm_sq_filter_t **pf, const json_t *v, const char *pa
         }
         f->op = JM_SQ_COND;
         f->cond = c;
-        if ((t->terms += count_terms(c)) > JM_SQ_FILTER_MAX_TERMS) {
+        if ((t->terms += jm_email_cond_terms(c)) > JM_SQ_FILTER_MAX_TERMS) {
             return fail(t->err, "unsupportedFilter", t->p, "The filter has more than"
                         " %d search terms.", JM_SQ_FILTER_MAX_TERMS);
         }

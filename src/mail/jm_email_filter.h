@@ -56,6 +56,10 @@ int jm_email_sort_parse(apr_array_header_t **psort, const json_t *sort,
  */
 apr_array_header_t *jm_email_search_terms(const char *text, apr_pool_t *p);
 
+/** How many search phrases a condition holds (JM_SQ_FILTER_MAX_TERMS
+ *  bounds them in one filter). */
+int jm_email_cond_terms(const jm_email_cond_t *c);
+
 /** Keyword syntax (RFC 8621 §4.1.1): 1-255 of %x21-7E but ( ) { ] % * " \.
  *  The lower-cased keyword, or NULL if invalid. */
 const char *jm_email_keyword(const char *s, apr_pool_t *p);

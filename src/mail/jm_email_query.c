@@ -56,16 +56,6 @@ static int email_sort(jm_query_t *q, jm_comparator_t *c)
     return 0;
 }
 
-static int count_terms(const jm_email_cond_t *c)
-{
-    int i, n = 0;
-
-    for (i = 0; i < JM_TEXT__COUNT; i++) {
-        n += c->text[i] ? c->text[i]->nelts : 0;
-    }
-    return n;
-}
-
 /* The framework's filter tree as the store's; NULL when it holds more
  * search terms than one query may (*pterms counts them). */
 static const jm_sq_filter_t *store_filter(const jm_filter_t *f, int *pterms,
@@ -77,7 +67,7 @@ static const jm_sq_filter_t *store_filter(const jm_filter_t *f, int *pterms,
     if (f->op == JM_FILTER_COND) {
         out->op = JM_SQ_COND;
         out->cond = f->data;
-        *pterms += count_terms(f->data);
+        *pterms += jm_email_cond_terms(f->data);
         return *pterms > JM_SQ_FILTER_MAX_TERMS ? NULL : out;
     }
     out->op = f->op == JM_FILTER_AND ? JM_SQ_AND : f->op == JM_FILTER_OR ? JM_SQ_OR

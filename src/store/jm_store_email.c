@@ -55,24 +55,51 @@ static apr_status_t merge_thread(jm_db_t *db, const char *acc, const char *to,
     return APR_SUCCESS;
 }
 
+/* Every message id an email names: In-Reply-To and References first (its
+ * ancestors), then its own. */
+static apr_array_header_t *named_ids(const jm_email_cols_t *c, apr_pool_t *p)
+{
+    apr_array_header_t *all = apr_array_make(p, 8, sizeof(const char *));
+
+    if (c && c->ref_ids) {
+        apr_array_cat(all, c->ref_ids);
+    }
+    if (c && c->own_ids) {
+        apr_array_cat(all, c->own_ids);
+    }
+    return all;
+}
+
+/* Point each of ids at thread (ids already leading elsewhere keep it). */
+static apr_status_t point_ids(jm_db_t *db, const char *acc, apr_array_header_t *ids,
+                              const char *thread, apr_pool_t *p)
+{
+    apr_status_t rv;
+    int i;
+
+    for (i = 0; i < ids->nelts; i++) {
+        const char *id = APR_ARRAY_IDX(ids, i, const char *);
+
+        if (*id && APR_SUCCESS != (rv = EXEC(db, JM_SQL_THREAD_REF_INSERT, p, acc, id,
+                                             thread))) {
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
 /* The thread an email joins: the one of any message id it shares with
  * stored mail (its own ids, In-Reply-To, References), merging several;
  * a new one otherwise (*pnew). Then every id it names points at it. */
 static apr_status_t pick_thread(const char **pthread, int *pnew, jm_db_t *db,
                                 const char *acc, jm_email_row_t *e, apr_pool_t *p)
 {
-    apr_array_header_t *all = apr_array_make(p, 8, sizeof(const char *));
+    apr_array_header_t *all = named_ids(e->cols, p);
     apr_hash_t *found = apr_hash_make(p);
     const char *thread = e->thread_id;
     apr_status_t rv;
     int i;
 
-    if (e->cols && e->cols->ref_ids) {
-        apr_array_cat(all, e->cols->ref_ids);
-    }
-    if (e->cols && e->cols->own_ids) {
-        apr_array_cat(all, e->cols->own_ids);
-    }
     for (i = 0; i < all->nelts; i++) {
         const char *id = APR_ARRAY_IDX(all, i, const char *);
         apr_array_header_t *rows;
@@ -100,13 +127,8 @@ static apr_status_t pick_thread(const char **pthread, int *pnew, jm_db_t *db,
     if (!thread) {
         thread = apr_pstrcat(p, "T", e->id + 1, NULL);
     }
-    for (i = 0; i < all->nelts; i++) {
-        const char *id = APR_ARRAY_IDX(all, i, const char *);
-
-        if (*id && APR_SUCCESS != (rv = EXEC(db, JM_SQL_THREAD_REF_INSERT, p, acc, id,
-                                             thread))) {
-            return rv;
-        }
+    if (APR_SUCCESS != (rv = point_ids(db, acc, all, thread, p))) {
+        return rv;
     }
     *pthread = thread;
     return APR_SUCCESS;
@@ -421,9 +443,7 @@ apr_status_t jm_store_emails_unindexed(apr_array_header_t **prows, jm_db_t *db,
 apr_status_t jm_store_email_set_cols(jm_db_t *db, const jm_store_unindexed_t *e,
                                      const jm_email_cols_t *c, apr_pool_t *p)
 {
-    apr_array_header_t *all = apr_array_make(p, 8, sizeof(const char *));
     apr_status_t rv;
-    int i;
 
     if (APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_SET_COLS, p, c->subject,
                                   c->sort_subject, c->thread_subject, c->from_sort,
@@ -436,19 +456,5 @@ apr_status_t jm_store_email_set_cols(jm_db_t *db, const jm_store_unindexed_t *e,
                                      c->body_text, e->account_id, e->id))) {
         return rv;
     }
-    if (c->own_ids) {
-        apr_array_cat(all, c->own_ids);
-    }
-    if (c->ref_ids) {
-        apr_array_cat(all, c->ref_ids);
-    }
-    for (i = 0; i < all->nelts; i++) {
-        const char *id = APR_ARRAY_IDX(all, i, const char *);
-
-        if (*id && APR_SUCCESS != (rv = EXEC(db, JM_SQL_THREAD_REF_INSERT, p,
-                                             e->account_id, id, e->thread_id))) {
-            return rv;
-        }
-    }
-    return APR_SUCCESS;
+    return point_ids(db, e->account_id, named_ids(c, p), e->thread_id, p);
 }
