@@ -119,7 +119,7 @@ static int migrate_one(const dbd_spec_t *sp, apr_pool_t *ptemp, server_rec *s)
             rv = jm_email_reindex_pending(&n, db, ptemp);
             if (rv == APR_SUCCESS && n > 0) {
                 ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, JMLOGNO_GLUE(01130)
-                             "indexed %d email(s) stored before schema version 3", n);
+                             "indexed %d email(s) stored under an older schema version", n);
             }
             else if (rv != APR_SUCCESS) {
                 err = "indexing the emails of an older schema failed";

@@ -5,6 +5,7 @@
 #include <apr_lib.h>
 #include <glib.h>
 #include "mail/jm_email_filter.h"
+#include "mail/jm_email_index.h"
 #include "core/jm_util.h"
 
 #define MAX_UNSIGNED 9007199254740991LL     /* 2^53-1 (RFC 8620 §1.3) */
@@ -163,6 +164,7 @@ static int get_header(jm_email_cond_t *c, const json_t *v, const char *path,
                       jm_eq_error_t *err, apr_pool_t *p)
 {
     const char *name;
+    char *lc;
     size_t n = json_array_size(v);
 
     if (!json_is_array(v) || n < 1 || n > 2 || !json_is_string(json_array_get(v, 0))
@@ -181,8 +183,14 @@ static int get_header(jm_email_cond_t *c, const json_t *v, const char *path,
                         " name.", path);
         }
     }
-    c->header_name = json_string_value(json_array_get(v, 0));
-    c->header_value = n == 2 ? json_string_value(json_array_get(v, 1)) : NULL;
+    /* the store compares as the indexer stored: names lower-case (field
+     * names are case-insensitive, RFC 5322 §1.2.2), text folded */
+    c->header_name = apr_pstrdup(p, json_string_value(json_array_get(v, 0)));
+    for (lc = (char *)c->header_name; *lc; lc++) {
+        *lc = (char)apr_tolower(*lc);
+    }
+    c->header_value = n == 2 ? jm_email_index_fold(json_string_value(json_array_get(v, 1)),
+                                                   p) : NULL;
     return 1;
 }
 

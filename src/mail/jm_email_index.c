@@ -198,6 +198,43 @@ static apr_size_t utf8_cut(const char *s, apr_size_t n)
     return n;
 }
 
+const char *jm_email_index_fold(const char *s, apr_pool_t *p)
+{
+    gchar *nfc = g_utf8_normalize(s, -1, G_NORMALIZE_NFC);
+    gchar *f = g_utf8_casefold(nfc ? nfc : s, -1);
+    const char *out = apr_pstrdup(p, f);
+
+    g_free(nfc);
+    g_free(f);
+    return out;
+}
+
+/* The header fields for the "header" filter: name lower-case, value as
+ * asText (RFC 8621 §4.1.2.1: unfolded, RFC 2047 decoded) and folded. */
+static apr_array_header_t *index_headers(const apr_array_header_t *hdrs, apr_pool_t *p)
+{
+    int n = hdrs ? (hdrs->nelts < JM_EMAIL_INDEX_HEADERS ? hdrs->nelts
+                                                         : JM_EMAIL_INDEX_HEADERS) : 0;
+    apr_array_header_t *out = apr_array_make(p, n + 1, sizeof(jm_email_index_hdr_t));
+    int i;
+
+    for (i = 0; i < n; i++) {
+        const jm_hdr_t *h = &APR_ARRAY_IDX(hdrs, i, jm_hdr_t);
+        jm_email_index_hdr_t *x = apr_array_push(out);
+        const char *v = jm_email_index_fold(jm_mime_hdr_text(h->raw, p), p);
+        char *name = apr_pstrdup(p, h->name), *c;
+        apr_size_t len = strlen(v);
+
+        for (c = name; *c; c++) {
+            *c = (char)apr_tolower(*c);
+        }
+        x->name = name;
+        x->value = len > JM_EMAIL_INDEX_HEADER_TEXT
+            ? apr_pstrndup(p, v, utf8_cut(v, JM_EMAIL_INDEX_HEADER_TEXT)) : v;
+    }
+    return out;
+}
+
 /* The textBody parts' text, as the preview reads it, up to max octets. */
 static void index_body(jm_email_index_t *x, const jm_email_bodies_t *b,
                        apr_size_t max, apr_pool_t *p)
@@ -276,6 +313,7 @@ apr_status_t jm_email_index(jm_email_index_t **pidx, const char *raw, apr_size_t
     x->message_ids = index_ids(hdrs, "Message-ID", max_ids, p);
     x->in_reply_to = index_ids(hdrs, "In-Reply-To", max_ids, p);
     x->references = index_ids(hdrs, "References", max_ids, p);
+    x->headers = index_headers(hdrs, p);
     if (m) {
         jm_email_bodies_t b;
 

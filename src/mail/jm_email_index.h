@@ -17,6 +17,15 @@
 #define JM_EMAIL_INDEX_BODY_TEXT 262144   /**< octets of body_text */
 #define JM_EMAIL_INDEX_IDS       100      /**< msg-ids per field */
 #define JM_EMAIL_INDEX_ADDRS     100      /**< addresses per field */
+#define JM_EMAIL_INDEX_HEADERS   256      /**< header fields kept for the
+                                           *   "header" filter */
+#define JM_EMAIL_INDEX_HEADER_TEXT 2048   /**< octets of each one's value */
+
+/** One header field for the "header" filter (RFC 8621 §4.4.1). */
+typedef struct {
+    const char *name;          /**< lower-case */
+    const char *value;         /**< asText, folded (jm_email_index_fold) */
+} jm_email_index_hdr_t;
 
 typedef struct {
     apr_size_t max_body_text;  /**< body_text is cut to this many octets */
@@ -58,7 +67,16 @@ typedef struct {
     const char *body_text;     /**< UTF-8 text of the textBody parts (HTML as
                                 *   text), parts separated by "\n" */
     int body_text_truncated;   /**< body_text was cut at max_body_text */
+    apr_array_header_t *headers; /**< jm_email_index_hdr_t: the first
+                                  *   JM_EMAIL_INDEX_HEADERS top-level fields,
+                                  *   each value cut to
+                                  *   JM_EMAIL_INDEX_HEADER_TEXT octets */
 } jm_email_index_t;
+
+/** Text as the "header" filter compares it: NFC, then Unicode case folding
+ *  (RFC 8621 §4.4.1: text SHOULD match case-insensitively); valid UTF-8
+ *  in, valid UTF-8 out. */
+const char *jm_email_index_fold(const char *s, apr_pool_t *p);
 
 /**
  * Read the index columns of a stored message (raw, len). Never fails on

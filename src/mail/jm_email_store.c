@@ -36,6 +36,20 @@ static jm_email_cols_t *cols_of(const jm_email_index_t *x, apr_pool_t *p)
      * (RFC 8621 §3 leaves the algorithm to the server) */
     c->ref_ids = apr_array_copy(p, ids_of(x->in_reply_to, p));
     apr_array_cat(c->ref_ids, ids_of(x->references, p));
+    if (x->headers) {
+        apr_array_header_t *h = apr_array_make(p, x->headers->nelts + 1,
+                                               sizeof(jm_store_header_t));
+        int i;
+
+        for (i = 0; i < x->headers->nelts; i++) {
+            const jm_email_index_hdr_t *xh = &APR_ARRAY_IDX(x->headers, i,
+                                                            jm_email_index_hdr_t);
+            jm_store_header_t *sh = apr_array_push(h);
+            sh->name = xh->name;
+            sh->value = xh->value;
+        }
+        c->headers = h;
+    }
     return c;
 }
 

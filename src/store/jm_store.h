@@ -145,6 +145,12 @@ apr_status_t jm_store_blob_get(const unsigned char **pdata, apr_size_t *plen,
                                const char *account_id, const char *blob_id,
                                apr_pool_t *p);
 
+/** A header field of an email for the "header" filter. */
+typedef struct {
+    const char *name;              /**< lower-case */
+    const char *value;             /**< as the filter compares it (folded) */
+} jm_store_header_t;
+
 /** The parsed columns of an email (for query, sort, threads, search). */
 typedef struct {
     const char *subject, *sort_subject, *thread_subject;
@@ -156,6 +162,7 @@ typedef struct {
     int has_attachment;
     apr_array_header_t *own_ids;   /**< const char*: Message-ID(s) */
     apr_array_header_t *ref_ids;   /**< const char*: In-Reply-To + References */
+    const apr_array_header_t *headers; /**< jm_store_header_t, or NULL */
 } jm_email_cols_t;
 
 typedef struct {

@@ -134,11 +134,26 @@ static apr_status_t pick_thread(const char **pthread, int *pnew, jm_db_t *db,
     return APR_SUCCESS;
 }
 
+/* The header fields of an email (none before: a new row, or deleted). */
+static apr_status_t put_headers(jm_db_t *db, const char *acc, const char *id,
+                                const jm_email_cols_t *c, apr_pool_t *p)
+{
+    apr_status_t rv = APR_SUCCESS;
+    int i;
+
+    for (i = 0; c->headers && i < c->headers->nelts && rv == APR_SUCCESS; i++) {
+        const jm_store_header_t *h = &APR_ARRAY_IDX(c->headers, i, jm_store_header_t);
+        rv = EXEC(db, JM_SQL_EMAIL_HEADER_INSERT, p, acc, id, jm_i64(i, p), h->name,
+                  h->value);
+    }
+    return rv;
+}
+
 apr_status_t jm_store_email_insert(jm_db_t *db, const char *account_id,
                                    jm_email_row_t *e, apr_pool_t *p)
 {
     static const jm_email_cols_t none = { "", "", "", "", "", "", "", "", "", "", "",
-                                          -1, 0, NULL, NULL };
+                                          -1, 0, NULL, NULL, NULL };
     const jm_email_cols_t *c = e->cols ? e->cols : &none;
     json_t *kw = json_loads(e->keywords, 0, NULL);
     const char *key, *st, *thread;
@@ -184,6 +199,7 @@ apr_status_t jm_store_email_insert(jm_db_t *db, const char *account_id,
     if (APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_FTS_INSERT, p, c->subject,
                                   c->from_text, c->to_text, c->cc_text, c->bcc_text,
                                   c->body_text, account_id, e->id))
+        || APR_SUCCESS != (rv = put_headers(db, account_id, e->id, c, p))
         || APR_SUCCESS != (rv = jm_store_change(&st, db, account_id, JM_TYPE_EMAIL,
                                                 e->id, "created", p))
         || APR_SUCCESS != (rv = jm_store_change(&st, db, account_id, JM_TYPE_THREAD,
@@ -319,6 +335,7 @@ apr_status_t jm_store_email_destroy(jm_db_t *db, const char *account_id,
     }
     if (APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_KEYWORDS_DELETE, p, account_id, id))
         || APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_FTS_DELETE, p, account_id, id))
+        || APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_HEADERS_DELETE, p, account_id, id))
         || APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_DELETE, p, account_id, id))
         || APR_SUCCESS != (rv = SELECT(&rows, db, JM_SQL_THREAD_SIZE, p, account_id,
                                        e->thread_id))) {
@@ -451,9 +468,14 @@ apr_status_t jm_store_email_set_cols(jm_db_t *db, const jm_store_unindexed_t *e,
                                   c->bcc_text, jm_i64(c->sent_at, p),
                                   c->has_attachment ? "1" : "0", c->preview,
                                   e->account_id, e->id))
+        /* what an earlier index left (none after a migration) goes first */
+        || APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_FTS_DELETE, p, e->account_id, e->id))
+        || APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_HEADERS_DELETE, p, e->account_id,
+                                     e->id))
         || APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_FTS_INSERT, p, c->subject,
                                      c->from_text, c->to_text, c->cc_text, c->bcc_text,
-                                     c->body_text, e->account_id, e->id))) {
+                                     c->body_text, e->account_id, e->id))
+        || APR_SUCCESS != (rv = put_headers(db, e->account_id, e->id, c, p))) {
         return rv;
     }
     return point_ids(db, e->account_id, named_ids(c, p), e->thread_id, p);

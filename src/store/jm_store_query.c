@@ -26,6 +26,7 @@ typedef struct {
     const char *account_id;
     const jm_sq_query_t *q;
     const jm_email_cond_t *driver;  /* its inMailbox is the FROM_MAILBOX */
+    const jm_email_cond_t *text_driver; /* its text is FROM_TEXT's search */
     const char *why;                /* set: unsupportedFilter */
 } qb_t;
 
@@ -84,40 +85,51 @@ static void reset(qb_t *b)
     b->args = apr_array_make(b->p, 8, sizeof(const char *));
 }
 
-/* "subject" -> "{subject} : "x" {subject} : "y z""; each phrase is an
- * FTS5 string (its quotes doubled), so FTS5 syntax in it (NEAR, *, -, :,
- * AND) is text for the tokenizer, not operators. */
-static const char *fts5_query(qb_t *b, jm_text_field_t f,
-                              const apr_array_header_t *terms)
+/* Append an FTS5 phrase of s after the column filter col: ' {subject} :
+ * "x y"'. The phrase is an FTS5 string (its quotes doubled), so FTS5
+ * syntax in it (NEAR, *, -, :, AND) is text for the tokenizer, not
+ * operators. */
+static void fts5_phrase(apr_array_header_t *out, const char *col, const char *s)
+{
+    APR_ARRAY_PUSH(out, char) = ' ';
+    append(out, col, strlen(col));
+    APR_ARRAY_PUSH(out, char) = '"';
+    for (; *s; s++) {
+        if (*s == '"') {
+            APR_ARRAY_PUSH(out, char) = '"';
+        }
+        APR_ARRAY_PUSH(out, char) = *s;
+    }
+    APR_ARRAY_PUSH(out, char) = '"';
+}
+
+/* The FTS5 query of one text field of c (only >= 0) or of all of them:
+ * the account's column filter first, then every term's phrase (phrases
+ * side by side are ANDed). */
+static const char *fts5_query(qb_t *b, const jm_email_cond_t *c, int only)
 {
     apr_array_header_t *out = apr_array_make(b->p, 64, 1);
-    int i;
+    int i, j;
 
-    for (i = 0; i < terms->nelts; i++) {
-        const char *s = APR_ARRAY_IDX(terms, i, const char *);
-        const char *col = b->d->fts5_columns[f];
-
-        if (i) {
-            APR_ARRAY_PUSH(out, char) = ' ';
+    fts5_phrase(out, b->d->fts5_account, b->account_id);
+    for (i = 0; i < JM_TEXT__COUNT; i++) {
+        if ((only >= 0 && i != only) || !c->text[i]) {
+            continue;
         }
-        append(out, col, strlen(col));
-        APR_ARRAY_PUSH(out, char) = '"';
-        for (; *s; s++) {
-            if (*s == '"') {
-                APR_ARRAY_PUSH(out, char) = '"';
-            }
-            APR_ARRAY_PUSH(out, char) = *s;
+        for (j = 0; j < c->text[i]->nelts; j++) {
+            fts5_phrase(out, b->d->fts5_columns[i],
+                        APR_ARRAY_IDX(c->text[i], j, const char *));
         }
-        APR_ARRAY_PUSH(out, char) = '"';
     }
     APR_ARRAY_PUSH(out, char) = 0;
     return out->elts;
 }
 
-static void put_text_cond(qb_t *b, jm_text_field_t f, const apr_array_header_t *terms)
+static void put_text_cond(qb_t *b, const jm_email_cond_t *c, jm_text_field_t f)
 {
     const char *const *part = b->d->text_parts[f];
-    const char *fts = b->d->fts5_columns ? fts5_query(b, f, terms) : NULL;
+    const char *fts = b->d->fts5_columns ? fts5_query(b, c, (int)f) : NULL;
+    const apr_array_header_t *terms = c->text[f];
     int i;
 
     put_text(b, *part++);
@@ -207,17 +219,24 @@ static void put_cond(qb_t *b, const jm_email_cond_t *c)
         NEXT();
         put_arg(b, JM_QF_HAS_ATTACHMENT, c->has_attachment ? "1" : "0");
     }
-    for (i = 0; i < JM_TEXT__COUNT; i++) {
+    for (i = 0; i < JM_TEXT__COUNT && c != b->text_driver; i++) {
         /* no terms (nothing but punctuation): no restriction */
         if (c->text[i] && c->text[i]->nelts) {
             NEXT();
-            put_text_cond(b, (jm_text_field_t)i, c->text[i]);
+            put_text_cond(b, c, (jm_text_field_t)i);
         }
     }
     if (c->header_name) {
-        /* the stored columns have no header fields: searching them would
-         * mean parsing every message of the account */
-        b->why = "The \"header\" filter is not supported.";
+        /* the filter parser gives the name lower-case and the text
+         * case-folded, as the indexer stored them */
+        NEXT();
+        if (c->header_value) {
+            put_arg(b, JM_QF_HEADER_VALUE, c->header_name);
+            APR_ARRAY_PUSH(b->args, const char *) = c->header_value;
+        }
+        else {
+            put_arg(b, JM_QF_HEADER_HAS, c->header_name);
+        }
     }
     if (!n) {
         put(b, JM_QF_TRUE);
@@ -275,23 +294,62 @@ static const jm_email_cond_t *find_driver(const jm_sq_filter_t *f)
     return NULL;
 }
 
-/* Whether c says nothing but inMailbox. */
-static int only_in_mailbox(const jm_email_cond_t *c)
+/* Whether c has a text condition with terms. */
+static int has_text(const jm_email_cond_t *c)
 {
     int i;
 
+    for (i = 0; i < JM_TEXT__COUNT; i++) {
+        if (c->text[i] && c->text[i]->nelts) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The condition whose full-text search can drive the query: the root, or a
+ * condition directly under a root AND, when the dialect's engine returns
+ * matches in receivedAt order and receivedAt is the only sort key (the
+ * engine's order has its own tie-break, which would override a second key).
+ * It is preferred to a mailbox: a search reads the account's matches in
+ * order and stops after the window (checking the mailbox of each), where
+ * walking the mailbox reads every message of it when the text is rare. */
+static const jm_email_cond_t *find_text_driver(const qb_t *b)
+{
+    const jm_sq_filter_t *f = b->q->filter;
+    const apr_array_header_t *sort = b->q->sort;
+    int i;
+
+    if (!f || !jm_sql_qfrag(b->d, JM_QF_FROM_TEXT)
+        || (sort && sort->nelts > 1)
+        || (sort && sort->nelts == 1
+            && APR_ARRAY_IDX(sort, 0, jm_sort_t).prop != JM_SORT_RECEIVED_AT)) {
+        return NULL;
+    }
+    if (f->op == JM_SQ_COND) {
+        return has_text(f->cond) ? f->cond : NULL;
+    }
+    if (f->op == JM_SQ_AND) {
+        for (i = 0; i < f->children->nelts; i++) {
+            const jm_sq_filter_t *c = APR_ARRAY_IDX(f->children, i, const jm_sq_filter_t *);
+            if (c->op == JM_SQ_COND && has_text(c->cond)) {
+                return c->cond;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Whether c says nothing but inMailbox. */
+static int only_in_mailbox(const jm_email_cond_t *c)
+{
     if (!c->in_mailbox || c->in_mailbox_other_than || c->has_before || c->has_after
         || c->has_min_size || c->has_max_size || c->all_in_thread_kw
         || c->some_in_thread_kw || c->none_in_thread_kw || c->has_kw || c->not_kw
         || c->has_attachment >= 0 || c->header_name) {
         return 0;
     }
-    for (i = 0; i < JM_TEXT__COUNT; i++) {
-        if (c->text[i] && c->text[i]->nelts) {
-            return 0;
-        }
-    }
-    return 1;
+    return !has_text(c);
 }
 
 /* The filter is exactly {inMailbox: X} (alone or the one child of an AND):
@@ -307,7 +365,11 @@ static const char *exact_mailbox(const jm_sq_filter_t *f)
 
 static void put_from_where(qb_t *b)
 {
-    if (b->driver) {
+    if (b->text_driver) {
+        put_arg(b, JM_QF_FROM_TEXT, b->account_id);
+        APR_ARRAY_PUSH(b->args, const char *) = fts5_query(b, b->text_driver, -1);
+    }
+    else if (b->driver) {
         put_arg(b, JM_QF_FROM_MAILBOX, b->account_id);
         APR_ARRAY_PUSH(b->args, const char *) = b->driver->in_mailbox;
     }
@@ -343,7 +405,8 @@ static apr_array_header_t *sort_keys(qb_t *b)
 
         switch (s->prop) {
         case JM_SORT_RECEIVED_AT:
-            k.base = b->driver ? JM_QF_KEY_RECEIVED_MB : JM_QF_KEY_RECEIVED;
+            k.base = b->text_driver ? JM_QF_KEY_TEXT_ORDER
+                     : b->driver ? JM_QF_KEY_RECEIVED_MB : JM_QF_KEY_RECEIVED;
             break;
         case JM_SORT_SIZE: k.base = JM_QF_KEY_SIZE; break;
         case JM_SORT_SENT_AT: k.base = JM_QF_KEY_SENT; break;
@@ -375,8 +438,9 @@ static apr_array_header_t *sort_keys(qb_t *b)
     }
     if (!keys->nelts) {
         /* server-dependent default (RFC 8620 §5.5): newest first */
-        sort_key_t k = { b->driver ? JM_QF_KEY_RECEIVED_MB : JM_QF_KEY_RECEIVED, NULL,
-                    JM_QF__COUNT, JM_QF__COUNT, JM_QF__COUNT, 0 };
+        sort_key_t k = { b->text_driver ? JM_QF_KEY_TEXT_ORDER
+                         : b->driver ? JM_QF_KEY_RECEIVED_MB : JM_QF_KEY_RECEIVED,
+                         NULL, JM_QF__COUNT, JM_QF__COUNT, JM_QF__COUNT, 0 };
         APR_ARRAY_PUSH(keys, sort_key_t) = k;
     }
     return keys;
@@ -400,11 +464,17 @@ static void put_key(qb_t *b, const sort_key_t *k)
 
 /* The ORDER BY list: the keys (or their aliases), then the id in the
  * direction of the last key, so the order is total and an index on
- * (..., received_at, email_id) can give it. */
+ * (..., received_at, email_id) can give it. The full-text engine's order
+ * is total already (a unique rowid): a tie after it would make SQLite sort. */
 static void put_order(qb_t *b, const apr_array_header_t *keys, int aliases)
 {
     int i, asc = 1;
 
+    if (b->text_driver && !aliases) {
+        put_key(b, &APR_ARRAY_IDX(keys, 0, sort_key_t));
+        put(b, APR_ARRAY_IDX(keys, 0, sort_key_t).ascending ? JM_QF_ASC : JM_QF_DESC);
+        return;
+    }
     for (i = 0; i < keys->nelts; i++) {
         const sort_key_t *k = &APR_ARRAY_IDX(keys, i, sort_key_t);
         if (aliases) {
@@ -564,6 +634,9 @@ apr_status_t jm_store_email_query(jm_sq_result_t *res, const char **pwhy,
     b.account_id = account_id;
     b.q = q;
     b.driver = find_driver(q->filter);
+    if ((b.text_driver = find_text_driver(&b))) {
+        b.driver = NULL;
+    }
     *pwhy = NULL;
     memset(res, 0, sizeof(*res));
     res->total = -1;
@@ -625,6 +698,9 @@ apr_status_t jm_store_email_query_sql(const char **psql, apr_array_header_t **pa
     b.account_id = account_id;
     b.q = q;
     b.driver = find_driver(q->filter);
+    if ((b.text_driver = find_text_driver(&b))) {
+        b.driver = NULL;
+    }
     build_window(&b, sort_keys(&b), q->position > 0 ? q->position : 0,
                  q->limit < 0 || q->limit > CAP(q) ? CAP(q) : q->limit);
     if (b.why) {

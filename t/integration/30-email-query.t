@@ -6,6 +6,7 @@
 # references into Email/get, and the errors. Runs on the driver of
 # JMAP_TEST_DRIVER (sqlite3 or pgsql).
 use strict;
+use utf8;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
@@ -60,6 +61,8 @@ for my $i (0 .. 11) {
         subject    => "Query test $i",
         textBody   => [{ partId => 't', type => 'text/plain' }],
         bodyValues => { t => { value => ('x' x (100 * $i + 1)) . "\n" } },
+        ($i % 4 == 1 ? ('header:X-Priority:asText' => '1 (Highest)') : ()),
+        ($i == 5 ? ('header:X-Label:asText' => 'Größe Überraschung') : ()),
     };
 }
 my ($sn, $set) = one('Email/set', { create => \%create });
@@ -188,11 +191,34 @@ is($nn eq 'error' && $snip->{type}, 'unsupportedFilter', 'SearchSnippet/get: unk
 ($nn, $snip) = one('SearchSnippet/get', { });
 is($nn eq 'error' && $snip->{type}, 'invalidArguments', 'SearchSnippet/get without emailIds');
 
+# header (RFC 8621 §4.4.1): the fields each message has as stored, names
+# case-insensitive, the text case-insensitive in the decoded (asText) value
+my @prio = map { $E[$_] } (9, 5, 1);
+is_deeply(query({ filter => { header => ['X-Priority'] } })->{ids}, \@prio, 'header: by name');
+is_deeply(query({ filter => { header => ['x-PRIORITY', 'HIGHEST'] } })->{ids}, \@prio,
+          'header: name and text, any case');
+is_deeply(query({ filter => { header => ['X-Priority', 'lowest'] } })->{ids}, [],
+          'header: text not in it');
+is_deeply(query({ filter => { header => ['X-Label', 'GRÖSSE überraschung'] } })->{ids}, [$E[5]],
+          'header: RFC 2047 decoded, Unicode case folding');
+is_deeply(query({ filter => { header => ['Subject', 'query test 1'] } })->{ids},
+          [@E[11, 10, 1]], 'header: Subject as text');
+is_deeply(query({ filter => { header => ['X-Label'], inMailbox => $MB{archive} } })->{ids}, [],
+          'header and inMailbox');
+{
+    my %p = map { $_ => 1 } @prio;
+    my @rest = grep { !$p{$_} } @{ query({})->{ids} };
+    is_deeply(query({ filter => { operator => 'NOT', conditions => [{ header => ['X-Priority'] }] },
+                      limit => 3 })->{ids}, [@rest[0 .. 2]], 'NOT header');
+}
+
 # errors
 my %bad = (
     'unknown argument'          => [{ bogus => 1 }, 'invalidArguments'],
     'unknown filter property'   => [{ filter => { color => 'red' } }, 'unsupportedFilter'],
-    'header (not supported)'    => [{ filter => { header => ['X-Spam'] } }, 'unsupportedFilter'],
+    'header of three'           => [{ filter => { header => ['a', 'b', 'c'] } }, 'invalidArguments'],
+    'header name with a colon'  => [{ filter => { header => ['X:Y'] } }, 'invalidArguments'],
+    'header text a number'      => [{ filter => { header => ['X-Y', 1] } }, 'invalidArguments'],
     'bad keyword'               => [{ filter => { hasKeyword => 'a b' } }, 'invalidArguments'],
     'bad date'                  => [{ filter => { before => 'tomorrow' } }, 'invalidArguments'],
     'negative size'             => [{ filter => { minSize => -1 } }, 'invalidArguments'],

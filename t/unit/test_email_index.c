@@ -422,6 +422,55 @@ static void test_snippets(void)
     ok(!s.subject || g_utf8_validate(s.subject, -1, NULL), "invalid UTF-8 repaired");
 }
 
+/* The fields for the "header" filter: every top-level field in order,
+ * names lower-case, values decoded (RFC 2047), unfolded and case-folded,
+ * bounded in count and length. */
+static void test_headers(void)
+{
+    jm_email_index_t *x;
+    const jm_email_index_hdr_t *h;
+    apr_array_header_t *a;
+    char *big;
+    int i;
+
+    x = idx("Received: from a\r\n by b\r\nX-Spam-Flag: YES\r\n"
+            "X-Label: =?UTF-8?Q?Gr=C3=B6=C3=9Fe?= Sache\r\nSubject: Hi\r\n"
+            "Received: from c\r\n\r\nbody\r\n");
+    a = x->headers;
+    is_int(a ? a->nelts : -1, 5, "five fields");
+    if (!a || a->nelts != 5) {
+        return;
+    }
+    h = &APR_ARRAY_IDX(a, 0, jm_email_index_hdr_t);
+    is_str(h->name, "received", "name lower-case");
+    is_str(h->value, "from a by b", "value unfolded");
+    h = &APR_ARRAY_IDX(a, 1, jm_email_index_hdr_t);
+    is_str(h->name, "x-spam-flag", "mixed-case name");
+    is_str(h->value, "yes", "value folded");
+    h = &APR_ARRAY_IDX(a, 2, jm_email_index_hdr_t);
+    is_str(h->value, "grösse sache", "RFC 2047 decoded, then ß folded to ss");
+    is_str(APR_ARRAY_IDX(a, 4, jm_email_index_hdr_t).value, "from c",
+           "a repeated field is kept twice, in order");
+    is_str(jm_email_index_fold("STRAẞE Ǆ", pool), "strasse ǆ", "folding: ẞ, Ǆ");
+
+    big = apr_pstrcat(pool, "X-Long: ", NULL);
+    for (i = 0; i < 1500; i++) {
+        big = apr_pstrcat(pool, big, "é", NULL);     /* 2 octets each */
+    }
+    big = apr_pstrcat(pool, big, "\r\n", NULL);
+    for (i = 0; i < 300; i++) {
+        big = apr_pstrcat(pool, big, "X-N: v\r\n", NULL);
+    }
+    big = apr_pstrcat(pool, big, "\r\nbody\r\n", NULL);
+    x = idx(big);
+    is_int(x->headers->nelts, JM_EMAIL_INDEX_HEADERS, "at most JM_EMAIL_INDEX_HEADERS fields");
+    h = &APR_ARRAY_IDX(x->headers, 0, jm_email_index_hdr_t);
+    ok(strlen(h->value) <= JM_EMAIL_INDEX_HEADER_TEXT && strlen(h->value) >= 2040
+       && g_utf8_validate(h->value, -1, NULL), "a long value cut to the bound, valid UTF-8");
+    x = idx_opts("\x01\x02 no message", 14, NULL);
+    is_int(x->headers ? x->headers->nelts : 0, 0, "bytes that are no message: no fields");
+}
+
 int main(void)
 {
     apr_initialize();
@@ -437,6 +486,7 @@ int main(void)
     test_references();
     test_base_subject();
     test_snippets();
+    test_headers();
 
     apr_pool_destroy(pool);
     return done_testing();

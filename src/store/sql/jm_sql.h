@@ -69,6 +69,9 @@ typedef enum {
     JM_SQL_EMAIL_BY_BLOB,       /* account, blob -> id (at most one) */
     JM_SQL_MAILBOX_TOTALS,      /* account, mailbox -> total emails, total threads */
     JM_SQL_EMAIL_TEXTS,         /* account, id -> subject, preview */
+    JM_SQL_EMAIL_HEADER_INSERT, /* account, email, seq, name (lower-case), value
+                                 * (asText, case-folded) */
+    JM_SQL_EMAIL_HEADERS_DELETE,/* account, email */
     JM_SQL__COUNT
 } jm_sql_id_t;
 
@@ -104,6 +107,13 @@ typedef enum {
     JM_QF_ALL_IN_THREAD,        /* keyword */
     JM_QF_TEXT_TERM,            /* one search phrase (tsquery) or the FTS5 query */
     JM_QF_TEXT_TERM_AND,        /* between TEXT_TERMs (tsquery) */
+    JM_QF_HEADER_HAS,           /* name (lower-case): the email has such a field */
+    JM_QF_HEADER_VALUE,         /* name, text (case-folded): one such field's
+                                 * value contains the text */
+    /* full text drives the query (a dialect whose engine returns matches in
+     * receivedAt order; NULL: none does): account, FTS query */
+    JM_QF_FROM_TEXT,
+    JM_QF_KEY_TEXT_ORDER,       /* the sort key and tie of FROM_TEXT: receivedAt */
     JM_QF_KEY_RECEIVED, JM_QF_KEY_RECEIVED_MB, JM_QF_KEY_SIZE, JM_QF_KEY_FROM,
     JM_QF_KEY_TO, JM_QF_KEY_SUBJECT, JM_QF_KEY_SENT,
     JM_QF_TIE, JM_QF_TIE_MB,    /* the last sort key: id */
@@ -201,6 +211,9 @@ typedef struct {
      *  query is then one FTS5 string built in C and bound once. NULL
      *  (tsquery): one TEXT_TERM per phrase. */
     const char *const *fts5_columns;
+    /** FTS5: the column filter of the account column, which every search
+     *  query starts with ("{account} : " then the quoted account id). */
+    const char *fts5_account;
 } jm_sql_dialect_t;
 
 /** Fragment id of dialect d. */

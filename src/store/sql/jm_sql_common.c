@@ -109,6 +109,10 @@ const char *const jm_sql_common[JM_SQL__COUNT] = {
         " WHERE account_id = %s AND id = %s",
     [JM_SQL_EMAIL_TEXTS] = "SELECT subject, preview FROM jm_emails"
         " WHERE account_id = %s AND id = %s",
+    [JM_SQL_EMAIL_HEADER_INSERT] = "INSERT INTO jm_email_headers (account_id, email_id,"
+        " seq, name, value) VALUES (%s, %s, %lld, %s, %s)",
+    [JM_SQL_EMAIL_HEADERS_DELETE] = "DELETE FROM jm_email_headers"
+        " WHERE account_id = %s AND email_id = %s",
 };
 
 /* Email/query. A mailbox that every result must be in drives the query
@@ -147,6 +151,12 @@ const char *const jm_sql_qfrag_common[JM_QF__COUNT] = {
     [JM_QF_ALL_IN_THREAD] = "NOT EXISTS (SELECT 1 FROM jm_emails t WHERE"
         " t.account_id = e.account_id AND t.thread_id = e.thread_id AND NOT EXISTS ("
         KW_OF("t") "))",
+    /* header (RFC 8621 §4.4.1): the fields an email had when it was stored
+     * (jm_email_headers, filled by the indexer in the same transaction);
+     * the value is searched as case-folded text by the dialect's substring
+     * function */
+    [JM_QF_HEADER_HAS] = "EXISTS (SELECT 1 FROM jm_email_headers h WHERE"
+        " h.account_id = e.account_id AND h.email_id = e.id AND h.name = %s)",
     [JM_QF_KEY_RECEIVED] = "e.received_at",
     [JM_QF_KEY_RECEIVED_MB] = "m.received_at",
     [JM_QF_KEY_SIZE] = "e.size",

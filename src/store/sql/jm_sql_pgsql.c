@@ -116,7 +116,16 @@ static const char *const v3[] = {
     " SELECT e.account_id, e.id, k FROM jm_emails e, jsonb_object_keys(e.keywords::jsonb) k",
     NULL
 };
-static const char *const *const migrations[] = { v1, v2, v3, NULL };
+/* Version 3 -> 4: the header filter (see jm_sql_sqlite3.c). Every email is
+ * indexed again at startup, which fills jm_email_headers. */
+static const char *const v4[] = {
+    "CREATE TABLE jm_email_headers (account_id TEXT NOT NULL, email_id TEXT NOT NULL,"
+    " seq INTEGER NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,"
+    " PRIMARY KEY (account_id, email_id, seq))",
+    "UPDATE jm_emails SET indexed = 0",
+    NULL
+};
+static const char *const *const migrations[] = { v1, v2, v3, v4, NULL };
 
 static const char *const on_connect[] = {
     /* never wait forever on a lock held by a stuck node */
@@ -199,12 +208,15 @@ const jm_sql_dialect_t jm_sql_pgsql = {
             " WHERE account_id = %s AND id = %s",
     },
     .migrations = migrations,
-    .schema_version = 3,
+    .schema_version = 4,
     .on_connect = on_connect,
     .buffered_selects = 1,
     .qfrag = {
         [JM_QF_TEXT_TERM] = "phraseto_tsquery('simple', " FOLD("%s") ")",
         [JM_QF_TEXT_TERM_AND] = " && ",
+        [JM_QF_HEADER_VALUE] = "EXISTS (SELECT 1 FROM jm_email_headers h WHERE"
+            " h.account_id = e.account_id AND h.email_id = e.id AND h.name = %s"
+            " AND strpos(h.value, %s) > 0)",
         /* lower() follows the database's LC_CTYPE (Unicode-aware unless
          * it is C); the folded values compare as octets */
         [JM_QF_COLL_UNICODE_PRE] = "lower(",

@@ -255,7 +255,34 @@ static const char *const v3[] = {
     " tokenize = 'unicode61 remove_diacritics 2')",
     NULL
 };
-static const char *const *const migrations[] = { v1, v2, v3, NULL };
+/* Version 3 -> 4: the header filter and full text in receivedAt order.
+ *  - jm_email_headers: every header field an email had when stored (name
+ *    lower-case, value asText case-folded), for the "header" condition of
+ *    RFC 8621 §4.4.1 without parsing messages at query time.
+ *  - jm_emails.num, the FTS5 rowid, becomes received_at * 2^20 + k (k the
+ *    email's place among those received in the same second): FTS5 reads a
+ *    term's matches in rowid order, so a full-text query sorted by
+ *    receivedAt stops after its window instead of sorting every match.
+ *  - The FTS5 table gets the account as a column, so a search reads only
+ *    the account's matches.
+ * Every email is indexed again at startup (indexed = 0: jm_email_reindex_pending),
+ * which fills both tables. */
+static const char *const v4[] = {
+    "CREATE TABLE jm_email_headers (account_id TEXT NOT NULL, email_id TEXT NOT NULL,"
+    " seq INTEGER NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,"
+    " PRIMARY KEY (account_id, email_id, seq))",
+    "DROP INDEX jm_emails_by_num",
+    "UPDATE jm_emails SET num = r.k FROM (SELECT rowid AS rid, received_at * 1048576"
+    " + ROW_NUMBER() OVER (PARTITION BY received_at ORDER BY rowid) - 1 AS k"
+    " FROM jm_emails) r WHERE jm_emails.rowid = r.rid",
+    "CREATE UNIQUE INDEX jm_emails_by_num ON jm_emails (num)",
+    "DROP TABLE jm_email_fts",
+    "CREATE VIRTUAL TABLE jm_email_fts USING fts5(account, subject, from_, to_, cc, bcc,"
+    " body, tokenize = 'unicode61 remove_diacritics 2')",
+    "UPDATE jm_emails SET indexed = 0",
+    NULL
+};
+static const char *const *const migrations[] = { v1, v2, v3, v4, NULL };
 
 static const char *const on_connect[] = {
     /* in WAL mode NORMAL keeps the database consistent on power loss and
@@ -265,15 +292,17 @@ static const char *const on_connect[] = {
     NULL
 };
 
-/* Email/query: full text through FTS5 (rowid = jm_emails.num). The search
+/* Email/query: full text through FTS5 (rowid = jm_emails.num, v4). The search
  * is one FTS5 query string built by jm_store_query.c from quoted phrases
  * (quotes doubled), so nothing the user types is FTS5 syntax; a field is a
- * column filter before each phrase. */
+ * column filter before each phrase, and the account's column filter comes
+ * first. */
 static const char *const fts_match[] = {
     "e.num IN (SELECT rowid FROM jm_email_fts WHERE jm_email_fts MATCH ", ")", NULL
 };
 static const char *const fts5_columns[JM_SQL_TEXT_FIELDS] = {
-    "", "{from_} : ", "{to_} : ", "{cc} : ", "{bcc} : ", "{subject} : ", "{body} : "
+    "{subject from_ to_ cc bcc body} : ", "{from_} : ", "{to_} : ", "{cc} : ",
+    "{bcc} : ", "{subject} : ", "{body} : "
 };
 
 const jm_sql_dialect_t jm_sql_sqlite3 = {
@@ -281,21 +310,25 @@ const jm_sql_dialect_t jm_sql_sqlite3 = {
     .stmt = {
         [JM_SQL_SCHEMA_EXISTS] = "SELECT COUNT(*) FROM sqlite_master"
             " WHERE type = 'table' AND name = 'jm_schema'",
+        /* num: the next free in the bucket of its received second (see
+         * v4), under the write lock every SQLite writer holds; a second
+         * with 2^20 emails makes the next one fail on the unique index */
         [JM_SQL_EMAIL_INSERT] = "INSERT INTO jm_emails (account_id, id, blob_id, thread_id, size,"
             " received_at, keywords, seen, unread, subject, sort_subject,"
             " thread_subject, from_sort, to_sort, from_text, to_text, cc_text,"
-            " bcc_text, sent_at, has_attachment, preview, indexed, num) VALUES"
-            " (%s, %s, %s, %s, %lld, %lld, %s, %lld, %lld, %s, %s, %s, %s, %s,"
-            " %s, %s, %s, %s, %lld, %lld, %s, 1, (SELECT COALESCE(MAX(num), 0)"
-            " + 1 FROM jm_emails))",
-        [JM_SQL_EMAIL_FTS_INSERT] = "INSERT INTO jm_email_fts (rowid, subject, from_, to_, cc, bcc,"
-            " body) SELECT num, %s, %s, %s, %s, %s, %s FROM jm_emails WHERE"
-            " account_id = %s AND id = %s",
+            " bcc_text, sent_at, has_attachment, preview, indexed, num)"
+            " SELECT v.*, 1, (SELECT COALESCE(MAX(num) + 1, v.r * 1048576) FROM jm_emails"
+            " WHERE num >= v.r * 1048576 AND num < (v.r + 1) * 1048576) FROM (SELECT"
+            " %s, %s, %s, %s, %lld, %lld AS r, %s, %lld, %lld, %s, %s, %s, %s, %s,"
+            " %s, %s, %s, %s, %lld, %lld, %s) v",
+        [JM_SQL_EMAIL_FTS_INSERT] = "INSERT INTO jm_email_fts (rowid, account, subject, from_,"
+            " to_, cc, bcc, body) SELECT num, account_id, %s, %s, %s, %s, %s, %s"
+            " FROM jm_emails WHERE account_id = %s AND id = %s",
         [JM_SQL_EMAIL_FTS_DELETE] = "DELETE FROM jm_email_fts WHERE rowid ="
             " (SELECT num FROM jm_emails WHERE account_id = %s AND id = %s)",
     },
     .migrations = migrations,
-    .schema_version = 3,
+    .schema_version = 4,
     .on_connect = on_connect,
     .on_connect_returns_rows = 1,
     .serialize_writers = 1,
@@ -313,8 +346,17 @@ const jm_sql_dialect_t jm_sql_sqlite3 = {
         [JM_QF_NUM1_POST] = ", 1, 1) BETWEEN '0' AND '9' THEN 0 ELSE 1 END)",
         [JM_QF_NUM2_PRE] = "CAST(",
         [JM_QF_NUM2_POST] = " AS INTEGER)",
+        [JM_QF_HEADER_VALUE] = "EXISTS (SELECT 1 FROM jm_email_headers h WHERE"
+            " h.account_id = e.account_id AND h.email_id = e.id AND h.name = %s"
+            " AND instr(h.value, %s) > 0)",
+        /* FTS5 reads the matches in rowid (= receivedAt, v4) order and the
+         * LIMIT stops it: no sort of every match */
+        [JM_QF_FROM_TEXT] = " FROM jm_email_fts f JOIN jm_emails e ON e.num = f.rowid"
+            " WHERE e.account_id = %s AND jm_email_fts MATCH %s",
+        [JM_QF_KEY_TEXT_ORDER] = "f.rowid",
     },
     .text_parts = { fts_match, fts_match, fts_match, fts_match, fts_match,
                     fts_match, fts_match },
     .fts5_columns = fts5_columns,
+    .fts5_account = "{account} : ",
 };
