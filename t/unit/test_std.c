@@ -15,7 +15,7 @@
 static apr_pool_t *pool;
 /* get 4, set 5 objects per call */
 static jm_limits_t limits = { 1000, 2, 5000, 4, 16, 4, 5,
-                               50000, 20000, 100000, 10, 50, 8, 5 };
+                               50000, 20000, 100000, 10, 50, 8, 5, 100 };
 static jm_account_t account = { 0 };
 static jm_ctx_t ctx;
 

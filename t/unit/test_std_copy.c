@@ -14,7 +14,7 @@
 static apr_pool_t *pool;
 /* 5 objects per /set and /copy */
 static jm_limits_t limits = { 1000, 2, 5000, 4, 16, 4, 5,
-                               50000, 20000, 100000, 10, 50, 8, 5 };
+                               50000, 20000, 100000, 10, 50, 8, 5, 100 };
 static jm_account_t a1 = { "A1", "alice", NULL, 0, 0, 0 };
 static jm_account_t a2 = { "A2", "bob", NULL, 0, 0, 1 };
 static jm_account_t a3 = { "A3", "carol", NULL, 0, 1, 1 };   /* read-only */
