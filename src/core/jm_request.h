@@ -39,6 +39,9 @@ typedef struct jm_limits_t {
     long max_header_items;       /**< items (ids, URLs, addresses) in one field */
     long max_mime_depth;         /**< nesting of body parts */
     long max_directory_seconds;  /**< directory time of one request */
+    long max_mailboxes;          /**< Mailboxes of one account (beyond:
+                                  *   overQuota): every Mailbox call reads
+                                  *   them all, so this bounds its work */
 } jm_limits_t;
 
 /** S/MIME policy from configuration. */

@@ -17,7 +17,7 @@
     (l).max_objects_in_set = (l).max_size_attachments = \
     (l).max_size_response = (l).max_size_created = (l).max_recipients = \
     (l).max_header_items = (l).max_mime_depth = \
-    (l).max_directory_seconds = -1; } while (0)
+    (l).max_directory_seconds = (l).max_mailboxes = -1; } while (0)
 
 /* Defaults (documented in conf.d/jmap_smime.conf). */
 static const jm_limits_t default_limits = {
@@ -28,7 +28,8 @@ static const jm_limits_t default_limits = {
     100,            /* JMAPMaxRecipients: RFC 5321 §4.5.3.1.8's minimum */
     1000,           /* JMAPMaxHeaderItems */
     20,             /* JMAPMaxMimeDepth */
-    30              /* JMAPDirectoryTimeBudget, seconds */
+    30,             /* JMAPDirectoryTimeBudget, seconds */
+    10000           /* JMAPMaxMailboxesPerAccount */
 };
 #define JM_DEFAULT_PATH         "/jmap"
 #define DEFAULT_CERT_FILTER  "(mail=%s)"
@@ -81,6 +82,7 @@ void *jm_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     MERGE_NUM(limits.max_header_items);
     MERGE_NUM(limits.max_mime_depth);
     MERGE_NUM(limits.max_directory_seconds);
+    MERGE_NUM(limits.max_mailboxes);
     MERGE_PTR(send_as);
     MERGE_PTR(read_only_users);
     MERGE_PTR(shares);
@@ -591,6 +593,8 @@ const command_rec jm_config_cmds[] = {
     BUDGET("JMAPMaxMimeDepth", max_mime_depth, "nesting depth of body parts"),
     BUDGET("JMAPDirectoryTimeBudget", max_directory_seconds,
            "seconds of certificate directory work one request may use"),
+    BUDGET("JMAPMaxMailboxesPerAccount", max_mailboxes,
+           "Mailboxes one account may have; Mailbox/set refuses more with overQuota"),
     AP_INIT_TAKE_ARGV("JMAPSendAs", add_send_as, NULL, RSRC_CONF,
                       "address user [user ...]: users who may send as address"),
     AP_INIT_ITERATE("JMAPReadOnlyUsers", add_read_only_user, NULL, RSRC_CONF,

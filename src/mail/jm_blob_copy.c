@@ -7,6 +7,7 @@
 #include "mail/jm_blob.h"
 #include "std/jm_std_args.h"
 #include "std/jm_std_set.h"
+#include "std/jm_std_copy.h"
 #include "store/jm_store.h"
 #include "core/jm_util.h"
 #include "core/jm_log.h"
@@ -67,9 +68,9 @@ apr_status_t jm_blob_copy(jm_call_t *call)
     if (!jm_args_check(call, copy_args, NULL)) {
         return APR_SUCCESS;
     }
-    if (!(from = jm_ctx_find_account(ctx, jm_args_str(call, "fromAccountId")))) {
-        return jm_call_error(call, "fromAccountNotFound", "No account \"%s\" for "
-                             "this user.", jm_args_str(call, "fromAccountId"));
+    /* §6.3 does not ask for two different accounts */
+    if (!(from = jm_copy_from_account(call, 0))) {
+        return APR_SUCCESS;
     }
     ids = jm_args_get(call, "blobIds");
     json_array_foreach(ids, i, v) {

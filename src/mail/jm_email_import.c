@@ -8,6 +8,7 @@
 #include "mime/jm_mime.h"
 #include "std/jm_std_args.h"
 #include "std/jm_std_set.h"
+#include "std/jm_std_copy.h"
 #include "core/jm_util.h"
 
 static json_t *invalid(jm_path_t *path, apr_pool_t *p)
@@ -140,10 +141,9 @@ static apr_status_t store_all(jm_call_t *call, apr_array_header_t *news)
             return rv;
         }
         if (existing) {
-            n->err = jm_json_own(call->pool, jm_set_error(call->pool,
-                "alreadyExists", NULL, "This message is already Email %s of "
-                "account %s.", existing, ctx->account->id));
-            json_object_set_new(n->err, "existingId", json_string(existing));
+            n->err = jm_json_own(call->pool, jm_copy_already_exists(call->pool,
+                existing, "This message is already Email %s of account %s.",
+                existing, ctx->account->id));
             continue;
         }
         if ((rv = jm_email_store_row(ctx->db, ctx->account->id, &n->row, n->bytes,
@@ -208,6 +208,13 @@ apr_status_t jm_email_store_new(const char **pold, const char **pnew, jm_call_t 
     return APR_SUCCESS;
 }
 
+json_t *jm_email_new_result(const jm_email_new_t *n)
+{
+    return json_pack("{s:s, s:s, s:s, s:I}", "id", n->row.id, "blobId",
+                     n->row.blob_id, "threadId", n->row.thread_id,
+                     "size", (json_int_t)n->row.size);
+}
+
 void jm_email_new_results(json_t **pcreated, json_t **pnot_created,
                           jm_call_t *call, apr_array_header_t *news)
 {
@@ -227,9 +234,7 @@ void jm_email_new_results(json_t **pcreated, json_t **pnot_created,
         if (!created) {
             created = jm_json_own(call->pool, json_object());
         }
-        json_object_set_new(created, n->creation_id, json_pack(
-            "{s:s, s:s, s:s, s:I}", "id", n->row.id, "blobId", n->row.blob_id,
-            "threadId", n->row.thread_id, "size", (json_int_t)n->row.size));
+        json_object_set_new(created, n->creation_id, jm_email_new_result(n));
     }
     *pcreated = created;
     *pnot_created = not_created;

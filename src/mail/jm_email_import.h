@@ -51,6 +51,9 @@ json_t *jm_email_take_bytes(apr_status_t *prv, jm_email_new_t *n, jm_call_t *cal
 apr_status_t jm_email_store_new(const char **pold, const char **pnew, jm_call_t *call,
                                 apr_array_header_t *news, const char *if_in_state);
 
+/** A stored one's created entry: id, blobId, threadId, size (new reference). */
+json_t *jm_email_new_result(const jm_email_new_t *n);
+
 /** The result maps: created (id, blobId, threadId, size) and notCreated
  *  (owned by the call's pool), null when empty. */
 void jm_email_new_results(json_t **pcreated, json_t **pnot_created,

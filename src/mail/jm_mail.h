@@ -9,9 +9,8 @@
 /** maxMailboxDepth and maxSizeMailboxName (octets) of RFC 8621 §1.3.1. */
 #define JM_MAILBOX_MAX_DEPTH 10
 #define JM_MAILBOX_MAX_NAME  255
-/** Mailboxes of one account (beyond: overQuota): every Mailbox call reads
- *  them all, so this bounds its work. */
-#define JM_MAILBOX_MAX_COUNT 10000
+/* The number of Mailboxes of one account is a limit:
+ * JMAPMaxMailboxesPerAccount (jm_limits_t.max_mailboxes). */
 
 /** How many change records one /changes or /queryChanges reads at most:
  *  the work is bounded whatever the client asks (beyond it: hasMoreChanges,

@@ -320,10 +320,11 @@ static apr_status_t set_create(jm_set_t *set, const char *cid, json_t *obj,
     apr_status_t rv;
 
     (void)cid;
-    if (b->boxes->nelts >= JM_MAILBOX_MAX_COUNT) {
+    if (b->boxes->nelts >= set->call->ctx->limits->max_mailboxes) {
         /* every Mailbox call reads the account's mailboxes: keep that bounded */
-        *perr = jm_set_error(p, "overQuota", NULL, "An account has at most %d "
-                             "mailboxes.", JM_MAILBOX_MAX_COUNT);
+        *perr = jm_set_error(p, "overQuota", NULL, "An account has at most %ld "
+                             "mailboxes (JMAPMaxMailboxesPerAccount).",
+                             set->call->ctx->limits->max_mailboxes);
         return APR_SUCCESS;
     }
     if (!json_is_string(json_object_get(obj, "name"))) {

@@ -175,6 +175,7 @@ void fz_limits(jm_limits_t *l)
     l->max_header_items = 1000;
     l->max_mime_depth = 20;
     l->max_directory_seconds = 30;
+    l->max_mailboxes = 10000;
 }
 
 apr_pool_t *fz_run_pool(void)

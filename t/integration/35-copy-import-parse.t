@@ -575,6 +575,83 @@ subtest 'Email/copy with onSuccessDestroyOriginal' => sub {
     is(scalar @{ $cg->{list} }, 1, "carol's original stays");
 };
 
+# The errors the standard /copy (src/std/jm_std_copy.c) answers, each with
+# a creation that would otherwise succeed, so that "nothing copied" means
+# the error stopped it.
+subtest 'Email/copy: the framework\'s errors stop the copy' => sub {
+    my $msg = upload_ok('alice', $ACCT, crlf("From: f\@example.com\nSubject: framework\n\nx\n"));
+    my ($in, $ia) = call1('alice', 'Email/import', { accountId => $ACCT, emails => {
+        f => { blobId => $msg, mailboxIds => { $A{inbox} => $T } } } });
+    my $src = $ia->{created}{f}{id};
+    ok($src, 'an email to copy') or return;
+    my %good = (k => { id => $src, mailboxIds => { $B{inbox} => $T } });
+    my ($as, $bs, $cs) = (estate('alice', $ACCT), estate('alice', $BOB), estate('alice', $CAROL));
+
+    my ($n, $a) = call1('alice', 'Email/copy', { fromAccountId => $ACCT, accountId => $ACCT,
+        create => { k => { id => $src, mailboxIds => { $A{archive} => $T } } } });
+    is(err_type($n, $a), 'invalidArguments', 'from and to the same account');
+    like($a->{description}, qr/fromAccountId.*MUST be different/, '... saying why');
+    is(estate('alice', $ACCT), $as, '... nothing copied');
+
+    ($n, $a) = call1('alice', 'Email/copy', { fromAccountId => 'Anosuchaccount', accountId => $BOB,
+                                              create => \%good });
+    is(err_type($n, $a), 'fromAccountNotFound', 'an unknown fromAccountId');
+    like($a->{description}, qr/Anosuchaccount/, '... named');
+    ($n, $a) = call1('alice', 'Email/copy', { fromAccountId => $DAVE, accountId => $BOB,
+                                              create => \%good });
+    is(err_type($n, $a), 'fromAccountNotFound', 'an account that exists but is not shared with her');
+    is(estate('alice', $BOB), $bs, '... nothing copied');
+
+    ($n, $a) = call1('alice', 'Email/copy', { fromAccountId => $ACCT, accountId => $BOB,
+        ifFromInState => $bs eq $as ? "x$as" : $bs, create => \%good });
+    is(err_type($n, $a), 'stateMismatch', 'ifFromInState is the from account\'s state, not the target\'s');
+    like($a->{description}, qr/\Q$ACCT\E.*\Q$as\E/, '... naming the from account and its state');
+    is(estate('alice', $BOB), $bs, '... nothing copied');
+
+    ($n, $a) = call1('alice', 'Email/copy', { fromAccountId => $ACCT, accountId => $CAROL,
+                                              create => \%good });
+    is(err_type($n, $a), 'accountReadOnly', 'into a read-only share');
+    is(estate('alice', $CAROL), $cs, '... nothing copied');
+
+    ($n, $a) = call1('alice', 'Email/copy', { fromAccountId => $ACCT, accountId => $BOB, create => {
+        noid => { mailboxIds => { $B{inbox} => $T } }, %good } });
+    is(set_err($a, 'notCreated', 'noid'), 'invalidProperties', 'a create without id: invalidProperties');
+    is_deeply($a->{notCreated}{noid}{properties}, ['id'], '... naming id');
+    ok($a->{created}{k}, '... the other creation is copied') or diag(explain($a));
+    my $copy = $a->{created}{k}{id};
+    $bs = estate('alice', $BOB);
+
+    # a copy refused (alreadyExists) leaves nothing to destroy: no implicit set
+    my $r = $t->api('alice', undef, [
+        ['Email/copy', { fromAccountId => $ACCT, accountId => $BOB, onSuccessDestroyOriginal => $T,
+            destroyFromIfInState => "x$as", create => {
+            m => { id => $src, mailboxIds => { $B{archive} => $T } } } }, 'mv'],
+        ['Email/get', { accountId => $ACCT, ids => [$src], properties => ['subject'] }, 'g']]);
+    my @resp = @{ $r->{methodResponses} || [] };
+    is_deeply([map { "$_->[0] $_->[2]" } @resp], ['Email/copy mv', 'Email/get g'],
+              'the same bytes again: no implicit set after it');
+    is(set_err($resp[0][1], 'notCreated', 'm'), 'alreadyExists', '... alreadyExists');
+    is($resp[0][1]{notCreated}{m}{existingId}, $copy, '... with existingId');
+    # destroyFromIfInState that does not match: the copy stands
+    my $msg2 = upload_ok('alice', $ACCT, crlf("From: f\@example.com\nSubject: framework 2\n\nx\n"));
+    ($in, $ia) = call1('alice', 'Email/import', { accountId => $ACCT, emails => {
+        f2 => { blobId => $msg2, mailboxIds => { $A{inbox} => $T } } } });
+    my $src2 = $ia->{created}{f2}{id};
+    $as = estate('alice', $ACCT);
+    $r = $t->api('alice', undef, [
+        ['Email/copy', { fromAccountId => $ACCT, accountId => $BOB, onSuccessDestroyOriginal => $T,
+            destroyFromIfInState => "x$as", create => {
+            m2 => { id => $src2, mailboxIds => { $B{archive} => $T } } } }, 'mv2'],
+        ['Email/get', { accountId => $ACCT, ids => [$src2], properties => ['subject'] }, 'g2']]);
+    @resp = @{ $r->{methodResponses} || [] };
+    is_deeply([map { "$_->[0] $_->[2]" } @resp], ['Email/copy mv2', 'error mv2', 'Email/get g2'],
+              'destroyFromIfInState mismatch: the copy, then the implicit set\'s error under the same call id');
+    ok($resp[0][1]{created}{m2}, '... the copy is made') or diag(explain(\@resp));
+    is($resp[1][1]{type}, 'stateMismatch', '... the set is stateMismatch');
+    is(scalar @{ $resp[2][1]{list} || [] }, 1, '... and the original stays');
+    is(estate('alice', $ACCT), $as, "... alice's state did not move");
+};
+
 subtest 'a user without the share reaches none of it' => sub {
     is(err_type(call1('dave', 'Email/copy', { fromAccountId => $BOB, accountId => $DAVE,
         create => { x => { id => $E{m}, mailboxIds => { $A{inbox} => $T } } } })),

@@ -13,7 +13,7 @@
 
 static apr_pool_t *pool;
 static jm_limits_t limits = { 1000, 2, 5000, 4, 16, 6, 3,
-                               50000, 20000, 100000, 10, 50, 8, 5 };
+                               50000, 20000, 100000, 10, 50, 8, 5, 100 };
 static jm_smime_policy_t policy;
 
 static jm_ctx_t *make_ctx(jm_db_t *db, const char *user)
