@@ -23,6 +23,8 @@ static jm_email_cols_t *cols_of(const jm_email_index_t *x, apr_pool_t *p)
     c->sort_subject = jm_collation_unicode_key(c->thread_subject, p);
     c->from_sort = jm_collation_unicode_key(x->from.sort_key ? x->from.sort_key : "", p);
     c->to_sort = jm_collation_unicode_key(x->to.sort_key ? x->to.sort_key : "", p);
+    c->from_key = x->from.sort_key ? x->from.sort_key : "";
+    c->to_key = x->to.sort_key ? x->to.sort_key : "";
     c->from_text = x->from.text ? x->from.text : "";
     c->to_text = x->to.text ? x->to.text : "";
     c->cc_text = x->cc.text ? x->cc.text : "";

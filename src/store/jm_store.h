@@ -154,7 +154,8 @@ typedef struct {
 /** The parsed columns of an email (for query, sort, threads, search). */
 typedef struct {
     const char *subject, *sort_subject, *thread_subject;
-    const char *from_sort, *to_sort;
+    const char *from_sort, *to_sort; /**< i;unicode-casemap keys (folded) */
+    const char *from_key, *to_key; /**< the same as written; NULL: "" */
     const char *from_text, *to_text, *cc_text, *bcc_text;
     const char *preview;
     const char *body_text;         /**< for the full-text index */

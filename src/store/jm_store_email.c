@@ -152,8 +152,10 @@ static apr_status_t put_headers(jm_db_t *db, const char *acc, const char *id,
 apr_status_t jm_store_email_insert(jm_db_t *db, const char *account_id,
                                    jm_email_row_t *e, apr_pool_t *p)
 {
-    static const jm_email_cols_t none = { "", "", "", "", "", "", "", "", "", "", "",
-                                          -1, 0, NULL, NULL, NULL };
+    static const jm_email_cols_t none = { .subject = "", .sort_subject = "",
+        .thread_subject = "", .from_sort = "", .to_sort = "", .from_text = "",
+        .to_text = "", .cc_text = "", .bcc_text = "", .preview = "", .body_text = "",
+        .sent_at = -1 };
     const jm_email_cols_t *c = e->cols ? e->cols : &none;
     json_t *kw = json_loads(e->keywords, 0, NULL);
     const char *key, *st, *thread;
@@ -176,7 +178,8 @@ apr_status_t jm_store_email_insert(jm_db_t *db, const char *account_id,
               e->keywords, seen ? "1" : "0", unread ? "1" : "0", c->subject,
               c->sort_subject, c->thread_subject, c->from_sort, c->to_sort,
               c->from_text, c->to_text, c->cc_text, c->bcc_text,
-              jm_i64(c->sent_at, p), c->has_attachment ? "1" : "0", c->preview);
+              jm_i64(c->sent_at, p), c->has_attachment ? "1" : "0", c->preview,
+              c->from_key ? c->from_key : "", c->to_key ? c->to_key : "");
     if (rv != APR_SUCCESS) {
         goto done;
     }
@@ -467,7 +470,8 @@ apr_status_t jm_store_email_set_cols(jm_db_t *db, const jm_store_unindexed_t *e,
                                   c->to_sort, c->from_text, c->to_text, c->cc_text,
                                   c->bcc_text, jm_i64(c->sent_at, p),
                                   c->has_attachment ? "1" : "0", c->preview,
-                                  e->account_id, e->id))
+                                  c->from_key ? c->from_key : "",
+                                  c->to_key ? c->to_key : "", e->account_id, e->id))
         /* what an earlier index left (none after a migration) goes first */
         || APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_FTS_DELETE, p, e->account_id, e->id))
         || APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_HEADERS_DELETE, p, e->account_id,

@@ -421,6 +421,12 @@ static apr_array_header_t *sort_keys(qb_t *b)
             || k.base == JM_QF_SOME_IN_THREAD) {
             k.keyword = s->keyword;
         }
+        if (str && s->collation != JM_COLL_UNICODE_CASEMAP) {
+            /* RFC 4790: i;ascii-casemap folds ASCII only, i;octet nothing,
+             * i;ascii-numeric reads digits: all from the keys as written */
+            k.base = k.base == JM_QF_KEY_FROM ? JM_QF_KEY_FROM_RAW
+                     : k.base == JM_QF_KEY_TO ? JM_QF_KEY_TO_RAW : JM_QF_KEY_SUBJECT_RAW;
+        }
         if (str && s->collation == JM_COLL_ASCII_NUMERIC) {
             /* RFC 4790 §9.1: strings without a leading digit come last */
             k.pre = JM_QF_NUM1_PRE;

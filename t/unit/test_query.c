@@ -14,6 +14,7 @@
 #include "store/jm_store.h"
 #include "store/jm_store_query.h"
 #include "mail/jm_email_filter.h"
+#include "std/jm_std_collation.h"
 #include "core/jm_methods.h"
 
 #define N 50
@@ -69,17 +70,6 @@ static void model(void)
                 : i % 9 == 4 ? "The quick brown fox jumps"
                 : "nothing to see here";
     }
-}
-
-static const char *lower_s(const char *s)
-{
-    char *c = apr_pstrdup(pool, s), *x;
-    for (x = c; *x; x++) {
-        if (*x >= 'A' && *x <= 'Z') {
-            *x += 32;
-        }
-    }
-    return c;
 }
 
 /* Every email has two Received fields; every 5th a List-Id, every 7th
@@ -138,10 +128,14 @@ static apr_status_t seed(jm_db_t *db, const char *acc, const char *const *mb)
             }
         }
         c->subject = e->subject;
-        c->sort_subject = lower_s(e->subject);
-        c->thread_subject = c->sort_subject;
-        c->from_sort = e->from;
-        c->to_sort = e->to;
+        /* as mail/jm_email_store.c stores them: i;unicode-casemap keys,
+         * and the keys as written */
+        c->sort_subject = jm_collation_unicode_key(e->subject, pool);
+        c->thread_subject = e->subject;
+        c->from_sort = jm_collation_unicode_key(e->from, pool);
+        c->to_sort = jm_collation_unicode_key(e->to, pool);
+        c->from_key = e->from;
+        c->to_key = e->to;
         c->from_text = e->from;
         c->to_text = e->to;
         c->cc_text = e->cc;
@@ -358,8 +352,13 @@ static int c_to_asc(const em_t *a, const em_t *b) { return c_str(a->to, b->to, a
 static int c_to_desc(const em_t *a, const em_t *b) { return c_str(a->to, b->to, a, b, 0, 1); }
 static int c_subj(const em_t *a, const em_t *b, int asc)
 {
-    return c_str(lower_s(a->subject), lower_s(b->subject), a, b, asc, 0);
+    return c_str(jm_collation_unicode_key(a->subject, pool),
+                 jm_collation_unicode_key(b->subject, pool), a, b, asc, 0);
 }
+/* i;ascii-casemap on the subject as written: "Über" after every ASCII
+ * letter (i;unicode-casemap puts it with the u's) */
+static int c_subj_ascii(const em_t *a, const em_t *b) { return c_str(a->subject, b->subject, a, b, 1, 1); }
+static int c_subj_octet(const em_t *a, const em_t *b) { return c_str(a->subject, b->subject, a, b, 1, 0); }
 static int c_subj_asc(const em_t *a, const em_t *b) { return c_subj(a, b, 1); }
 static int c_subj_desc(const em_t *a, const em_t *b) { return c_subj(a, b, 0); }
 /* i;ascii-numeric: leading digits as a number, the rest after them */
@@ -725,7 +724,12 @@ static void sorts(void)
            expect(NULL, c_to_asc), "to asc");
     is_ids(Q(NULL, "[{\"property\":\"to\",\"isAscending\":false}]"),
            expect(NULL, c_to_desc), "to desc");
-    is_ids(Q(NULL, "[{\"property\":\"subject\"}]"), expect(NULL, c_subj_asc), "subject asc");
+    is_ids(Q(NULL, "[{\"property\":\"subject\"}]"), expect(NULL, c_subj_asc),
+           "subject asc (i;unicode-casemap: Über among the u's)");
+    is_ids(Q(NULL, "[{\"property\":\"subject\",\"collation\":\"i;ascii-casemap\"}]"),
+           expect(NULL, c_subj_ascii), "subject asc, ascii-casemap: Über after z");
+    is_ids(Q(NULL, "[{\"property\":\"subject\",\"collation\":\"i;octet\"}]"),
+           expect(NULL, c_subj_octet), "subject asc, octet: capitals first");
     is_ids(Q(NULL, "[{\"property\":\"subject\",\"isAscending\":false}]"),
            expect(NULL, c_subj_desc), "subject desc");
     is_ids(Q(NULL, "[{\"property\":\"subject\",\"collation\":\"i;ascii-numeric\"}]"),
@@ -944,7 +948,7 @@ static jm_limits_t LIMITS = { .max_objects_in_get = 20 };
 
 static json_t *call(apr_status_t (*fn)(jm_call_t *), const char *args, const char **perr)
 {
-    jm_account_t acct = { ACC, "quinn", NULL, 0, 0 };
+    jm_account_t acct = { .id = ACC, .username = "quinn" };
     jm_ctx_t ctx;
     jm_call_t c;
     json_t *a = json_loads(args, 0, NULL), *res;

@@ -42,7 +42,7 @@ typedef enum {
                                  * seen, unread, subject, sort subject, thread subject,
                                  * from sort, to sort, from text, to text, cc text,
                                  * bcc text, sent at (-1: no Date), has attachment,
-                                 * preview */
+                                 * preview, from key, to key */
     JM_SQL_EMAIL_MAILBOX_INSERT,/* account, email, mailbox, received */
     JM_SQL_EMAIL_KEYWORD_INSERT,/* account, email, keyword */
     JM_SQL_EMAIL_FTS_INSERT,    /* subject, from, to, cc, bcc, body, account, email */
@@ -62,7 +62,7 @@ typedef enum {
     JM_SQL_EMAIL_UNINDEXED,     /* limit -> account, id, blob, thread */
     JM_SQL_EMAIL_SET_COLS,      /* subject, sort subject, thread subject, from sort,
                                  * to sort, from/to/cc/bcc text, sent at, has
-                                 * attachment, preview, account, id */
+                                 * attachment, preview, from key, to key, account, id */
     JM_SQL_EMAIL_GET,           /* account, id -> id, blob, thread, size, received, keywords */
     JM_SQL_EMAIL_MAILBOXES,     /* account, email -> mailbox */
     JM_SQL_EMAIL_IDS,           /* account, limit -> id */
@@ -116,6 +116,9 @@ typedef enum {
     JM_QF_KEY_TEXT_ORDER,       /* the sort key and tie of FROM_TEXT: receivedAt */
     JM_QF_KEY_RECEIVED, JM_QF_KEY_RECEIVED_MB, JM_QF_KEY_SIZE, JM_QF_KEY_FROM,
     JM_QF_KEY_TO, JM_QF_KEY_SUBJECT, JM_QF_KEY_SENT,
+    /* the same keys as written (case kept), for the collations other than
+     * i;unicode-casemap, whose keys (above) are folded at store time */
+    JM_QF_KEY_FROM_RAW, JM_QF_KEY_TO_RAW, JM_QF_KEY_SUBJECT_RAW,
     JM_QF_TIE, JM_QF_TIE_MB,    /* the last sort key: id */
     JM_QF_ASC, JM_QF_DESC, JM_QF_ORDER_BY,
     JM_QF_LIMIT,                /* limit, offset */

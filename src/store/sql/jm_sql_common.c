@@ -95,7 +95,7 @@ const char *const jm_sql_common[JM_SQL__COUNT] = {
     [JM_SQL_EMAIL_SET_COLS] = "UPDATE jm_emails SET subject = %s, sort_subject = %s,"
         " thread_subject = %s, from_sort = %s, to_sort = %s, from_text = %s,"
         " to_text = %s, cc_text = %s, bcc_text = %s, sent_at = %lld,"
-        " has_attachment = %lld, preview = %s, indexed = 1"
+        " has_attachment = %lld, preview = %s, from_key = %s, to_key = %s, indexed = 1"
         " WHERE account_id = %s AND id = %s",
     [JM_SQL_EMAIL_GET] = "SELECT id, blob_id, thread_id, size, received_at, keywords"
         " FROM jm_emails WHERE account_id = %s AND id = %s",
@@ -163,6 +163,9 @@ const char *const jm_sql_qfrag_common[JM_QF__COUNT] = {
     [JM_QF_KEY_FROM] = "e.from_sort",
     [JM_QF_KEY_TO] = "e.to_sort",
     [JM_QF_KEY_SUBJECT] = "e.sort_subject",
+    [JM_QF_KEY_FROM_RAW] = "e.from_key",
+    [JM_QF_KEY_TO_RAW] = "e.to_key",
+    [JM_QF_KEY_SUBJECT_RAW] = "e.thread_subject",
     [JM_QF_KEY_SENT] = "e.sent_at",
     [JM_QF_TIE] = "e.id",
     [JM_QF_TIE_MB] = "m.email_id",

@@ -116,12 +116,15 @@ static const char *const v3[] = {
     " SELECT e.account_id, e.id, k FROM jm_emails e, jsonb_object_keys(e.keywords::jsonb) k",
     NULL
 };
-/* Version 3 -> 4: the header filter (see jm_sql_sqlite3.c). Every email is
- * indexed again at startup, which fills jm_email_headers. */
+/* Version 3 -> 4: the header filter and the sort keys as written (see
+ * jm_sql_sqlite3.c). Every email is indexed again at startup, which fills
+ * both. */
 static const char *const v4[] = {
     "CREATE TABLE jm_email_headers (account_id TEXT NOT NULL, email_id TEXT NOT NULL,"
     " seq INTEGER NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,"
     " PRIMARY KEY (account_id, email_id, seq))",
+    "ALTER TABLE jm_emails ADD COLUMN from_key TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE jm_emails ADD COLUMN to_key TEXT NOT NULL DEFAULT ''",
     "UPDATE jm_emails SET indexed = 0",
     NULL
 };
@@ -195,9 +198,9 @@ const jm_sql_dialect_t jm_sql_pgsql = {
         [JM_SQL_EMAIL_INSERT] = "INSERT INTO jm_emails (account_id, id, blob_id, thread_id, size,"
             " received_at, keywords, seen, unread, subject, sort_subject,"
             " thread_subject, from_sort, to_sort, from_text, to_text, cc_text,"
-            " bcc_text, sent_at, has_attachment, preview, indexed) VALUES (%s,"
-            " %s, %s, %s, %lld, %lld, %s, %lld, %lld, %s, %s, %s, %s, %s, %s,"
-            " %s, %s, %s, %lld, %lld, %s, 1)",
+            " bcc_text, sent_at, has_attachment, preview, from_key, to_key, indexed)"
+            " VALUES (%s, %s, %s, %s, %lld, %lld, %s, %lld, %lld, %s, %s, %s, %s, %s,"
+            " %s, %s, %s, %s, %lld, %lld, %s, %s, %s, 1)",
         [JM_SQL_EMAIL_FTS_INSERT] = "UPDATE jm_emails SET fts = setweight(to_tsvector('simple', "
             FOLD("%s") "), 'A') || setweight(to_tsvector('simple', " FOLD("%s") "), 'B') ||"
             " setweight(to_tsvector('simple', " FOLD("%s || ' ' || %s || ' ' || %s") "),"
@@ -217,10 +220,9 @@ const jm_sql_dialect_t jm_sql_pgsql = {
         [JM_QF_HEADER_VALUE] = "EXISTS (SELECT 1 FROM jm_email_headers h WHERE"
             " h.account_id = e.account_id AND h.email_id = e.id AND h.name = %s"
             " AND strpos(h.value, %s) > 0)",
-        /* lower() follows the database's LC_CTYPE (Unicode-aware unless
-         * it is C); the folded values compare as octets */
-        [JM_QF_COLL_UNICODE_PRE] = "lower(",
-        [JM_QF_COLL_UNICODE_POST] = ")",
+        /* i;unicode-casemap keys are folded at store time (RFC 5051:
+         * casefold + NFKD) and compare as octets, whatever the locale;
+         * i;ascii-casemap folds A-Z only, on the keys as written */
         [JM_QF_COLL_UNICODE_ORDER] = " COLLATE \"C\"",
         [JM_QF_COLL_ASCII_PRE] = "translate(",
         [JM_QF_COLL_ASCII_POST] = ", 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')",

@@ -265,6 +265,8 @@ static const char *const v3[] = {
  *    receivedAt stops after its window instead of sorting every match.
  *  - The FTS5 table gets the account as a column, so a search reads only
  *    the account's matches.
+ *  - from_key/to_key: the from/to sort keys as written, for the collations
+ *    other than i;unicode-casemap (from_sort/to_sort are folded).
  * Every email is indexed again at startup (indexed = 0: jm_email_reindex_pending),
  * which fills both tables. */
 static const char *const v4[] = {
@@ -276,6 +278,8 @@ static const char *const v4[] = {
     " + ROW_NUMBER() OVER (PARTITION BY received_at ORDER BY rowid) - 1 AS k"
     " FROM jm_emails) r WHERE jm_emails.rowid = r.rid",
     "CREATE UNIQUE INDEX jm_emails_by_num ON jm_emails (num)",
+    "ALTER TABLE jm_emails ADD COLUMN from_key TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE jm_emails ADD COLUMN to_key TEXT NOT NULL DEFAULT ''",
     "DROP TABLE jm_email_fts",
     "CREATE VIRTUAL TABLE jm_email_fts USING fts5(account, subject, from_, to_, cc, bcc,"
     " body, tokenize = 'unicode61 remove_diacritics 2')",
@@ -316,11 +320,11 @@ const jm_sql_dialect_t jm_sql_sqlite3 = {
         [JM_SQL_EMAIL_INSERT] = "INSERT INTO jm_emails (account_id, id, blob_id, thread_id, size,"
             " received_at, keywords, seen, unread, subject, sort_subject,"
             " thread_subject, from_sort, to_sort, from_text, to_text, cc_text,"
-            " bcc_text, sent_at, has_attachment, preview, indexed, num)"
+            " bcc_text, sent_at, has_attachment, preview, from_key, to_key, indexed, num)"
             " SELECT v.*, 1, (SELECT COALESCE(MAX(num) + 1, v.r * 1048576) FROM jm_emails"
             " WHERE num >= v.r * 1048576 AND num < (v.r + 1) * 1048576) FROM (SELECT"
             " %s, %s, %s, %s, %lld, %lld AS r, %s, %lld, %lld, %s, %s, %s, %s, %s,"
-            " %s, %s, %s, %s, %lld, %lld, %s) v",
+            " %s, %s, %s, %s, %lld, %lld, %s, %s, %s) v",
         [JM_SQL_EMAIL_FTS_INSERT] = "INSERT INTO jm_email_fts (rowid, account, subject, from_,"
             " to_, cc, bcc, body) SELECT num, account_id, %s, %s, %s, %s, %s, %s"
             " FROM jm_emails WHERE account_id = %s AND id = %s",
@@ -337,9 +341,10 @@ const jm_sql_dialect_t jm_sql_sqlite3 = {
     .select_once = sqlite_select_once,
     .qfrag = {
         [JM_QF_TEXT_TERM] = "%s",
-        /* NOCASE folds ASCII only: i;unicode-casemap is approximated (the
-         * sort columns hold what the indexer stored) */
-        [JM_QF_COLL_UNICODE_ORDER] = " COLLATE NOCASE",
+        /* i;unicode-casemap keys are folded at store time (RFC 5051:
+         * casefold + NFKD) and compare as octets; NOCASE folds ASCII only,
+         * which is i;ascii-casemap on the keys as written */
+        [JM_QF_COLL_UNICODE_ORDER] = " COLLATE BINARY",
         [JM_QF_COLL_ASCII_ORDER] = " COLLATE NOCASE",
         [JM_QF_COLL_OCTET_ORDER] = " COLLATE BINARY",
         [JM_QF_NUM1_PRE] = "(CASE WHEN substr(",
