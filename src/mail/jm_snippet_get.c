@@ -156,7 +156,6 @@ static const char *highlight(const char *text, apr_hash_t *words, apr_pool_t *p)
 /* The arguments (until the shared framework parses them); 0 + error. */
 static int parse_snippet_args(jm_call_t *call, const jm_sq_filter_t **pf, json_t **pids)
 {
-    jm_eq_error_t err;
     const char *k;
     json_t *v, *ids = json_object_get(call->args, "emailIds");
     size_t i;
@@ -184,9 +183,8 @@ static int parse_snippet_args(jm_call_t *call, const jm_sq_filter_t **pf, json_t
                       call->ctx->limits->max_objects_in_get);
         return 0;
     }
-    if (!jm_email_filter_parse(pf, json_object_get(call->args, "filter"), &err,
-                               call->pool)) {
-        jm_call_error(call, err.type, "%s", err.description);
+    /* §5.1: the filter is Email/query's, with its errors */
+    if (!jm_email_query_filter(pf, call, json_object_get(call->args, "filter"))) {
         return 0;
     }
     *pids = ids;

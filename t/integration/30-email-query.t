@@ -188,6 +188,46 @@ is($nn eq 'error' && $snip->{type}, 'unsupportedFilter', 'SearchSnippet/get: unk
 ($nn, $snip) = one('SearchSnippet/get', { });
 is($nn eq 'error' && $snip->{type}, 'invalidArguments', 'SearchSnippet/get without emailIds');
 
+# SearchSnippet/get reads its filter as Email/query does (RFC 8621 §5.1):
+# a nested AND/OR/NOT tree marks the words outside NOT
+($nn, $snip) = one('SearchSnippet/get', { emailIds => [$E[2]], filter => {
+    operator => 'AND', conditions => [
+        { inMailbox => $MB{inbox} },
+        { operator => 'OR', conditions => [
+            { subject => 'test' },
+            { operator => 'NOT', conditions => [{ subject => 'query' }] } ] } ] } });
+is($nn, 'SearchSnippet/get', 'nested AND/OR/NOT filter: SearchSnippet/get');
+is($snip->{list} && $snip->{list}[0]{subject}, 'Query <mark>test</mark> 2',
+   'nested filter: the OR branch\'s word is marked, the NOT branch\'s is not');
+my %snip_bad = (
+    'bad operator'                  => [{ operator => 'XOR', conditions => [] }, 'invalidArguments'],
+    'operator not a string'         => [{ operator => 1, conditions => [] }, 'invalidArguments'],
+    'conditions not an array'       => [{ operator => 'AND', conditions => {} }, 'invalidArguments'],
+    'conditions missing'            => [{ operator => 'OR' }, 'invalidArguments'],
+    'FilterOperator extra member'   => [{ operator => 'AND', conditions => [], text => 'x' },
+                                        'invalidArguments'],
+    'condition not an object'       => [{ operator => 'AND', conditions => [5] }, 'invalidArguments'],
+    'filter an array'               => [[], 'invalidArguments'],
+    'nested unknown property'       => [{ operator => 'AND', conditions => [
+                                          { operator => 'NOT', conditions => [{ color => 1 }] }] },
+                                        'unsupportedFilter'],
+    'nested bad value'              => [{ operator => 'OR', conditions => [{ minSize => -1 }] },
+                                        'invalidArguments'],
+    'nested header filter'          => [{ operator => 'OR', conditions => [{ header => ['X-Spam'] }] },
+                                        'unsupportedFilter'],
+);
+for my $name (sort keys %snip_bad) {
+    my ($filter, $type) = @{ $snip_bad{$name} };
+    my ($n2, $a2) = one('SearchSnippet/get', { emailIds => [$E[0]], filter => $filter });
+    is($n2 eq 'error' && $a2->{type}, $type, "SearchSnippet/get, $name: $type");
+}
+{
+    my $deep = { subject => 'test' };
+    $deep = { operator => 'NOT', conditions => [$deep] } for 1 .. 12;
+    my ($n2, $a2) = one('SearchSnippet/get', { emailIds => [$E[0]], filter => $deep });
+    is($n2 eq 'error' && $a2->{type}, 'unsupportedFilter', 'SearchSnippet/get, too deep: unsupportedFilter');
+}
+
 # errors
 my %bad = (
     'unknown argument'          => [{ bogus => 1 }, 'invalidArguments'],
