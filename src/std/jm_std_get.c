@@ -44,6 +44,7 @@ static int parse_ids(jm_get_t *get, json_t *ids)
     }
     get->ids = apr_array_make(call->pool, (int)json_array_size(ids) + 1,
                               sizeof(const char *));
+    get->given = apr_hash_make(call->pool);
     json_array_foreach(ids, i, v) {
         const char *given = json_string_value(v);
         const char *id = jm_call_resolve_id(call, given);
@@ -57,6 +58,9 @@ static int parse_ids(jm_get_t *get, json_t *ids)
         if (!apr_hash_get(seen, id, APR_HASH_KEY_STRING)) {
             apr_hash_set(seen, id, APR_HASH_KEY_STRING, "");
             APR_ARRAY_PUSH(get->ids, const char *) = id;
+            if (given[0] == '#') {
+                apr_hash_set(get->given, id, APR_HASH_KEY_STRING, given);
+            }
         }
     }
     return 1;
@@ -112,7 +116,10 @@ static apr_status_t collect(jm_get_t *get, json_t *got)
                                                              get->want));
         }
         else {
-            json_array_append_new(get->not_found, json_string(id));
+            /* answered as asked: a "#creationId" whose object is gone
+             * (destroyed later in the request) stays "#creationId" */
+            const char *as = apr_hash_get(get->given, id, APR_HASH_KEY_STRING);
+            json_array_append_new(get->not_found, json_string(as ? as : id));
         }
     }
     return APR_SUCCESS;

@@ -44,6 +44,7 @@ struct jm_get_t {
     const jm_get_type_t *type;
     void *baton;                  /**< the type's, passed through */
     apr_array_header_t *ids;      /**< resolved, unique (const char *); NULL: all */
+    apr_hash_t *given;            /**< resolved id → "#creationId" it was asked as */
     apr_hash_t *want;             /**< "properties"; NULL: the defaults */
     const char *state;
     json_t *list;                 /**< owned by call->pool */

@@ -546,6 +546,13 @@ static void test_get_hooks(void)
     jm_std_get(call, &tag_get, &s);
     is_str(err_type(call), "invalidArguments", "get hooks: an unknown argument");
     ok(err_desc(call) && strstr(err_desc(call), "levels"), "get hooks: ... is named");
+
+    /* a creation id whose object is gone again is answered as asked */
+    json_object_set_new(created_ids, "gone1", json_string("Tgone"));
+    call = do_get(&s, "{" ACC ",\"ids\":[\"#gone1\",\"Tgone\",\"Ta\"],"
+                  "\"properties\":[\"id\"]}");
+    is_str(res(call, "notFound"), "[\"#gone1\"]", "get: notFound keeps \"#creationId\"");
+    is_str(res(call, "list"), "[{\"id\":\"Ta\"}]", "get: ... and the rest is answered");
 }
 
 static void test_get(void)
