@@ -1,4 +1,5 @@
-/* Email FilterCondition, filter tree and Comparators from JSON. */
+/* Email FilterCondition and Comparators from JSON (the filter tree is
+ * std's: src/std/jm_std_query.c). */
 #include <stdarg.h>
 #include <string.h>
 #include <apr_strings.h>
@@ -302,12 +303,6 @@ int jm_email_filter_condition(const void **pcond, const json_t *obj,
     return 1;
 }
 
-typedef struct {
-    int nodes, terms;
-    jm_eq_error_t *err;
-    apr_pool_t *p;
-} tree_ctx_t;
-
 int jm_email_cond_terms(const jm_email_cond_t *c)
 {
     int i, n = 0;
@@ -316,88 +311,6 @@ int jm_email_cond_terms(const jm_email_cond_t *c)
         n += c->text[i] ? c->text[i]->nelts : 0;
     }
     return n;
-}
-
-static int parse_node(const jm_sq_filter_t **pf, const json_t *v, const char *path,
-                      int depth, tree_ctx_t *t)
-{
-    jm_sq_filter_t *f = apr_pcalloc(t->p, sizeof(*f));
-    const json_t *op, *conds, *x;
-    const char *k, *o;
-    size_t i;
-
-    if (!json_is_object(v)) {
-        return fail(t->err, "invalidArguments", t->p, "%s must be a FilterOperator or"
-                    " a FilterCondition.", path);
-    }
-    if (++t->nodes > JM_SQ_FILTER_MAX_NODES || depth > JM_SQ_FILTER_MAX_DEPTH) {
-        return fail(t->err, "unsupportedFilter", t->p, "The filter is too complex"
-                    " (at most %d operators and conditions, %d levels deep).",
-                    JM_SQ_FILTER_MAX_NODES, JM_SQ_FILTER_MAX_DEPTH);
-    }
-    op = json_object_get(v, "operator");
-    if (!op) {
-        const void *c;
-        if (!jm_email_filter_condition(&c, v, path, t->err, t->p)) {
-            return 0;
-        }
-        f->op = JM_SQ_COND;
-        f->cond = c;
-        if ((t->terms += jm_email_cond_terms(c)) > JM_SQ_FILTER_MAX_TERMS) {
-            return fail(t->err, "unsupportedFilter", t->p, "The filter has more than"
-                        " %d search terms.", JM_SQ_FILTER_MAX_TERMS);
-        }
-        *pf = f;
-        return 1;
-    }
-    o = json_string_value(op);
-    if (o && !strcmp(o, "AND")) {
-        f->op = JM_SQ_AND;
-    }
-    else if (o && !strcmp(o, "OR")) {
-        f->op = JM_SQ_OR;
-    }
-    else if (o && !strcmp(o, "NOT")) {
-        f->op = JM_SQ_NOT;
-    }
-    else {
-        return fail(t->err, "invalidArguments", t->p, "%s/operator must be \"AND\","
-                    " \"OR\" or \"NOT\".", path);
-    }
-    json_object_foreach((json_t *)v, k, x) {
-        if (strcmp(k, "operator") && strcmp(k, "conditions")) {
-            return fail(t->err, "invalidArguments", t->p, "%s: a FilterOperator has no"
-                        " property \"%s\".", path, k);
-        }
-    }
-    conds = json_object_get(v, "conditions");
-    if (!json_is_array(conds)) {
-        return fail(t->err, "invalidArguments", t->p, "%s/conditions must be an array.",
-                    path);
-    }
-    f->children = apr_array_make(t->p, json_array_size(conds), sizeof(jm_sq_filter_t *));
-    json_array_foreach(conds, i, x) {
-        const jm_sq_filter_t *child;
-        if (!parse_node(&child, x, apr_psprintf(t->p, "%s/conditions/%lu", path,
-                                                (unsigned long)i), depth + 1, t)) {
-            return 0;
-        }
-        APR_ARRAY_PUSH(f->children, const jm_sq_filter_t *) = child;
-    }
-    *pf = f;
-    return 1;
-}
-
-int jm_email_filter_parse(const jm_sq_filter_t **pf, const json_t *filter,
-                          jm_eq_error_t *err, apr_pool_t *p)
-{
-    tree_ctx_t t = { 0, 0, err, p };
-
-    *pf = NULL;
-    if (!filter || json_is_null(filter)) {
-        return 1;
-    }
-    return parse_node(pf, filter, "filter", 1, &t);
 }
 
 int jm_email_comparator(jm_sort_t *s, const json_t *obj, const char *path,

@@ -1,8 +1,9 @@
 /* Email/query's filter and sort arguments (RFC 8621 §4.4.1, §4.4.2; RFC
  * 8620 §5.5) from JSON into the store's query types. The per-condition and
  * per-comparator parsers have the shape a generic /query framework calls
- * per data type; jm_email_filter_parse and jm_email_sort_parse do the
- * whole arguments until that framework exists. */
+ * per data type; the filter tree is std's (jm_query_parse_filter, through
+ * jm_email_query_filter for callers outside /query); jm_email_sort_parse
+ * does the whole sort argument. */
 #ifndef JM_EMAIL_FILTER_H
 #define JM_EMAIL_FILTER_H
 
@@ -10,6 +11,7 @@
 #include <apr_tables.h>
 #include "core/jm_json.h"
 #include "store/jm_store_query.h"
+#include "core/jm_request.h"
 
 /** Why an argument was refused: a method-level error type
  *  ("invalidArguments", "unsupportedFilter", "unsupportedSort") and text
@@ -32,11 +34,14 @@ int jm_email_filter_condition(const void **pcond, const json_t *obj,
                               const char *path, jm_eq_error_t *err,
                               apr_pool_t *p);
 
-/** The whole "filter" argument (FilterOperator | FilterCondition | null:
- *  *pf NULL), at most JM_SQ_FILTER_MAX_DEPTH deep, JM_SQ_FILTER_MAX_NODES nodes
- *  and JM_SQ_FILTER_MAX_TERMS search phrases (beyond: unsupportedFilter). */
-int jm_email_filter_parse(const jm_sq_filter_t **pf, const json_t *filter,
-                          jm_eq_error_t *err, apr_pool_t *p);
+/** A "filter" argument of Email (FilterOperator | FilterCondition | null:
+ *  *pf NULL) as Email/query reads its own (mail/jm_email_query.c: std's
+ *  tree parser with jm_email_filter_condition, the same depth, node and
+ *  JM_SQ_FILTER_MAX_TERMS bounds), as the store's tree. For
+ *  SearchSnippet/get (RFC 8621 §5.1). 0 with call->error set
+ *  (invalidArguments or unsupportedFilter). */
+int jm_email_query_filter(const jm_sq_filter_t **pf, jm_call_t *call,
+                          json_t *filter);
 
 /** One Comparator (§4.4.2) into *s: unknown property or collation ->
  *  unsupportedSort; a bad value, an unknown member or a keyword sort

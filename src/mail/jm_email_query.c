@@ -191,6 +191,25 @@ static const jm_query_type_t email_query_type = {
     0, JM_SQ_FILTER_MAX_DEPTH, 0
 };
 
+int jm_email_query_filter(const jm_sq_filter_t **pf, jm_call_t *call,
+                          json_t *filter)
+{
+    jm_query_t q;
+    int terms = 0;
+
+    *pf = NULL;
+    jm_query_init(&q, call, &email_query_type, NULL);
+    if (!jm_query_parse_filter(&q, filter)) {
+        return 0;
+    }
+    if (q.filter && !(*pf = store_filter(q.filter, &terms, call->pool))) {
+        jm_call_error(call, "unsupportedFilter", "The filter has more than %d search "
+                      "terms.", JM_SQ_FILTER_MAX_TERMS);
+        return 0;
+    }
+    return 1;
+}
+
 /* RFC 8621 §4.4 on the standard /query (src/std): arguments, filter tree,
  * comparators and window are the framework's; the store runs one SQL
  * query per question with the window pushed down. */

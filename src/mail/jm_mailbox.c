@@ -130,7 +130,7 @@ static apr_status_t get_fetch(jm_get_t *get, const apr_array_header_t *ids,
 }
 
 static const jm_get_type_t get_type = {
-    "Mailbox", mailbox_props, NULL, get_state, get_fetch, 0, 0
+    "Mailbox", mailbox_props, NULL, get_state, get_fetch, 0, 0, NULL, NULL
 };
 
 apr_status_t jm_mailbox_get(jm_call_t *call)

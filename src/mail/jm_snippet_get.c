@@ -156,7 +156,6 @@ static const char *highlight(const char *text, apr_hash_t *words, apr_pool_t *p)
 /* The arguments (until the shared framework parses them); 0 + error. */
 static int parse_snippet_args(jm_call_t *call, const jm_sq_filter_t **pf, json_t **pids)
 {
-    jm_eq_error_t err;
     const char *k;
     json_t *v, *ids = json_object_get(call->args, "emailIds");
     size_t i;
@@ -184,34 +183,12 @@ static int parse_snippet_args(jm_call_t *call, const jm_sq_filter_t **pf, json_t
                       call->ctx->limits->max_objects_in_get);
         return 0;
     }
-    if (!jm_email_filter_parse(pf, json_object_get(call->args, "filter"), &err,
-                               call->pool)) {
-        jm_call_error(call, err.type, "%s", err.description);
+    /* §5.1: the filter is Email/query's, with its errors */
+    if (!jm_email_query_filter(pf, call, json_object_get(call->args, "filter"))) {
         return 0;
     }
     *pids = ids;
     return 1;
-}
-
-/* Whether the filter has a condition the store cannot run (the same answer
- * Email/query gives). */
-static const char *unsupported(const jm_sq_filter_t *f)
-{
-    int i;
-    const char *why;
-
-    if (!f) {
-        return NULL;
-    }
-    if (f->op == JM_SQ_COND) {
-        return f->cond->header_name ? "The \"header\" filter is not supported." : NULL;
-    }
-    for (i = 0; i < f->children->nelts; i++) {
-        if ((why = unsupported(APR_ARRAY_IDX(f->children, i, const jm_sq_filter_t *)))) {
-            return why;
-        }
-    }
-    return NULL;
 }
 
 apr_status_t jm_snippet_get(jm_call_t *call)
@@ -222,15 +199,11 @@ apr_status_t jm_snippet_get(jm_call_t *call)
     apr_hash_t *subj_words = apr_hash_make(call->pool);
     apr_hash_t *body_words = apr_hash_make(call->pool);
     apr_pool_t *sp;
-    const char *why;
     apr_status_t rv = APR_SUCCESS;
     size_t i;
 
     if (!parse_snippet_args(call, &f, &ids)) {
         return APR_SUCCESS;
-    }
-    if ((why = unsupported(f))) {
-        return jm_call_error(call, "unsupportedFilter", "%s", why);
     }
     collect(subj_words, f, JM_TEXT_SUBJECT, call->pool);
     collect(body_words, f, JM_TEXT_BODY, call->pool);

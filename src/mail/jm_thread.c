@@ -56,7 +56,7 @@ static apr_status_t fetch(jm_get_t *get, const apr_array_header_t *ids,
 /* ids null would list every thread of the account: refused as
  * requestTooLarge, which RFC 8620 §5.1 allows ("if this is supported") */
 static const jm_get_type_t thread_get = {
-    "Thread", thread_props, NULL, state, fetch, JM_GET_NO_ALL, 0
+    "Thread", thread_props, NULL, state, fetch, JM_GET_NO_ALL, 0, NULL, NULL
 };
 
 apr_status_t jm_thread_get(jm_call_t *call)

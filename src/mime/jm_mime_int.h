@@ -1,5 +1,5 @@
-/* GMime-level internals shared by jm_mime.c (build), jm_mime_read.c,
- * jm_mime_headers.c and jm_smime.c. Not for other callers: the public
+/* GMime-level internals shared by the build side (jm_mime_build_int.h),
+ * jm_mime_read.c, jm_mime_headers.c and jm_smime.c. Not for other callers: the public
  * contracts are jm_mime.h and, for reading, jm_mime_read.h.
  */
 #ifndef JM_MIME_INT_H

@@ -12,6 +12,9 @@ static const jm_arg_t get_args[] = {
 
 int jm_get_wants(const jm_get_t *get, const char *prop)
 {
+    if (!jm_prop_find(get->type->props, prop)) {
+        return get->want && apr_hash_get(get->want, prop, APR_HASH_KEY_STRING);
+    }
     return jm_prop_wanted(get->type->props, get->want, prop);
 }
 
@@ -41,6 +44,7 @@ static int parse_ids(jm_get_t *get, json_t *ids)
     }
     get->ids = apr_array_make(call->pool, (int)json_array_size(ids) + 1,
                               sizeof(const char *));
+    get->given = apr_hash_make(call->pool);
     json_array_foreach(ids, i, v) {
         const char *given = json_string_value(v);
         const char *id = jm_call_resolve_id(call, given);
@@ -54,6 +58,9 @@ static int parse_ids(jm_get_t *get, json_t *ids)
         if (!apr_hash_get(seen, id, APR_HASH_KEY_STRING)) {
             apr_hash_set(seen, id, APR_HASH_KEY_STRING, "");
             APR_ARRAY_PUSH(get->ids, const char *) = id;
+            if (given[0] == '#') {
+                apr_hash_set(get->given, id, APR_HASH_KEY_STRING, given);
+            }
         }
     }
     return 1;
@@ -71,9 +78,10 @@ int jm_get_parse(jm_get_t *get, jm_call_t *call, const jm_get_type_t *type,
     get->list = jm_json_own(call->pool, json_array());
     get->not_found = jm_json_own(call->pool, json_array());
     if (!jm_args_check(call, get_args, type->extra_args)
-        || !jm_prop_parse_list(&get->want, call, type->props,
+        || !jm_prop_parse_list(&get->want, call, type->props, type->extra_props,
                                jm_args_get(call, "properties"), "properties",
-                               type->name)) {
+                               type->name)
+        || (type->read_args && !type->read_args(get))) {
         return 0;
     }
     ids = jm_args_get(call, "ids");
@@ -108,7 +116,10 @@ static apr_status_t collect(jm_get_t *get, json_t *got)
                                                              get->want));
         }
         else {
-            json_array_append_new(get->not_found, json_string(id));
+            /* answered as asked: a "#creationId" whose object is gone
+             * (destroyed later in the request) stays "#creationId" */
+            const char *as = apr_hash_get(get->given, id, APR_HASH_KEY_STRING);
+            json_array_append_new(get->not_found, json_string(as ? as : id));
         }
     }
     return APR_SUCCESS;
@@ -128,7 +139,8 @@ static apr_status_t fetch_all(jm_get_t *get, json_t *got)
         if (limit > max + 1 - have) {
             limit = max + 1 - have;
         }
-        if ((rv = get->type->fetch(get, NULL, have, after, limit, got)) != APR_SUCCESS) {
+        if ((rv = get->type->fetch(get, NULL, have, after, limit, got)) != APR_SUCCESS
+            || call->error) {
             return rv;
         }
         if (json_array_size(got) > max) {
@@ -159,13 +171,11 @@ apr_status_t jm_get_run(jm_get_t *get)
                                  get->type->name);
         }
         rv = fetch_all(get, got);
-        if (rv != APR_SUCCESS || get->call->error) {
-            return rv;
-        }
     }
-    else if (get->ids->nelts > 0
-             && (rv = get->type->fetch(get, get->ids, 0, NULL,
-                                       (apr_size_t)get->ids->nelts, got)) != APR_SUCCESS) {
+    else if (get->ids->nelts > 0) {
+        rv = get->type->fetch(get, get->ids, 0, NULL, (apr_size_t)get->ids->nelts, got);
+    }
+    if (rv != APR_SUCCESS || get->call->error) {
         return rv;
     }
     return collect(get, got);

@@ -20,6 +20,11 @@ typedef apr_status_t jm_get_fetch_fn(jm_get_t *get, const apr_array_header_t *id
                                      apr_size_t offset, const char *after,
                                      apr_size_t limit, json_t *list);
 
+/** Read the type's own arguments (extra_args, already checked for their
+ *  types) once "properties" is parsed, before ids are; further checks of
+ *  their values belong here. 0 with call->error set on bad input. */
+typedef int jm_get_args_fn(jm_get_t *get);
+
 #define JM_GET_NO_ALL 0x1   /**< ids null is requestTooLarge: no listing */
 
 typedef struct {
@@ -30,6 +35,8 @@ typedef struct {
     jm_get_fetch_fn *fetch;
     unsigned flags;
     apr_size_t batch;             /**< objects per listing fetch; 0: all at once */
+    jm_prop_name_fn *extra_props; /**< names beyond props, or NULL */
+    jm_get_args_fn *read_args;    /**< for extra_args, or NULL */
 } jm_get_type_t;
 
 struct jm_get_t {
@@ -37,6 +44,7 @@ struct jm_get_t {
     const jm_get_type_t *type;
     void *baton;                  /**< the type's, passed through */
     apr_array_header_t *ids;      /**< resolved, unique (const char *); NULL: all */
+    apr_hash_t *given;            /**< resolved id → "#creationId" it was asked as */
     apr_hash_t *want;             /**< "properties"; NULL: the defaults */
     const char *state;
     json_t *list;                 /**< owned by call->pool */
@@ -46,14 +54,16 @@ struct jm_get_t {
 /** Parse the arguments; 0 with call->error set on bad input. */
 int jm_get_parse(jm_get_t *get, jm_call_t *call, const jm_get_type_t *type,
                  void *baton);
-/** Fetch and project; may set call->error (requestTooLarge). */
+/** Fetch and project; may set call->error (requestTooLarge; the fetch
+ *  callback may set one too, and nothing is projected then). */
 apr_status_t jm_get_run(jm_get_t *get);
 /** call->result = {accountId, state, list, notFound}. */
 void jm_get_reply(jm_get_t *get);
 /** All three. */
 apr_status_t jm_std_get(jm_call_t *call, const jm_get_type_t *type, void *baton);
 
-/** For the fetch callback: whether prop is asked (id always is). */
+/** For the fetch callback: whether prop is asked (id always is; a name
+ *  beyond the table only when "properties" lists it). */
 int jm_get_wants(const jm_get_t *get, const char *prop);
 
 #endif

@@ -181,8 +181,9 @@ int jm_prop_check(const jm_prop_t *prop, const json_t *v, jm_path_t *path)
 }
 
 int jm_prop_parse_list(apr_hash_t **pwant, jm_call_t *call,
-                       const jm_prop_t *table, const json_t *v,
-                       const char *argname, const char *type_name)
+                       const jm_prop_t *table, jm_prop_name_fn *extra,
+                       const json_t *v, const char *argname,
+                       const char *type_name)
 {
     apr_hash_t *want;
     json_t *e;
@@ -204,7 +205,8 @@ int jm_prop_parse_list(apr_hash_t **pwant, jm_call_t *call,
                           argname, (unsigned long)i);
             return 0;
         }
-        if (!jm_prop_find(table, json_string_value(e))) {
+        if (!jm_prop_find(table, json_string_value(e))
+            && !(extra && extra(json_string_value(e), call->pool))) {
             jm_call_error(call, "invalidArguments", "%s/%lu: unknown %s property "
                           "\"%s\".", argname, (unsigned long)i, type_name,
                           json_string_value(e));
@@ -237,10 +239,20 @@ json_t *jm_prop_project(const json_t *obj, const jm_prop_t *table,
     json_t *out = json_object(), *v;
     const jm_prop_t *p;
 
+    apr_hash_index_t *hi;
+
     for (p = table; p->name; p++) {
         if (jm_prop_wanted(table, want, p->name)
             && (v = json_object_get(obj, p->name)) != NULL) {
             json_object_set(out, p->name, v);
+        }
+    }
+    /* names outside the table got into want only through the type's
+     * jm_prop_name_fn */
+    for (hi = want ? apr_hash_first(NULL, want) : NULL; hi; hi = apr_hash_next(hi)) {
+        const char *name = apr_hash_this_key(hi);
+        if (!jm_prop_find(table, name) && (v = json_object_get(obj, name)) != NULL) {
+            json_object_set(out, name, v);
         }
     }
     return out;

@@ -54,18 +54,26 @@ int jm_ptype_check(jm_ptype_t type, const json_t *v, jm_path_t *path);
  *  path/prop->name on failure. 1 if valid. */
 int jm_prop_check(const jm_prop_t *prop, const json_t *v, jm_path_t *path);
 
+/** Property names a type knows beyond its table (a family no table can
+ *  list, such as Email's header:Name:form, RFC 8621 §4.1.3): 1 if name is
+ *  one of them. */
+typedef int jm_prop_name_fn(const char *name, apr_pool_t *p);
+
 /** The "properties" argument of /get (§5.1): v NULL or null gives *pwant
- *  NULL (the defaults); otherwise a set of the names. An unknown name or a
- *  non-string sets invalidArguments naming it and returns 0. */
+ *  NULL (the defaults); otherwise a set of the names. A name neither in
+ *  table nor accepted by extra (may be NULL), or a non-string, sets
+ *  invalidArguments naming it and returns 0. */
 int jm_prop_parse_list(apr_hash_t **pwant, jm_call_t *call,
-                       const jm_prop_t *table, const json_t *v,
-                       const char *argname, const char *type_name);
+                       const jm_prop_t *table, jm_prop_name_fn *extra,
+                       const json_t *v, const char *argname,
+                       const char *type_name);
 
 /** Whether prop is returned for want (NULL: the DEFAULT_GET ones). */
 int jm_prop_wanted(const jm_prop_t *table, apr_hash_t *want, const char *name);
 
 /** A new object with only the wanted properties of obj (ALWAYS_GET ones
- *  always); obj is not changed. */
+ *  always, and names of want outside the table: the type's extra names);
+ *  obj is not changed. */
 json_t *jm_prop_project(const json_t *obj, const jm_prop_t *table,
                         apr_hash_t *want);
 

@@ -283,6 +283,104 @@ subtest 'creation id and result references in later calls' => sub {
               '"#k1" resolves through the request\'s createdIds');
 };
 
+# ---- Email/get arguments (RFC 8621 §4.2 on RFC 8620 §5.1) -----------------------------------------
+
+subtest 'Email/get arguments: good and bad' => sub {
+    my $id = $c && $c->{id};
+    my $get = sub {
+        my ($args) = @_;
+        my $r = call([['Email/get', { accountId => $ACCT, %$args }, 'g']]);
+        my $resp = JMAPTest->response_for($r, 'g');
+        return $resp || ['none', {}];
+    };
+    my $err = sub {
+        my ($args, $type, $like, $name) = @_;
+        my $resp = $get->($args);
+        is($resp->[0], 'error', "$name: an error");
+        is($resp->[1]{type}, $type, "$name: $type");
+        like($resp->[1]{description} // '', $like, "$name: the description names it");
+    };
+    $err->({ ids => [$id], frobnicate => 1 }, 'invalidArguments', qr/frobnicate/,
+           'unknown argument');
+    $err->({ ids => [$id], properties => ['subject', 'nosuch'] }, 'invalidArguments',
+           qr/nosuch/, 'unknown property');
+    # names are checked before anything is read: also with no ids at all
+    $err->({ ids => [], properties => ['nosuch'] }, 'invalidArguments', qr/nosuch/,
+           'unknown property with empty ids');
+    $err->({ ids => [$id], properties => ['header:Subject:asDate'] }, 'invalidArguments',
+           qr/header:Subject:asDate/, 'header form not allowed for the field');
+    $err->({ ids => [$id], properties => ['header:X-A:asBogus'] }, 'invalidArguments',
+           qr/asBogus/, 'unknown header form');
+    $err->({ ids => [$id], properties => ['header::asText'] }, 'invalidArguments',
+           qr/header::asText/, 'empty header name');
+    $err->({ ids => [$id], properties => 'subject' }, 'invalidArguments', qr/properties/,
+           'properties not an array');
+    $err->({ ids => [$id], properties => [5] }, 'invalidArguments', qr/properties/,
+           'properties with a number');
+    $err->({ ids => [$id], bodyProperties => ['partId', 'nosuch'] }, 'invalidArguments',
+           qr/bodyProperties.*nosuch/, 'unknown body property');
+    $err->({ ids => [$id], bodyProperties => [1] }, 'invalidArguments', qr/bodyProperties/,
+           'body property not a string');
+    $err->({ ids => [$id], bodyProperties => 'partId' }, 'invalidArguments',
+           qr/bodyProperties/, 'bodyProperties not an array');
+    $err->({ ids => [$id], maxBodyValueBytes => -1 }, 'invalidArguments',
+           qr/maxBodyValueBytes/, 'maxBodyValueBytes negative');
+    $err->({ ids => [$id], maxBodyValueBytes => 1.5 }, 'invalidArguments',
+           qr/maxBodyValueBytes/, 'maxBodyValueBytes not an integer');
+    $err->({ ids => [$id], maxBodyValueBytes => '10' }, 'invalidArguments',
+           qr/maxBodyValueBytes/, 'maxBodyValueBytes a string');
+    $err->({ ids => [$id], fetchTextBodyValues => 'yes' }, 'invalidArguments',
+           qr/fetchTextBodyValues/, 'fetchTextBodyValues not a boolean');
+    $err->({ ids => [$id], fetchAllBodyValues => 1 }, 'invalidArguments',
+           qr/fetchAllBodyValues/, 'fetchAllBodyValues a number');
+    $err->({ ids => 'x' }, 'invalidArguments', qr/ids/, 'ids not an array');
+    $err->({ ids => ['not an id!'] }, 'invalidArguments', qr/ids/, 'ids with a bad Id');
+
+    # maxBodyValueBytes 0 (the default) does not truncate
+    my $full = $get->({ ids => [$id], properties => ['bodyValues', 'textBody'],
+                        fetchTextBodyValues => $T, maxBodyValueBytes => 0 });
+    my $tp = $full->[1]{list} && $full->[1]{list}[0]{textBody}[0]{partId};
+    my $bv = $tp && $full->[1]{list}[0]{bodyValues}{$tp};
+    ok($bv && !$bv->{isTruncated} && length($bv->{value}) > 1500,
+       'maxBodyValueBytes 0: the whole value');
+    my $cut = $get->({ ids => [$id], properties => ['bodyValues', 'textBody'],
+                       fetchTextBodyValues => $T, maxBodyValueBytes => 20 });
+    my $cv = $cut->[1]{list} && $cut->[1]{list}[0]{bodyValues}{$tp // ''};
+    ok($cv && $cv->{isTruncated} && length($cv->{value}) <= 20, 'maxBodyValueBytes 20 truncates');
+    # null arguments are their defaults
+    my $nul = $get->({ ids => [$id], properties => undef, bodyProperties => undef,
+                       fetchTextBodyValues => undef, maxBodyValueBytes => undef });
+    is($nul->[0], 'Email/get', 'null arguments are accepted');
+    my $o = $nul->[1]{list} && $nul->[1]{list}[0];
+    ok($o && exists $o->{subject} && exists $o->{mailboxIds} && !exists $o->{headers}
+       && !exists $o->{bodyStructure}, 'properties null: the default properties');
+    ok($o && $o->{textBody} && !exists $o->{textBody}[0]{headers},
+       'bodyProperties null: the default body properties');
+
+    # header properties and bodyProperties answer as asked, id always
+    my $h = $get->({ ids => [$id, 'Mnosuch0000', $id],
+                     properties => ['header:Subject:asText', 'header:From:asAddresses:all',
+                                    'bodyStructure'],
+                     bodyProperties => ['partId', 'type', 'header:Content-Type'] });
+    is($h->[0], 'Email/get', 'header properties: Email/get');
+    my $ho = $h->[1]{list} && $h->[1]{list}[0];
+    is(scalar @{ $h->[1]{list} || [] }, 1, 'an id given twice is answered once');
+    is_deeply($h->[1]{notFound}, ['Mnosuch0000'], 'an unknown id is in notFound');
+    is($ho && $ho->{'header:Subject:asText'}, $SUBJECT, 'header:Subject:asText');
+    is($ho && ref $ho->{'header:From:asAddresses:all'}, 'ARRAY', 'header:From:asAddresses:all');
+    is_deeply([sort keys %{ $ho || {} }],
+              [sort 'id', 'header:Subject:asText', 'header:From:asAddresses:all', 'bodyStructure'],
+              'exactly the properties asked for, and id');
+    ok($ho && $ho->{bodyStructure}{type} && exists $ho->{bodyStructure}{'header:Content-Type'}
+       && !exists $ho->{bodyStructure}{blobId}, 'bodyProperties shape bodyStructure');
+
+    # ids null: every Email (maxObjectsInGet bounds it)
+    my $all = $get->({ ids => undef, properties => ['id'] });
+    ok(scalar(grep { $_->{id} eq ($id // '') } @{ $all->[1]{list} || [] }),
+       'ids null lists the Email');
+    is_deeply($all->[1]{notFound}, [], 'ids null: notFound empty');
+};
+
 is(scalar($t->sink_messages), 0, 'Email/set alone sends nothing');
 $t->check_error_log;
 $t->stop;

@@ -212,6 +212,52 @@ is_deeply(query({ filter => { header => ['X-Label'], inMailbox => $MB{archive} }
                       limit => 3 })->{ids}, [@rest[0 .. 2]], 'NOT header');
 }
 
+# SearchSnippet/get reads its filter as Email/query does (RFC 8621 §5.1):
+# a nested AND/OR/NOT tree marks the words outside NOT
+($nn, $snip) = one('SearchSnippet/get', { emailIds => [$E[2]], filter => {
+    operator => 'AND', conditions => [
+        { inMailbox => $MB{inbox} },
+        { operator => 'OR', conditions => [
+            { subject => 'test' },
+            { operator => 'NOT', conditions => [{ subject => 'query' }] } ] } ] } });
+is($nn, 'SearchSnippet/get', 'nested AND/OR/NOT filter: SearchSnippet/get');
+is($snip->{list} && $snip->{list}[0]{subject}, 'Query <mark>test</mark> 2',
+   'nested filter: the OR branch\'s word is marked, the NOT branch\'s is not');
+my %snip_bad = (
+    'bad operator'                  => [{ operator => 'XOR', conditions => [] }, 'invalidArguments'],
+    'operator not a string'         => [{ operator => 1, conditions => [] }, 'invalidArguments'],
+    'conditions not an array'       => [{ operator => 'AND', conditions => {} }, 'invalidArguments'],
+    'conditions missing'            => [{ operator => 'OR' }, 'invalidArguments'],
+    'FilterOperator extra member'   => [{ operator => 'AND', conditions => [], text => 'x' },
+                                        'invalidArguments'],
+    'condition not an object'       => [{ operator => 'AND', conditions => [5] }, 'invalidArguments'],
+    'filter an array'               => [[], 'invalidArguments'],
+    'nested unknown property'       => [{ operator => 'AND', conditions => [
+                                          { operator => 'NOT', conditions => [{ color => 1 }] }] },
+                                        'unsupportedFilter'],
+    'nested bad value'              => [{ operator => 'OR', conditions => [{ minSize => -1 }] },
+                                        'invalidArguments'],
+    'header text a number'          => [{ operator => 'OR', conditions => [{ header => ['X-Spam', 7] }] },
+                                        'invalidArguments'],
+);
+for my $name (sort keys %snip_bad) {
+    my ($filter, $type) = @{ $snip_bad{$name} };
+    my ($n2, $a2) = one('SearchSnippet/get', { emailIds => [$E[0]], filter => $filter });
+    is($n2 eq 'error' && $a2->{type}, $type, "SearchSnippet/get, $name: $type");
+}
+{
+    my $deep = { subject => 'test' };
+    $deep = { operator => 'NOT', conditions => [$deep] } for 1 .. 12;
+    my ($n2, $a2) = one('SearchSnippet/get', { emailIds => [$E[0]], filter => $deep });
+    is($n2 eq 'error' && $a2->{type}, 'unsupportedFilter', 'SearchSnippet/get, too deep: unsupportedFilter');
+}
+# a header condition filters, it has no words to mark (§5.1: the snippet
+# marks what the filter's text conditions search for)
+($nn, $snip) = one('SearchSnippet/get', { emailIds => [$E[1]], filter => {
+    operator => 'AND', conditions => [{ header => ['X-Priority'] }, { subject => 'test' }] } });
+is($nn eq 'SearchSnippet/get' && $snip->{list}[0]{subject}, 'Query <mark>test</mark> 1',
+   'SearchSnippet/get with a header condition: the text condition\'s word is marked');
+
 # errors
 my %bad = (
     'unknown argument'          => [{ bogus => 1 }, 'invalidArguments'],

@@ -38,7 +38,7 @@ static apr_status_t get_fetch(jm_get_t *get, const apr_array_header_t *ids,
 }
 
 static const jm_get_type_t thing_get = {
-    "Thing", thing_props, NULL, get_state, get_fetch, 0, 2
+    "Thing", thing_props, NULL, get_state, get_fetch, 0, 2, NULL, NULL
 };
 
 static apr_status_t set_state(const char **pstate, jm_set_t *set)
@@ -308,6 +308,121 @@ static void test_args(void)
 }
 
 /* ---- /get --------------------------------------------------------------- */
+
+/* ---- /get hooks: names beyond the table, the type's own arguments ---- */
+
+static int tag_prop(const char *name, apr_pool_t *p)
+{
+    (void)p;
+    return !strncmp(name, "tag:", 4) && name[4];
+}
+
+static const jm_arg_t level_args[] = {
+    { "level", JM_PT_UINT, JM_ARG_NULLABLE },
+    { NULL, 0, 0 }
+};
+
+static int level_read(jm_get_t *get)
+{
+    store_t *s = get->baton;
+
+    s->state = (int)jm_args_int(get->call, "level", 0);
+    if (s->state > 3) {
+        jm_call_error(get->call, "invalidArguments", "level: at most 3.");
+        return 0;
+    }
+    return 1;
+}
+
+/* Each object with a "tag:<name>" property when asked; level 3: the
+ * callback refuses the call itself. */
+static apr_status_t tag_fetch(jm_get_t *get, const apr_array_header_t *ids,
+                              apr_size_t offset, const char *after,
+                              apr_size_t limit, json_t *list)
+{
+    store_t *s = get->baton;
+    size_t i, n0 = json_array_size(list);
+    apr_status_t rv = get_fetch(get, ids, offset, after, limit, list);
+
+    if (s->state == 3) {
+        jm_call_error(get->call, "requestTooLarge", "level 3.");
+        return APR_SUCCESS;
+    }
+    for (i = n0; i < json_array_size(list); i++) {
+        json_t *o = json_deep_copy(json_array_get(list, i));
+        if (jm_get_wants(get, "tag:a")) {
+            json_object_set_new(o, "tag:a", json_string("A"));
+        }
+        json_object_set_new(o, "tag:b", json_string("B"));   /* never asked */
+        json_array_set_new(list, i, o);
+    }
+    return rv;
+}
+
+static void test_get_hooks(void)
+{
+    static const jm_get_type_t tag_get = {
+        "Thing", thing_props, level_args, get_state, tag_fetch, 0, 0,
+        tag_prop, level_read
+    };
+    store_t s;
+    jm_call_t *call;
+
+    store_init(&s);
+    call = mkcall("Thing/get", "{" ACC ",\"ids\":[\"Ta\"],\"properties\":[\"name\","
+                  "\"tag:a\"],\"level\":1}");
+    jm_std_get(call, &tag_get, &s);
+    is_str(res(call, "list"), "[{\"id\":\"Ta\",\"name\":\"apple\",\"tag:a\":\"A\"}]",
+           "get hooks: an extra name asked is answered, one not asked is not");
+    is_int(s.state, 1, "get hooks: read_args saw the type's argument");
+
+    call = mkcall("Thing/get", "{" ACC ",\"ids\":[\"Ta\"]}");
+    jm_std_get(call, &tag_get, &s);
+    is_str(res(call, "list"), "[{\"id\":\"Ta\",\"name\":\"apple\",\"parentId\":null,"
+           "\"count\":3,\"mailboxIds\":{\"M1\":true},\"keywords\":{\"$seen\":true}}]",
+           "get hooks: properties null leaves extra names out");
+
+    call = mkcall("Thing/get", "{" ACC ",\"ids\":[\"Ta\"],\"properties\":[\"tag:\"]}");
+    jm_std_get(call, &tag_get, &s);
+    is_str(err_type(call), "invalidArguments", "get hooks: a name the hook refuses");
+    ok(err_desc(call) && strstr(err_desc(call), "tag:"), "get hooks: ... is named");
+
+    call = mkcall("Thing/get", "{" ACC ",\"ids\":[\"Ta\"],\"properties\":[\"tag:a\"]}");
+    jm_std_get(call, &thing_get, &s);
+    is_str(err_type(call), "invalidArguments", "get: no hook, no extra names");
+
+    call = mkcall("Thing/get", "{" ACC ",\"ids\":[\"Ta\"],\"level\":\"high\"}");
+    jm_std_get(call, &tag_get, &s);
+    is_str(err_type(call), "invalidArguments", "get hooks: the argument's type is checked");
+    ok(err_desc(call) && strstr(err_desc(call), "level"), "get hooks: ... and named");
+
+    s.state = 0;
+    s.fetches = 0;
+    call = mkcall("Thing/get", "{" ACC ",\"ids\":[\"nope\"],\"level\":4}");
+    jm_std_get(call, &tag_get, &s);
+    is_str(err_type(call), "invalidArguments", "get hooks: read_args refuses a value");
+    is_int(s.fetches, 0, "get hooks: ... before anything is fetched");
+
+    call = mkcall("Thing/get", "{" ACC ",\"ids\":[\"Ta\"],\"level\":3}");
+    jm_std_get(call, &tag_get, &s);
+    is_str(err_type(call), "requestTooLarge", "get hooks: an error from fetch is the answer");
+    ok(!call->result, "get hooks: ... with no result");
+    call = mkcall("Thing/get", "{" ACC ",\"ids\":null,\"level\":3}");
+    jm_std_get(call, &tag_get, &s);
+    is_str(err_type(call), "requestTooLarge", "get hooks: also when listing all");
+
+    call = mkcall("Thing/get", "{" ACC ",\"ids\":[\"Ta\"],\"levels\":1}");
+    jm_std_get(call, &tag_get, &s);
+    is_str(err_type(call), "invalidArguments", "get hooks: an unknown argument");
+    ok(err_desc(call) && strstr(err_desc(call), "levels"), "get hooks: ... is named");
+
+    /* a creation id whose object is gone again is answered as asked */
+    json_object_set_new(created_ids, "gone1", json_string("Tgone"));
+    call = do_get(&s, "{" ACC ",\"ids\":[\"#gone1\",\"Tgone\",\"Ta\"],"
+                  "\"properties\":[\"id\"]}");
+    is_str(res(call, "notFound"), "[\"#gone1\"]", "get: notFound keeps \"#creationId\"");
+    is_str(res(call, "list"), "[{\"id\":\"Ta\"}]", "get: ... and the rest is answered");
+}
 
 static void test_get(void)
 {
@@ -592,6 +707,7 @@ int main(void)
     test_pointer();
     test_args();
     test_get();
+    test_get_hooks();
     test_set_create();
     test_set_update();
     test_set_destroy();
