@@ -1,7 +1,10 @@
 /* Blob/copy (RFC 8620 §6.3). A blob id is the hash of its bytes, so a
- * copied blob keeps its id; a part blob ("<blobId>_<partId>") becomes a
- * blob of its own in the target account, under the id of the part's bytes
- * (the part exists there without its message). */
+ * copied blob keeps its id: the target account gets a reference to the
+ * content the store holds once (nothing is read or written but the
+ * reference). A part blob ("<blobId>_<partId>") becomes a blob of its own
+ * in the target account, under the id of the part's bytes (the part exists
+ * there without its message): its bytes are cut out and stored (once, if
+ * some account has them already). */
 #include <string.h>
 #include <apr_strings.h>
 #include "mail/jm_blob.h"
@@ -18,6 +21,24 @@ static const jm_arg_t copy_args[] = {
     { NULL, 0, 0 }
 };
 
+static apr_status_t not_found(json_t **perr, jm_call_t *call, jm_ctx_t *from,
+                              const char *blob_id)
+{
+    *perr = jm_set_error(call->pool, "notFound", NULL, "No blob %s in account %s.",
+                         blob_id, from->account->id);
+    return APR_SUCCESS;
+}
+
+/* What is copied counts like the messages Email/set builds (the README's
+ * JMAPMaxSizeCreatedPerRequest), stored bytes or a reference alike. */
+static apr_status_t too_large(json_t **perr, jm_call_t *call, jm_ctx_t *to)
+{
+    *perr = jm_set_error(call->pool, "tooLarge", NULL, "This request has "
+                         "written more than %" APR_SIZE_T_FMT " bytes; copy "
+                         "this blob in another request.", to->budget.build_max);
+    return APR_SUCCESS;
+}
+
 /* One blob; *perr a SetError when it is not copied. Its bytes live in sp. */
 static apr_status_t copy_one(const char **pnew_id, json_t **perr, jm_call_t *call,
                              jm_ctx_t *from, const char *blob_id, apr_pool_t *sp)
@@ -29,21 +50,35 @@ static apr_status_t copy_one(const char **pnew_id, json_t **perr, jm_call_t *cal
     apr_status_t rv;
 
     *perr = NULL;
+    if (!jm_blob_is_part(blob_id)) {
+        apr_int64_t size;
+
+        rv = jm_blob_stat(&size, NULL, from, blob_id, sp);
+        if (rv == APR_SUCCESS && !jm_budget_take_build(&to->budget, (apr_size_t)size)) {
+            return too_large(perr, call, to);
+        }
+        if (rv == APR_SUCCESS) {
+            rv = jm_store_blob_link(to->db, to->account->id, from->account->id,
+                                    blob_id, sp);
+        }
+        if (rv == APR_NOTFOUND) {
+            return not_found(perr, call, from, blob_id);
+        }
+        if (rv == APR_SUCCESS) {
+            *pnew_id = apr_pstrdup(call->pool, blob_id);
+        }
+        return rv;
+    }
     rv = jm_blob_fetch(&data, &len, &type, from, blob_id, sp);
     if (rv == APR_NOTFOUND) {
-        *perr = jm_set_error(call->pool, "notFound", NULL, "No blob %s in account %s.",
-                             blob_id, from->account->id);
-        return APR_SUCCESS;
+        return not_found(perr, call, from, blob_id);
     }
     if (rv != APR_SUCCESS) {
         return rv;
     }
     /* the bytes written count like the messages Email/set builds */
     if (!jm_budget_take_build(&to->budget, len)) {
-        *perr = jm_set_error(call->pool, "tooLarge", NULL, "This request has "
-                             "written more than %" APR_SIZE_T_FMT " bytes; copy "
-                             "this blob in another request.", to->budget.build_max);
-        return APR_SUCCESS;
+        return too_large(perr, call, to);
     }
     id = jm_blob_id_for(data, len, sp);
     rv = jm_store_blob_put(to->db, to->account->id, id,

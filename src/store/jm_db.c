@@ -3,6 +3,8 @@
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 #include <apr_version.h>
+#include <apr_buckets.h>
+#include <apr_escape.h>
 #include "store/jm_db.h"
 #include "core/jm_log.h"
 #include "core/jm_util.h"
@@ -152,22 +154,14 @@ static apr_status_t get_stmt(apr_dbd_prepared_t **pstmt, jm_db_t *db,
     return APR_SUCCESS;
 }
 
-apr_status_t jm_db_exec(jm_db_t *db, int *pnrows, jm_sql_id_t id, int nargs,
-                        const char **args, apr_pool_t *p)
+static apr_status_t exec_stmt(jm_db_t *db, int *pnrows, apr_dbd_prepared_t *stmt,
+                              int nargs, const char **args, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *stmt;
-    apr_status_t rv;
     int nrows = 0, rc;
 
-    if (APR_SUCCESS != (rv = get_stmt(&stmt, db, id, p))) {
-        return rv;
-    }
     rc = apr_dbd_pquery(db->driver, p, db->handle, &nrows, stmt, nargs, args);
     if (rc != 0) {
         note_error(db, rc, p);
-        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
-                      JMLOGNO(01004) "statement %d failed: %s", (int)id,
-                      db->last_error);
         return APR_EGENERAL;
     }
     if (pnrows) {
@@ -176,34 +170,179 @@ apr_status_t jm_db_exec(jm_db_t *db, int *pnrows, jm_sql_id_t id, int nargs,
     return APR_SUCCESS;
 }
 
+apr_status_t jm_db_exec(jm_db_t *db, int *pnrows, jm_sql_id_t id, int nargs,
+                        const char **args, apr_pool_t *p)
+{
+    apr_dbd_prepared_t *stmt;
+    apr_status_t rv;
+
+    if (APR_SUCCESS != (rv = get_stmt(&stmt, db, id, p))) {
+        return rv;
+    }
+    if (APR_SUCCESS != (rv = exec_stmt(db, pnrows, stmt, nargs, args, p))) {
+        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                      JMLOGNO(01004) "statement %d failed: %s", (int)id,
+                      db->last_error);
+    }
+    return rv;
+}
+
 static void drain(apr_array_header_t *rows, jm_db_t *db, apr_dbd_results_t *res,
                   apr_pool_t *p);
+
+static apr_status_t select_stmt(apr_dbd_results_t **pres, jm_db_t *db,
+                                apr_dbd_prepared_t *stmt, int nargs,
+                                const char **args, apr_pool_t *p)
+{
+    int rc;
+
+    *pres = NULL;
+    rc = apr_dbd_pselect(db->driver, p, db->handle, pres, stmt,
+                         db->dialect->buffered_selects, nargs, args);
+    if (rc != 0) {
+        note_error(db, rc, p);
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
 
 apr_status_t jm_db_select(apr_array_header_t **prows, jm_db_t *db,
                           jm_sql_id_t id, int nargs, const char **args,
                           apr_pool_t *p)
 {
     apr_dbd_prepared_t *stmt;
-    apr_dbd_results_t *res = NULL;
+    apr_dbd_results_t *res;
     apr_array_header_t *rows;
     apr_status_t rv;
-    int rc;
 
     if (APR_SUCCESS != (rv = get_stmt(&stmt, db, id, p))) {
         return rv;
     }
-    rc = apr_dbd_pselect(db->driver, p, db->handle, &res, stmt,
-                         db->dialect->buffered_selects, nargs, args);
-    if (rc != 0) {
-        note_error(db, rc, p);
+    if (APR_SUCCESS != (rv = select_stmt(&res, db, stmt, nargs, args, p))) {
         jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
                       JMLOGNO(01005) "select %d failed: %s", (int)id,
                       db->last_error);
-        return APR_EGENERAL;
+        return rv;
     }
     rows = apr_array_make(p, 4, sizeof(const char **));
     drain(rows, db, res, p);
     *prows = rows;
+    return APR_SUCCESS;
+}
+
+/* The value of column 0 of row as bytes (NUL-terminated copy in p). */
+static apr_status_t row_bytes(const unsigned char **pdata, apr_size_t *plen,
+                              jm_db_t *db, apr_dbd_row_t *row, apr_pool_t *p)
+{
+    apr_bucket_alloc_t *ba = apr_bucket_alloc_create(p);
+    apr_bucket_brigade *bb = apr_brigade_create(p, ba);
+    apr_off_t total = 0;
+    apr_size_t len, n;
+    apr_status_t rv;
+    char *buf, *out;
+
+    if (APR_SUCCESS != (rv = apr_dbd_datum_get(db->driver, row, 0, APR_DBD_TYPE_BLOB, bb))) {
+        return rv == APR_ENOENT ? APR_NOTFOUND : rv;
+    }
+    if (APR_SUCCESS != (rv = apr_brigade_length(bb, 1, &total))) {
+        return rv;
+    }
+    len = (apr_size_t)total;
+    buf = apr_palloc(p, len + 1);
+    if (APR_SUCCESS != (rv = apr_brigade_flatten(bb, buf, &len))) {
+        return rv;
+    }
+    apr_brigade_destroy(bb);
+    buf[len] = '\0';
+    if (db->dialect->bytes_as_hex && len > 0) {
+        out = apr_palloc(p, len / 2 + 1);
+        if (len % 2 || apr_unescape_hex(out, buf, (apr_ssize_t)len, 0, &n) != APR_SUCCESS
+            || n != len / 2) {
+            db->last_error = "the database returned bytes that are not hex";
+            return APR_EGENERAL;
+        }
+        out[n] = '\0';
+        buf = out;
+        len = n;
+    }
+    *pdata = (const unsigned char *)buf;
+    *plen = len;
+    return APR_SUCCESS;
+}
+
+apr_status_t jm_db_select_bytes(const unsigned char **pdata, apr_size_t *plen,
+                                jm_db_t *db, jm_sql_id_t id, int nargs,
+                                const char **args, apr_pool_t *p)
+{
+    apr_dbd_prepared_t *stmt;
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row = NULL;
+    apr_status_t rv, found = APR_NOTFOUND;
+
+    if (APR_SUCCESS != (rv = get_stmt(&stmt, db, id, p))) {
+        return rv;
+    }
+    if (APR_SUCCESS != (rv = select_stmt(&res, db, stmt, nargs, args, p))) {
+        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                      JMLOGNO(01054) "select %d failed: %s", (int)id,
+                      db->last_error);
+        return rv;
+    }
+    /* drain to the end (the driver frees the result only then) */
+    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
+        if (found == APR_NOTFOUND) {
+            found = row_bytes(pdata, plen, db, row, p);
+            if (found != APR_SUCCESS && found != APR_NOTFOUND) {
+                jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, found, p,
+                              JMLOGNO(01055) "select %d: cannot read the bytes: %s",
+                              (int)id, db->last_error ? db->last_error : "?");
+            }
+        }
+    }
+    return found;
+}
+
+apr_status_t jm_db_prepare_once(apr_dbd_prepared_t **pstmt, jm_db_t *db,
+                                const char *sql, apr_pool_t *p)
+{
+    int rc;
+
+    *pstmt = NULL;
+    if ((rc = apr_dbd_prepare(db->driver, p, db->handle, sql, NULL, pstmt)) != 0) {
+        note_error(db, rc, p);
+        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                      JMLOGNO(01056) "cannot prepare (%s): %s", sql, db->last_error);
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t jm_db_exec_prepared(jm_db_t *db, int *pnrows, apr_dbd_prepared_t *stmt,
+                                 int nargs, const char **args, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if (APR_SUCCESS != (rv = exec_stmt(db, pnrows, stmt, nargs, args, p))) {
+        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                      JMLOGNO(01057) "statement failed: %s", db->last_error);
+    }
+    return rv;
+}
+
+apr_status_t jm_db_select_prepared(apr_array_header_t **prows, jm_db_t *db,
+                                   apr_dbd_prepared_t *stmt, int nargs,
+                                   const char **args, apr_pool_t *p)
+{
+    apr_dbd_results_t *res;
+    apr_status_t rv;
+
+    if (APR_SUCCESS != (rv = select_stmt(&res, db, stmt, nargs, args, p))) {
+        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                      JMLOGNO(01058) "select failed: %s", db->last_error);
+        return rv;
+    }
+    *prows = apr_array_make(p, 4, sizeof(const char **));
+    drain(*prows, db, res, p);
     return APR_SUCCESS;
 }
 

@@ -52,6 +52,31 @@ apr_status_t jm_db_select(apr_array_header_t **prows, jm_db_t *db,
                           jm_sql_id_t id, int nargs, const char **args,
                           apr_pool_t *p);
 
+/** Run statement id (a select of one column of bytes) and give the first
+ *  column of its first row as bytes (*pdata NUL-terminated, *plen without
+ *  it), in p; APR_NOTFOUND if there is no row or the value is NULL. Binary
+ *  safe on both dialects: see jm_sql_dialect_t.bytes_as_hex. Binding
+ *  bytes needs nothing of its own: a %pDb placeholder takes four of the
+ *  text arguments of jm_db_exec (the bytes, their length in decimal, a
+ *  table and a column name, which sqlite3 and pgsql ignore). */
+apr_status_t jm_db_select_bytes(const unsigned char **pdata, apr_size_t *plen,
+                                jm_db_t *db, jm_sql_id_t id, int nargs,
+                                const char **args, apr_pool_t *p);
+
+/** A statement of a migration step, prepared on p and not kept in the
+ *  connection's cache: the schema changes under the connection while it
+ *  migrates, and a statement kept from then would fail afterwards (SQLite
+ *  expires statements prepared before a schema change). */
+apr_status_t jm_db_prepare_once(apr_dbd_prepared_t **pstmt, jm_db_t *db,
+                                const char *sql, apr_pool_t *p);
+
+/** jm_db_exec and jm_db_select for a statement of jm_db_prepare_once. */
+apr_status_t jm_db_exec_prepared(jm_db_t *db, int *pnrows, apr_dbd_prepared_t *stmt,
+                                 int nargs, const char **args, apr_pool_t *p);
+apr_status_t jm_db_select_prepared(apr_array_header_t **prows, jm_db_t *db,
+                                   apr_dbd_prepared_t *stmt, int nargs,
+                                   const char **args, apr_pool_t *p);
+
 /** Composed statements a connection keeps prepared (jm_db_select_sql). */
 #define JM_DB_COMPOSED_KEPT 128
 

@@ -4,6 +4,7 @@
 #include <strings.h>
 #include <apr_strings.h>
 #include "store/jm_schema.h"
+#include "store/jm_schema_blob.h"
 #include "core/jm_log.h"
 
 /* The schema version, 0 for an empty database, -1 if it cannot be read.
@@ -40,6 +41,16 @@ static apr_status_t run_step(jm_db_t *db, int from, const char **perr,
         return rv;
     }
     for (q = db->dialect->migrations[from]; *q; q++) {
+        if (strcmp(*q, JM_SQL_STEP_BLOB_CONTENTS) == 0) {
+            const char *why = NULL;
+            if (APR_SUCCESS != (rv = jm_schema_blob_contents(db, &why, p))) {
+                *perr = apr_psprintf(p, "migration %d -> %d failed: %s", from,
+                                     from + 1, why ? why : "?");
+                jm_db_rollback(db);
+                return rv;
+            }
+            continue;
+        }
         if (APR_SUCCESS != (rv = jm_db_exec_literal(db, *q, p))) {
             *perr = apr_psprintf(p, "migration %d -> %d failed at \"%s\": %s",
                                  from, from + 1, *q, db->last_error);

@@ -107,13 +107,23 @@ apr_status_t jm_store_mailbox_destroy(jm_db_t *db, const char *account_id,
 apr_status_t jm_store_mailbox_ids(apr_array_header_t **pids, jm_db_t *db,
                                   const char *account_id, apr_pool_t *p);
 
-/** Store blob bytes under id (content-addressed: same id, same bytes; a
- *  blob already stored is left as it is). The bytes go into rows of
- *  JM_SQL_CHUNK_BYTES; in the caller's transaction if one is open, else in
- *  one of its own (APR_TIMEUP: the store is busy, see jm_db_begin). */
+/** Store blob bytes under id in an account (ids are content-addressed:
+ *  same id, same bytes; a blob the account has is left as it is). The
+ *  bytes are stored once whatever the account (keyed by their SHA-256), in
+ *  binary rows of JM_SQL_CHUNK_BYTES; the account gets a reference. In the
+ *  caller's transaction if one is open, else in one of its own
+ *  (APR_TIMEUP: the store is busy, see jm_db_begin). */
 apr_status_t jm_store_blob_put(jm_db_t *db, const char *account_id,
                                const char *blob_id, const char *type,
                                const void *data, apr_size_t len, apr_pool_t *p);
+
+/** Give to_account the blob blob_id of from_account (Blob/copy of a whole
+ *  blob): a reference to the same content, same id and type, no bytes
+ *  read or written. APR_SUCCESS also when to_account has it already;
+ *  APR_NOTFOUND if from_account has no such blob. */
+apr_status_t jm_store_blob_link(jm_db_t *db, const char *to_account,
+                                const char *from_account, const char *blob_id,
+                                apr_pool_t *p);
 
 /** Size and media type of a stored blob; APR_NOTFOUND if the account has
  *  no such blob. */

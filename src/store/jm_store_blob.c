@@ -1,4 +1,5 @@
-/* Blobs, stored in chunks (RFC 8620 §6). */
+/* Blobs (RFC 8620 §6): per-account references to content stored once, in
+ * binary chunks. */
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
@@ -6,9 +7,10 @@
 #include "core/jm_util.h"
 #include "core/jm_log.h"
 
-static apr_status_t put_chunks(jm_db_t *db, const char *account_id,
-                               const char *blob_id, const unsigned char *data,
-                               apr_size_t len, apr_pool_t *p)
+/* The content's bytes in binary rows of at most JM_SQL_CHUNK_BYTES. */
+static apr_status_t put_chunks(jm_db_t *db, const char *key,
+                               const unsigned char *data, apr_size_t len,
+                               apr_pool_t *p)
 {
     apr_status_t rv = APR_SUCCESS;
     apr_size_t off, n;
@@ -18,30 +20,79 @@ static apr_status_t put_chunks(jm_db_t *db, const char *account_id,
     apr_pool_create(&sub, p);
     for (off = 0, seq = 0; rv == APR_SUCCESS && off < len; off += n, seq++) {
         n = len - off < JM_SQL_CHUNK_BYTES ? len - off : JM_SQL_CHUNK_BYTES;
-        rv = jm_store_keep_error(EXEC(db, JM_SQL_BLOB_CHUNK_INSERT, sub, account_id, blob_id,
-                             jm_i64(seq, sub), jm_util_base64(data + off, n, sub)),
-                        db, p);
+        /* %pDb: bytes, their length, table and column (see jm_db_select_bytes) */
+        rv = jm_store_keep_error(EXEC(db, JM_SQL_CONTENT_CHUNK_INSERT, sub, key,
+                                      jm_i64(seq, sub), (const char *)data + off,
+                                      jm_i64((apr_int64_t)n, sub), "jm_content_chunks",
+                                      "data"),
+                                 db, p);
         apr_pool_clear(sub);
     }
     apr_pool_destroy(sub);
     return rv;
 }
 
+/* Content is keyed by the SHA-256 of its bytes (lower-case hex), whatever
+ * the blob id: stored once however many blobs of however many accounts
+ * name it. A key already stored needs no bytes: same hash, same bytes.
+ * Nothing deletes blobs or content (RFC 8620 §6 allows dropping
+ * unreferenced blobs; this server keeps them); whatever does one day must
+ * delete content only in the transaction that removes its last jm_blobs
+ * row (index jm_blobs_by_content). */
 apr_status_t jm_store_blob_put(jm_db_t *db, const char *account_id,
                                const char *blob_id, const char *type,
                                const void *data, apr_size_t len, apr_pool_t *p)
 {
     int own = !jm_db_in_transaction(db), nrows = 0;
+    const char *key = jm_util_sha256_hex(data, len, p);
+    const char *now = jm_i64(apr_time_sec(apr_time_now()), p);
     apr_status_t rv;
 
     if (own && APR_SUCCESS != (rv = jm_db_begin(db, p))) {
         return rv;
     }
-    rv = jm_db_exec(db, &nrows, JM_SQL_BLOB_INSERT, 5,
+    rv = jm_db_exec(db, &nrows, JM_SQL_BLOB_INSERT, 6,
                     ARGS(account_id, blob_id, jm_i64((apr_int64_t)len, p), type,
-                         jm_i64(apr_time_sec(apr_time_now()), p)), p);
-    if (rv == APR_SUCCESS && nrows > 0) {       /* 0: stored before */
-        rv = put_chunks(db, account_id, blob_id, data, len, p);
+                         now, key), p);
+    if (rv == APR_SUCCESS && nrows > 0) {       /* 0: the account has it */
+        /* PostgreSQL: a concurrent first store of the same bytes makes
+         * this wait for that transaction, then do nothing (or store them
+         * if it rolled back) */
+        rv = jm_db_exec(db, &nrows, JM_SQL_CONTENT_INSERT, 3,
+                        ARGS(key, jm_i64((apr_int64_t)len, p), now), p);
+        if (rv == APR_SUCCESS && nrows > 0) {   /* 0: stored before */
+            rv = put_chunks(db, key, data, len, p);
+        }
+    }
+    if (own) {
+        if (rv != APR_SUCCESS) {
+            jm_db_rollback(db);
+        }
+        else {
+            rv = jm_db_commit(db);
+        }
+    }
+    return rv;
+}
+
+apr_status_t jm_store_blob_link(jm_db_t *db, const char *to_account,
+                                const char *from_account, const char *blob_id,
+                                apr_pool_t *p)
+{
+    int own = !jm_db_in_transaction(db), nrows = 0;
+    apr_int64_t size;
+    apr_status_t rv;
+
+    /* a write like any other: in a transaction (SQLite's write lock) */
+    if (own && APR_SUCCESS != (rv = jm_db_begin(db, p))) {
+        return rv;
+    }
+    rv = jm_db_exec(db, &nrows, JM_SQL_BLOB_LINK, 4,
+                    ARGS(to_account, jm_i64(apr_time_sec(apr_time_now()), p),
+                         from_account, blob_id), p);
+    if (rv == APR_SUCCESS && nrows == 0) {
+        /* nothing inserted: already in to_account, or not in from_account */
+        rv = jm_store_blob_info(&size, NULL, db, from_account, blob_id, p);
     }
     if (own) {
         if (rv != APR_SUCCESS) {
@@ -96,21 +147,22 @@ apr_status_t jm_store_blob_read(jm_db_t *db, const char *account_id,
 
     apr_pool_create(&sub, p);
     for (seq = 0; rv == APR_SUCCESS && got < size; seq++) {
-        apr_array_header_t *rows;
-        const unsigned char *data;
+        const unsigned char *data = NULL;
         apr_size_t len = 0;
 
         apr_pool_clear(sub);
-        rv = jm_store_keep_error(SELECT(&rows, db, JM_SQL_BLOB_CHUNK_GET, sub, account_id,
-                               blob_id, jm_i64(seq, sub)), db, p);
-        if (rv != APR_SUCCESS) {
-            break;
-        }
-        if (rows->nelts != 1) {
+        /* through the account's reference: another account's blob id
+         * reads nothing here */
+        rv = jm_db_select_bytes(&data, &len, db, JM_SQL_BLOB_CHUNK_GET, 3,
+                                ARGS(account_id, blob_id, jm_i64(seq, sub)), sub);
+        if (rv == APR_NOTFOUND) {
             rv = damaged(account_id, blob_id, "missing", seq, p);
         }
-        else if (!(data = jm_util_unbase64(COL(rows, 0, 0), &len, sub)) || len == 0) {
-            rv = damaged(account_id, blob_id, "not base64", seq, p);
+        else if (rv != APR_SUCCESS) {
+            rv = jm_store_keep_error(rv, db, p);
+        }
+        else if (len == 0) {
+            rv = damaged(account_id, blob_id, "empty", seq, p);
         }
         else if ((apr_int64_t)len > size - got) {
             rv = damaged(account_id, blob_id, "longer than the stored size", seq, p);

@@ -1,14 +1,18 @@
 # 14-schema-migration.t — a database written by schema version 1 (the
 # module as of commit 18987ed: blob bytes base64 in jm_blobs.data) is
 # migrated at startup to version 2 (bytes in jm_blob_chunks rows, read one
-# row at a time) and on to version 3 (the mail data model: keyed change log,
-# mailbox counts kept in columns, keywords, threads and full-text tables)
-# without losing anything. The version 1 database is the
+# row at a time), on to version 3 (the mail data model: keyed change log,
+# mailbox counts kept in columns, keywords, threads and full-text tables),
+# to version 4 (header fields for the header filter, full text in
+# receivedAt order, sort keys as written) and to version 5 (blob content
+# stored once per distinct bytes, in binary rows, keyed by their SHA-256;
+# jm_blobs rows are per-account references) without losing anything. The version 1 database is the
 # dump in t/fixtures/schema-v1.DRIVER.sql.gz, made by that old module
 # through its own HTTP API (t/fixtures/make-schema-v1.pl), with what it
 # answered in schema-v1.DRIVER.json: every blob downloads byte-exact
 # (SHA-256 = blob id), the email still parses and its attachment part
-# downloads, and new uploads work.
+# downloads, and new uploads work. Before the start, bob is given a copy of
+# alice's multi-row blob in the old schema, which version 5 must store once.
 use strict;
 use warnings;
 use FindBin;
@@ -31,6 +35,15 @@ my $dump = do {
 };
 ok(length $dump > 100_000, 'the version 1 dump (' . length($dump) . ' bytes of SQL)');
 
+# Bob gets the same bytes as alice's blob of four rows, in version 1's
+# jm_blobs (the bytes are its data column).
+my ($multi) = grep { $_->{label} eq 'four-rows' } @{ $m->{blobs} };
+die "no four-rows blob in the fixture\n" unless $multi && $multi->{size} > 3 * $CHUNK;
+my $dup = { %$multi, label => 'four-rows, also bob\'s', user => 'bob' };
+my $dup_sql = "INSERT INTO jm_blobs (account_id, id, size, type, data, created)"
+    . " SELECT '$m->{accounts}{bob}', id, size, type, data, created FROM jm_blobs"
+    . " WHERE account_id = '$m->{accounts}{alice}' AND id = '$multi->{blobId}'";
+
 # Load the dump into a database of our own, before httpd (and so the
 # migration) starts.
 my ($params, $pgname, $pgport, $dir);
@@ -45,7 +58,7 @@ if ($driver eq 'sqlite3') {
     }
     $params = "$dir/v1.db";
     open(my $p, '|-', @as, 'sqlite3', '-batch', $params) or die "sqlite3: $!";
-    print $p $dump;
+    print $p $dump, "\n$dup_sql;\n";
     close $p or die "loading the dump into sqlite3 failed\n";
 } else {
     $pgport = $ENV{JMAP_TEST_PG_PORT} or die "JMAP_TEST_PG_PORT is needed for pgsql\n";
@@ -55,7 +68,8 @@ if ($driver eq 'sqlite3') {
                 '-U', 'jmap');
     system(@psql, '-d', 'jmap', '-c', "CREATE DATABASE $pgname") == 0 or die "createdb\n";
     open(my $p, '|-', @psql, '-o', '/dev/null', '-d', $pgname, '-f', '-') or die "psql: $!";
-    print $p $dump;
+    # (pg_dump's output empties search_path)
+    print $p $dump, "\nRESET search_path;\n$dup_sql;\n";
     close $p or die "loading the dump into PostgreSQL failed\n";
     $params = "host=127.0.0.1 port=$pgport dbname=$pgname user=jmap password=jmappw";
 }
@@ -72,9 +86,10 @@ my $t = JMAPTest->new(ldap => 0, pki => 0, smtp => 0,
 my $sql = sub { my $r = eval { $t->db_sql($_[0]) } // "failed: $@"; chomp $r; $r };
 
 like($t->error_log, qr/JM01010: database schema migrated to version 2/, 'migrated to version 2');
-like($t->error_log, qr/JM01010: database schema migrated to version 3/, 'and to version 3');
+like($t->error_log, qr/JM01010: database schema migrated to version 3/, 'to version 3');
+like($t->error_log, qr/JM01010: database schema migrated to version 4/, 'and to version 4');
 # the version the module writes now
-my $V = 4;
+my $V = 5;
 like($t->error_log, qr/JM01010: database schema migrated to version $V/, "and to version $V");
 like($t->error_log, qr/store ready \(schema version $V, found 1\)/, "startup: found 1, now $V");
 is($sql->('SELECT version FROM jm_schema'), $V, "jm_schema says $V");
@@ -82,21 +97,46 @@ is($sql->($driver eq 'sqlite3'
           ? "SELECT COUNT(*) FROM pragma_table_info('jm_blobs') WHERE name = 'data'"
           : "SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'jm_blobs'"
             . " AND column_name = 'data'"), 0, 'jm_blobs no longer holds the bytes');
+is($sql->($driver eq 'sqlite3'
+          ? "SELECT COUNT(*) FROM sqlite_master WHERE name = 'jm_blob_chunks'"
+          : "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'jm_blob_chunks'"),
+   0, 'the base64 rows of version 2 and 3 are gone');
 
-subtest 'the bytes moved into rows of at most 192 KiB' => sub {
-    for my $b (@{ $m->{blobs} }, { %{ $m->{email} }, label => 'message', user => 'alice' }) {
+my @all = (@{ $m->{blobs} }, $dup, { %{ $m->{email} }, label => 'message', user => 'alice' });
+subtest 'the bytes moved into binary rows of at most 192 KiB, once per content' => sub {
+    for my $b (@all) {
         my $want = int(($b->{size} + $CHUNK - 1) / $CHUNK);
         my $acct = $m->{accounts}{ $b->{user} };
-        is($sql->("SELECT COUNT(*) FROM jm_blob_chunks WHERE account_id = '$acct'"
-                  . " AND blob_id = '$b->{blobId}'"), $want,
-           "$b->{label} ($b->{size} bytes): $want row(s)");
+        my $key = substr($b->{blobId}, 1);
+        is($sql->("SELECT content_key FROM jm_blobs WHERE account_id = '$acct'"
+                  . " AND id = '$b->{blobId}'"), $key,
+           "$b->{label}: keyed by the SHA-256 of its bytes");
+        is($sql->("SELECT COUNT(*) || '|' || COALESCE(SUM(length(data)), 0) FROM jm_content_chunks"
+                  . " WHERE content_key = '$key'"), "$want|$b->{size}",
+           "$b->{label} ($b->{size} bytes): $want row(s) of bytes");
+        is($sql->("SELECT size FROM jm_contents WHERE content_key = '$key'"), $b->{size},
+           "$b->{label}: the content's size");
     }
-    is($sql->('SELECT COUNT(*) FROM jm_blob_chunks WHERE length(data) > 262144'), 0,
-       'no row over 256 KiB of base64');
+    is($sql->("SELECT COUNT(*) FROM jm_content_chunks WHERE length(data) > $CHUNK"), 0,
+       'no row over 192 KiB');
+    is($sql->($driver eq 'sqlite3'
+              ? "SELECT COUNT(*) FROM jm_content_chunks WHERE typeof(data) <> 'blob'"
+              : "SELECT COUNT(*) FROM information_schema.columns WHERE table_name ="
+                . " 'jm_content_chunks' AND column_name = 'data' AND data_type <> 'bytea'"),
+       0, 'the rows are binary (' . ($driver eq 'sqlite3' ? 'BLOB' : 'bytea') . ')');
+    my $key = substr($multi->{blobId}, 1);
+    is($sql->("SELECT COUNT(*) FROM jm_blobs WHERE content_key = '$key'"), 2,
+       'alice\'s and bob\'s four-row blob: two references');
+    is($sql->("SELECT COUNT(*) FROM jm_contents WHERE content_key = '$key'"), 1, '... one content');
+    is($sql->("SELECT COUNT(*) FROM jm_content_chunks WHERE content_key = '$key'"), 4,
+       '... whose four rows are stored once');
+    is($sql->("SELECT COUNT(*) FROM jm_contents"), $sql->("SELECT COUNT(DISTINCT content_key)"
+                                                          . " FROM jm_blobs"),
+       'one content per distinct bytes, none without a blob');
 };
 
 subtest 'every blob of version 1 downloads byte-exact' => sub {
-    for my $b (@{ $m->{blobs} }) {
+    for my $b (@{ $m->{blobs} }, $dup) {
         my $acct = $m->{accounts}{ $b->{user} };
         my $r = $t->get("/jmap/download/$acct/$b->{blobId}/x.bin", $b->{user});
         is($r->{status}, 200, "$b->{label}: 200") or next;
@@ -181,12 +221,16 @@ subtest 'version 4: the old email is found by full text and by header' => sub {
 subtest 'after the migration' => sub {
     my $acct = $m->{accounts}{alice};
     is($t->account_id('alice'), $acct, 'alice keeps her account');
-    my $up = $t->upload('alice', $acct, "new in version 2\n", 'text/plain');
+    my $up = $t->upload('alice', $acct, "new in version 5\n", 'text/plain');
     is($up->{status}, 201, 'a new upload works');
+    my $again = $t->upload('bob', $m->{accounts}{bob}, "new in version 5\n", 'text/plain');
+    is($again->{status}, 201, 'bob uploads the same bytes');
+    is($sql->("SELECT COUNT(*) FROM jm_contents WHERE content_key = '"
+              . substr($up->{json}{blobId}, 1) . "'"), 1, '... stored once');
     $t->restart;
     like($t->error_log, qr/store ready \(schema version $V, found $V\)/, 'a restart migrates nothing');
     my $r = $t->get("/jmap/download/$acct/$up->{json}{blobId}/n.txt", 'alice');
-    is($r->{content}, "new in version 2\n", 'the new blob after a restart');
+    is($r->{content}, "new in version 5\n", 'the new blob after a restart');
 };
 
 $t->check_error_log;

@@ -3,7 +3,8 @@
 # the blob; Content-Length is the stored size; the bytes are exact; a
 # damaged blob is never served as if whole (nothing sent: 503; cut short:
 # the connection closes before Content-Length is reached); message parts
-# of multi-chunk messages are still found (Email/get, part download).
+# of multi-chunk messages are still found (Email/get, part download). The
+# rows are binary (schema 4), one content per distinct bytes.
 use strict;
 use warnings;
 use FindBin;
@@ -50,9 +51,11 @@ my $up = $t->upload('alice', $acc, $bytes, 'application/x-test');
 is($up->{status}, 201, 'uploaded 24 MiB') or diag($up->{content});
 is($up->{json} && $up->{json}{blobId}, $blob, 'content-addressed blob id');
 # (eval: a failing query is a failed test, not the end of the file)
-is(eval { $t->db_sql("SELECT COUNT(*), MAX(length(data)) FROM jm_blob_chunks"
-                     . " WHERE blob_id = '$blob'") } // $@,
-   "128|262144\n", 'stored as 128 rows of 256 KiB base64 (192 KiB of bytes each)');
+is(eval { $t->db_sql("SELECT content_key FROM jm_blobs WHERE id = '$blob'") } // $@,
+   substr($blob, 1) . "\n", 'its content is keyed by the SHA-256 of the bytes');
+is(eval { $t->db_sql("SELECT COUNT(*), MAX(length(data)), SUM(length(data)) FROM jm_content_chunks"
+                     . " WHERE content_key = '" . substr($blob, 1) . "'") } // $@,
+   "128|$CHUNK|$BIG\n", 'stored as 128 binary rows of 192 KiB');
 is(eval { $t->db_sql("SELECT size, type FROM jm_blobs WHERE id = '$blob'") } // $@,
    "$BIG|application/x-test\n", 'size and type in jm_blobs');
 
@@ -129,7 +132,8 @@ subtest 'a damaged blob is never served as whole' => sub {
     my $dmg = random_bytes(4 * $CHUNK);
     my $id = 'G' . sha256_hex($dmg);
     is($t->upload('alice', $acc, $dmg, 'application/octet-stream')->{status}, 201, 'uploaded 4 chunks');
-    eval { $t->db_sql("DELETE FROM jm_blob_chunks WHERE blob_id = '$id' AND seq = 2") };
+    eval { $t->db_sql("DELETE FROM jm_content_chunks WHERE content_key = '" . substr($id, 1)
+                      . "' AND seq = 2") };
     my $http = HTTP::Tiny->new(timeout => 30);
     my $r = $http->get($t->base_url . "/jmap/download/$acc/$id/d.bin",
                        { headers => { authorization => 'Basic ' . MIME::Base64::encode_base64('alice:alicepw', '') } });
@@ -138,7 +142,8 @@ subtest 'a damaged blob is never served as whole' => sub {
        . length($r->{content} // '') . ' bytes)');
     like($t->error_log, qr/JM07005: cannot read the rest of blob \Q$id\E; closing the connection/,
          'logged: the rest could not be read');
-    eval { $t->db_sql("DELETE FROM jm_blob_chunks WHERE blob_id = '$id' AND seq = 0") };
+    eval { $t->db_sql("DELETE FROM jm_content_chunks WHERE content_key = '" . substr($id, 1)
+                      . "' AND seq = 0") };
     $r = dl($id);
     $t->problem_ok($r->{status}, $r->{headers}, $r->{content}, 503, 'about:blank',
                    'chunk 0 missing: nothing sent yet, so a 503 problem');

@@ -359,6 +359,9 @@ subtest 'Email/parse: errors' => sub {
 subtest 'Blob/copy' => sub {
     my $bytes = "a blob to copy\n";
     my $bid = upload_ok('alice', $ACCT, $bytes, 'text/plain');
+    my $key = sha256_hex($bytes);
+    my $pre = $t->download('bob', { accountId => $BOB, blobId => $bid, name => 'x.txt', type => 'text/plain' });
+    is($pre->{status}, 404, "before the copy, alice's blob id is nothing in bob's account");
     my ($n, $a) = call1('alice', 'Blob/copy', { fromAccountId => $ACCT, accountId => $BOB,
         blobIds => [$bid, 'Gnothere', "${B_MSG}_1"] });
     is($n, 'Blob/copy', 'answered') or do { diag(explain($a)); return };
@@ -367,6 +370,14 @@ subtest 'Blob/copy' => sub {
     is($a->{copied}{$bid}, $bid, 'a copied blob keeps its id (the bytes\' hash)');
     my $dl = $t->download('bob', { accountId => $BOB, blobId => $bid, name => 'x.txt', type => 'text/plain' });
     is($dl->{content}, $bytes, 'bob downloads it from his account');
+    is(eval { $t->db_sql("SELECT COUNT(*) FROM jm_contents WHERE content_key = '$key'") } // $@,
+       "1\n", 'its bytes are stored once (one content row)');
+    is(eval { $t->db_sql("SELECT COUNT(*) FROM jm_content_chunks WHERE content_key = '$key'") } // $@,
+       "1\n", '... one row of bytes');
+    is(eval { $t->db_sql("SELECT COUNT(*) FROM jm_blobs WHERE content_key = '$key'") } // $@,
+       "2\n", '... named by two blobs (alice\'s and bob\'s)');
+    is(eval { $t->db_sql("SELECT type FROM jm_blobs WHERE account_id = '$BOB' AND id = '$bid'") } // $@,
+       "text/plain\n", "bob's copy keeps the type");
     is(set_err($a, 'notCopied', 'Gnothere'), 'notFound', 'an unknown blob: notFound');
     my $pid = $a->{copied}{"${B_MSG}_1"};
     my $text = "The report is attached. It has many words in it.";

@@ -34,10 +34,16 @@ typedef enum {
     JM_SQL_MBTHREAD_INSERT,     /* account, mailbox, thread, emails, unread */
     JM_SQL_MBTHREAD_UPDATE,     /* emails, unread, account, mailbox, thread */
     JM_SQL_MBTHREAD_DELETE,     /* account, mailbox, thread */
-    JM_SQL_BLOB_INSERT,         /* account, id, size, type, created (nrows 0: exists) */
+    JM_SQL_BLOB_INSERT,         /* account, id, size, type, created, content key
+                                 * (nrows 0: the account has it) */
     JM_SQL_BLOB_INFO,           /* account, id -> size, type */
-    JM_SQL_BLOB_CHUNK_INSERT,   /* account, blob, seq, data(base64 of <= JM_SQL_CHUNK_BYTES) */
-    JM_SQL_BLOB_CHUNK_GET,      /* account, blob, seq -> data(base64) */
+    JM_SQL_BLOB_LINK,           /* to account, created, from account, id (Blob/copy;
+                                 * nrows 0: not in from, or already in to) */
+    JM_SQL_CONTENT_INSERT,      /* content key, size, created (nrows 0: stored before) */
+    JM_SQL_CONTENT_CHUNK_INSERT,/* content key, seq, data as %pDb: bytes, length
+                                 * (decimal), table, column (apr_dbd's 4 values) */
+    JM_SQL_BLOB_CHUNK_GET,      /* account, blob, seq -> data (binary; hex text where
+                                 * the dialect says bytes_as_hex) */
     JM_SQL_EMAIL_INSERT,        /* account, id, blob, thread, size, received, keywords,
                                  * seen, unread, subject, sort subject, thread subject,
                                  * from sort, to sort, from text, to text, cc text,
@@ -75,14 +81,19 @@ typedef enum {
     JM_SQL__COUNT
 } jm_sql_id_t;
 
-/** Blob bytes are stored in rows of at most this many bytes, base64-encoded
- *  (apr_dbd's text interface is the one both drivers bind reliably): 3 *
- *  65536 bytes are exactly JM_SQL_CHUNK_CHARS characters, so the schema 2
- *  migration can cut a version 1 blob's base64 text into the same rows
- *  with substr(). Readers never assume the size: they read rows by seq
- *  until the blob's stored size is reached. */
+/** Blob content is stored in binary rows (jm_content_chunks) of at most
+ *  this many bytes. Schema versions 2 and 3 kept them base64-encoded, per
+ *  account, in rows of JM_SQL_CHUNK_CHARS characters (3 * 65536 bytes are
+ *  exactly that many), which the version 5 migration decodes row for row
+ *  into rows of the same size. Readers never assume the size: they read
+ *  rows by seq until the blob's stored size is reached. */
 #define JM_SQL_CHUNK_BYTES 196608
 #define JM_SQL_CHUNK_CHARS 262144
+
+/** An entry of a migration list that is not SQL: the C step that moves
+ *  base64 chunks (schema 4) into binary content rows (schema 5), for a
+ *  dialect that cannot decode base64 in SQL (store/jm_schema_blob.c). */
+#define JM_SQL_STEP_BLOB_CONTENTS "-- jm step: blob contents to binary"
 
 /** Fragments that Email/query statements are composed of
  * (store/jm_store_query.c): constant texts, values only ever bound through
@@ -199,6 +210,13 @@ typedef struct {
     int (*select_once)(void *native, const char *sql, int nargs,
                        const char *const *args, jm_sql_row_fn *fn, void *baton,
                        char *err, apr_size_t errlen);
+    /** 1: JM_SQL_BLOB_CHUNK_GET returns the bytes as hex text. apr-util
+     *  1.6's pgsql driver asks for text results (PQexecPrepared with
+     *  resultFormat 0), so a bytea comes back escaped; its statement says
+     *  encode(data, 'hex') so the form does not depend on bytea_output.
+     *  0: the driver hands over the stored bytes (apr_dbd_datum_get with
+     *  APR_DBD_TYPE_BLOB: sqlite3_column_blob and its length). */
+    int bytes_as_hex;
     /** 1: selects fetch their whole result at once (apr_dbd "seek"). The
      *  pgsql driver's row-by-row mode sleeps 0.1 s on every empty result
      *  (dbd_pgsql_get_row, apr-util 1.6) and every select is drained into

@@ -54,15 +54,25 @@ const char *const jm_sql_common[JM_SQL__COUNT] = {
         " unread = %lld WHERE account_id = %s AND mailbox_id = %s AND thread_id = %s",
     [JM_SQL_MBTHREAD_DELETE] = "DELETE FROM jm_mailbox_threads"
         " WHERE account_id = %s AND mailbox_id = %s AND thread_id = %s",
+    /* a blob is a per-account reference to content stored once
+     * (jm_contents, keyed by the SHA-256 of the bytes): access is checked
+     * on the reference, every chunk read goes through it */
     [JM_SQL_BLOB_INSERT] = "INSERT INTO jm_blobs (account_id, id, size, type,"
-        " created) VALUES (%s, %s, %lld, %s, %lld)"
+        " created, content_key) VALUES (%s, %s, %lld, %s, %lld, %s)"
         " ON CONFLICT (account_id, id) DO NOTHING",
     [JM_SQL_BLOB_INFO] = "SELECT size, type FROM jm_blobs"
         " WHERE account_id = %s AND id = %s",
-    [JM_SQL_BLOB_CHUNK_INSERT] = "INSERT INTO jm_blob_chunks (account_id, blob_id,"
-        " seq, data) VALUES (%s, %s, %lld, %s)",
-    [JM_SQL_BLOB_CHUNK_GET] = "SELECT data FROM jm_blob_chunks"
-        " WHERE account_id = %s AND blob_id = %s AND seq = %lld",
+    /* (WHERE before ON CONFLICT: SQLite's parser needs it after a SELECT) */
+    [JM_SQL_BLOB_LINK] = "INSERT INTO jm_blobs (account_id, id, size, type, created,"
+        " content_key) SELECT %s, id, size, type, %lld, content_key FROM jm_blobs"
+        " WHERE account_id = %s AND id = %s ON CONFLICT (account_id, id) DO NOTHING",
+    [JM_SQL_CONTENT_INSERT] = "INSERT INTO jm_contents (content_key, size, created)"
+        " VALUES (%s, %lld, %lld) ON CONFLICT (content_key) DO NOTHING",
+    [JM_SQL_CONTENT_CHUNK_INSERT] = "INSERT INTO jm_content_chunks (content_key, seq,"
+        " data) VALUES (%s, %lld, %pDb)",
+    [JM_SQL_BLOB_CHUNK_GET] = "SELECT c.data FROM jm_blobs b JOIN jm_content_chunks c"
+        " ON c.content_key = b.content_key"
+        " WHERE b.account_id = %s AND b.id = %s AND c.seq = %lld",
     [JM_SQL_EMAIL_MAILBOX_INSERT] = "INSERT INTO jm_email_mailboxes (account_id,"
         " email_id, mailbox_id, received_at) VALUES (%s, %s, %s, %lld)",
     [JM_SQL_EMAIL_KEYWORD_INSERT] = "INSERT INTO jm_email_keywords (account_id,"

@@ -2,8 +2,8 @@
 #include <stddef.h>
 #include "store/sql/jm_sql.h"
 
-/* Version 0 -> 1: the initial schema. Blob bytes are stored base64-encoded: apr_dbd's
- * text interface is the one both drivers bind reliably. */
+/* Version 0 -> 1: the initial schema. Blob bytes were base64 text until
+ * version 5 (binary, see v5). */
 static const char *const v1[] = {
     "CREATE TABLE jm_schema (version INTEGER NOT NULL)",
     "INSERT INTO jm_schema (version) VALUES (0)",
@@ -128,7 +128,39 @@ static const char *const v4[] = {
     "UPDATE jm_emails SET indexed = 0",
     NULL
 };
-static const char *const *const migrations[] = { v1, v2, v3, v4, NULL };
+/* Version 4 -> 5: blob content stored once, in binary (see
+ * jm_sql_sqlite3.c): the key is the SHA-256 of the bytes in hex, the bytes
+ * bytea rows of JM_SQL_CHUNK_BYTES. PostgreSQL decodes base64 itself, so
+ * this is SQL: each blob's key from its decoded rows (sha256() needs
+ * PostgreSQL 11; an empty blob has no rows: the hash of nothing), one
+ * blob per key gives the rows (blobs with one key have the same bytes, cut
+ * at the same places), the content's size is what its rows hold. A row
+ * that is not base64 stops the migration (decode raises): the startup
+ * fails with the statement and PostgreSQL's message. */
+static const char *const v5[] = {
+    "CREATE TABLE jm_contents (content_key TEXT PRIMARY KEY, size BIGINT NOT NULL,"
+    " created BIGINT NOT NULL)",
+    "CREATE TABLE jm_content_chunks (content_key TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " data BYTEA NOT NULL, PRIMARY KEY (content_key, seq))",
+    "ALTER TABLE jm_blobs ADD COLUMN content_key TEXT",
+    "UPDATE jm_blobs b SET content_key = (SELECT encode(sha256(COALESCE("
+    "string_agg(decode(c.data, 'base64'), ''::bytea ORDER BY c.seq), ''::bytea)), 'hex')"
+    " FROM jm_blob_chunks c WHERE c.account_id = b.account_id AND c.blob_id = b.id)",
+    "INSERT INTO jm_content_chunks (content_key, seq, data)"
+    " SELECT r.content_key, c.seq, decode(c.data, 'base64') FROM"
+    " (SELECT DISTINCT ON (content_key) content_key, account_id, id FROM jm_blobs"
+    " ORDER BY content_key, account_id, id) r"
+    " JOIN jm_blob_chunks c ON c.account_id = r.account_id AND c.blob_id = r.id",
+    "INSERT INTO jm_contents (content_key, size, created)"
+    " SELECT b.content_key, COALESCE((SELECT SUM(length(k.data)) FROM jm_content_chunks k"
+    " WHERE k.content_key = b.content_key), 0), MIN(b.created)"
+    " FROM jm_blobs b GROUP BY b.content_key",
+    "ALTER TABLE jm_blobs ALTER COLUMN content_key SET NOT NULL",
+    "CREATE INDEX jm_blobs_by_content ON jm_blobs (content_key)",
+    "DROP TABLE jm_blob_chunks",
+    NULL
+};
+static const char *const *const migrations[] = { v1, v2, v3, v4, v5, NULL };
 
 static const char *const on_connect[] = {
     /* never wait forever on a lock held by a stuck node */
@@ -206,14 +238,19 @@ const jm_sql_dialect_t jm_sql_pgsql = {
             " setweight(to_tsvector('simple', " FOLD("%s || ' ' || %s || ' ' || %s") "),"
             " 'C') || setweight(to_tsvector('simple', " FOLD("%s") "), 'D') WHERE"
             " account_id = %s AND id = %s",
+        /* text results (see bytes_as_hex): hex whatever bytea_output says */
+        [JM_SQL_BLOB_CHUNK_GET] = "SELECT encode(c.data, 'hex') FROM jm_blobs b"
+            " JOIN jm_content_chunks c ON c.content_key = b.content_key"
+            " WHERE b.account_id = %s AND b.id = %s AND c.seq = %lld",
         /* the vector lives in the row: nothing of its own to delete */
         [JM_SQL_EMAIL_FTS_DELETE] = "UPDATE jm_emails SET fts = NULL"
             " WHERE account_id = %s AND id = %s",
     },
     .migrations = migrations,
-    .schema_version = 4,
+    .schema_version = 5,
     .on_connect = on_connect,
     .buffered_selects = 1,
+    .bytes_as_hex = 1,
     .qfrag = {
         [JM_QF_TEXT_TERM] = "phraseto_tsquery('simple', " FOLD("%s") ")",
         [JM_QF_TEXT_TERM_AND] = " && ",

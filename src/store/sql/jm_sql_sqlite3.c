@@ -122,8 +122,8 @@ static int sqlite_select_once(void *native, const char *sql, int nargs,
 }
 
 /* Version 0 -> 1: the initial schema. WAL is set by jm_schema (it cannot
- * run inside a transaction). Blob bytes are stored base64-encoded: apr_dbd's
- * text interface is the one both drivers bind reliably. */
+ * run inside a transaction). Blob bytes were base64 text until version 5
+ * (binary, see v5). */
 static const char *const v1[] = {
     "CREATE TABLE jm_schema (version INTEGER NOT NULL)",
     "INSERT INTO jm_schema (version) VALUES (0)",
@@ -286,7 +286,32 @@ static const char *const v4[] = {
     "UPDATE jm_emails SET indexed = 0",
     NULL
 };
-static const char *const *const migrations[] = { v1, v2, v3, v4, NULL };
+/* Version 4 -> 5: blob content stored once, in binary. jm_blobs rows stay
+ * per account (the reference access is checked on) and name their content
+ * by key: the SHA-256 of the bytes, in lower-case hex. The content's bytes
+ * are jm_content_chunks rows (BLOB) of JM_SQL_CHUNK_BYTES. SQLite has no
+ * base64 decoder, so a C step (store/jm_schema_blob.c) decodes the old
+ * rows one at a time; jm_blobs is then rebuilt with content_key NOT NULL
+ * (SQLite cannot add the constraint to a column). */
+static const char *const v5[] = {
+    "CREATE TABLE jm_contents (content_key TEXT PRIMARY KEY, size INTEGER NOT NULL,"
+    " created INTEGER NOT NULL)",
+    "CREATE TABLE jm_content_chunks (content_key TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " data BLOB NOT NULL, PRIMARY KEY (content_key, seq))",
+    "ALTER TABLE jm_blobs ADD COLUMN content_key TEXT",
+    JM_SQL_STEP_BLOB_CONTENTS,
+    "CREATE TABLE jm_blobs_v5 (account_id TEXT NOT NULL, id TEXT NOT NULL,"
+    " size INTEGER NOT NULL, type TEXT NOT NULL, created INTEGER NOT NULL,"
+    " content_key TEXT NOT NULL, PRIMARY KEY (account_id, id))",
+    "INSERT INTO jm_blobs_v5 (account_id, id, size, type, created, content_key)"
+    " SELECT account_id, id, size, type, created, content_key FROM jm_blobs",
+    "DROP TABLE jm_blobs",
+    "ALTER TABLE jm_blobs_v5 RENAME TO jm_blobs",
+    "CREATE INDEX jm_blobs_by_content ON jm_blobs (content_key)",
+    "DROP TABLE jm_blob_chunks",
+    NULL
+};
+static const char *const *const migrations[] = { v1, v2, v3, v4, v5, NULL };
 
 static const char *const on_connect[] = {
     /* in WAL mode NORMAL keeps the database consistent on power loss and
@@ -332,7 +357,7 @@ const jm_sql_dialect_t jm_sql_sqlite3 = {
             " (SELECT num FROM jm_emails WHERE account_id = %s AND id = %s)",
     },
     .migrations = migrations,
-    .schema_version = 4,
+    .schema_version = 5,
     .on_connect = on_connect,
     .on_connect_returns_rows = 1,
     .serialize_writers = 1,
