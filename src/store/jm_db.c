@@ -457,6 +457,38 @@ apr_status_t jm_db_begin(jm_db_t *db, apr_pool_t *p)
     return jm_db_begin_within(db, JM_DB_WRITE_WAIT, p);
 }
 
+static apr_status_t run_literal(jm_db_t *db, const char *sql, apr_pool_t *p)
+{
+    const char *ignored;
+
+    return db->dialect->on_connect_returns_rows
+        ? jm_db_select_literal(&ignored, db, sql, p)
+        : jm_db_exec_literal(db, sql, p);
+}
+
+apr_status_t jm_db_begin_durable(jm_db_t *db, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if (db->in_txn) {
+        return jm_db_begin(db, p);      /* the same error */
+    }
+    /* outside the transaction: SQLite reads the setting at COMMIT, but a
+     * PRAGMA inside one is not undone by ROLLBACK either way */
+    if (db->dialect->durable_on
+        && (rv = run_literal(db, db->dialect->durable_on, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = jm_db_begin(db, p)) != APR_SUCCESS) {
+        if (db->dialect->durable_off) {
+            run_literal(db, db->dialect->durable_off, p);
+        }
+        return rv;
+    }
+    db->durable = 1;
+    return APR_SUCCESS;
+}
+
 int jm_db_in_transaction(const jm_db_t *db)
 {
     return db->in_txn;
@@ -501,6 +533,17 @@ static apr_status_t end_txn(jm_db_t *db, int rollback)
     db->in_txn = 0;
     apr_pool_cleanup_kill(p, db, txn_cleanup);
     unlock_writers(db);
+    if (db->durable) {
+        db->durable = 0;
+        /* the connection goes back to mod_dbd's pool: its next user gets
+         * the usual setting (a failure here costs speed, not data) */
+        if (db->dialect->durable_off
+            && run_literal(db, db->dialect->durable_off, p) != APR_SUCCESS) {
+            jm_log_perror(JM_LOG_MARK, JM_LOG_WARNING, APR_EGENERAL, p,
+                          JMLOGNO(07015) "cannot restore the connection's "
+                          "synchronous setting after a durable commit");
+        }
+    }
     if (msg) {
         db->last_error = apr_pstrdup(p, msg);
         jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
