@@ -445,7 +445,8 @@ static void msg_put(jm_lmtp_t *l, const char *s, apr_size_t n)
     if (l->too_big) {
         return;
     }
-    if (l->msg_size > l->conf.max_message || !buf_reserve(&l->msg, n)) {
+    /* + 1: the message is kept NUL-terminated (see jm_lmtp.h) */
+    if (l->msg_size > l->conf.max_message || !buf_reserve(&l->msg, n + 1)) {
         /* read on to the final dot, keep nothing: 552 for each recipient */
         l->too_big = 1;
         buf_free(&l->msg);
@@ -453,6 +454,7 @@ static void msg_put(jm_lmtp_t *l, const char *s, apr_size_t n)
     }
     memcpy(l->msg.buf + l->msg.len, s, n);
     l->msg.len += n;
+    l->msg.buf[l->msg.len] = '\0';
 }
 
 static void end_of_data(jm_lmtp_t *l)

@@ -33,7 +33,8 @@ typedef struct {
      *  address now. *pdata is kept with the recipient for deliver. */
     void (*rcpt)(void *baton, const char *address, jm_lmtp_reply_t *reply,
                  void **pdata, apr_pool_t *p);
-    /** End of DATA: deliver the message (dot-unstuffed, CRLF line ends) to
+    /** End of DATA: deliver the message (dot-unstuffed, CRLF line ends,
+     *  len bytes, NUL-terminated after them) to
      *  the n accepted recipients; replies[i] (preset to 451 4.3.0) is the
      *  answer for recipient i (RFC 2033 §4.2: one reply per recipient). */
     void (*deliver)(void *baton, const char *from, int n,
