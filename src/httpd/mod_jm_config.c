@@ -577,6 +577,18 @@ static const char *set_cache_size(cmd_parms *cmd, void *d, const char *arg)
 
 /* ---- LMTP delivery -------------------------------------------------------- */
 
+static const char *set_lmtp(cmd_parms *cmd, void *d, int on)
+{
+    (void)d;
+    /* in the main server it would take every listener, HTTP's too */
+    if (on && !cmd->server->is_virtual) {
+        return "JMAPLMTP on belongs in a <VirtualHost> for the LMTP listener's "
+               "address (e.g. Listen 127.0.0.1:2424 lmtp)";
+    }
+    srv(cmd)->lmtp.enabled = on ? 1 : 0;
+    return NULL;
+}
+
 static const char *set_lmtp_user(cmd_parms *cmd, void *d, const char *arg)
 {
     (void)d;
@@ -647,7 +659,7 @@ const command_rec jm_config_cmds[] = {
                   "public base URL (scheme://host[:port]) when behind a proxy"),
     AP_INIT_TAKE1("JMAPPath", set_path, NULL, RSRC_CONF,
                   "URL path of the JMAP resources (default /jmap)"),
-    AP_INIT_FLAG("JMAPLMTP", set_flag, OFF(lmtp.enabled), RSRC_CONF,
+    AP_INIT_FLAG("JMAPLMTP", set_lmtp, NULL, RSRC_CONF,
                  "on: connections to this server's addresses speak LMTP (RFC 2033)"),
     AP_INIT_TAKE1("JMAPLMTPRecipientUser", set_lmtp_user, NULL, RSRC_CONF,
                   "the user name of a recipient: localpart (default) or address"),

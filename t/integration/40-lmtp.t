@@ -274,4 +274,19 @@ PY`;
 ok($t->session('alice'), 'the JMAP endpoint is unaffected');
 # the busy store's messages (SQLite case) are expected
 $t->check_error_log(qr/JM07011|JM07012|JM11003/);
+
+# --- configuration errors ---------------------------------------------------------------
+for my $case (["JMAPLMTP on", qr/JMAPLMTP on belongs in a <VirtualHost>/],
+              ["<VirtualHost 127.0.0.1:1>\nJMAPLMTPAccounts some\n</VirtualHost>",
+               qr/JMAPLMTPAccounts: existing or create/],
+              ["JMAPLMTPRecipientUser uid", qr/JMAPLMTPRecipientUser: localpart or address/],
+              ["JMAPLMTPDomains a\@b", qr/JMAPLMTPDomains: "a\@b" is not a domain/],
+              ["JMAPLMTPMaxMessageSize 0", qr/JMAPLMTPMaxMessageSize: "0" is not a positive integer/]) {
+    my ($line, $want) = @$case;
+    my $bad = eval { JMAPTest->new(smtp => 0, ldap => 0, pki => 0, quiet_start_failure => 1,
+                                   extra_conf => "$line\n") };
+    ok(!$bad, "refused at startup: $line");
+    like($@ // '', $want, '... naming the problem') if !$bad;
+    $bad->stop if $bad;
+}
 done_testing;
