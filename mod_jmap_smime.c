@@ -9,12 +9,14 @@
 #include <http_core.h>
 #include <http_log.h>
 #include <http_protocol.h>
+#include <http_connection.h>
 #include <ap_mpm.h>
 #include "httpd/mod_jm_private.h"
 #include "httpd/mod_jm_config.h"
 #include "httpd/mod_jm_http.h"
 #include "httpd/mod_jm_dbd.h"
 #include "httpd/mod_jm_limits.h"
+#include "httpd/mod_jm_lmtp.h"
 #include "core/jm_log.h"
 #include "store/jm_db.h"
 #include "mime/jm_mime.h"
@@ -123,6 +125,8 @@ static void jm_register_hooks(apr_pool_t *p)
     ap_hook_child_status(jm_limits_child_status, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_optional_fn_retrieve(jm_optional_fns, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(jm_http_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* before the HTTP protocol's (APR_HOOK_REALLY_LAST) */
+    ap_hook_process_connection(jm_lmtp_process_connection, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(jmap_smime) = {

@@ -10,6 +10,7 @@
 #include <http_config.h>
 #include "httpd/mod_jm_config.h"
 #include "core/jm_util.h"
+#include "mail/jm_deliver.h"
 
 #define UNSET_LIMIT(l) do { (l).max_size_upload = (l).max_concurrent_upload = \
     (l).max_size_request = (l).max_concurrent_requests = \
@@ -39,6 +40,8 @@ static const jm_limits_t default_limits = {
 #define DEFAULT_CACHE_TTL    300
 #define DEFAULT_NEG_TTL      60
 #define DEFAULT_CACHE_SIZE   10000
+#define DEFAULT_LMTP_MAX_SIZE 50000000
+#define DEFAULT_LMTP_TIMEOUT  300      /* RFC 5321 §4.5.3.2.7: 5 minutes */
 
 jm_srv_conf_t *jm_config_get(server_rec *s)
 {
@@ -55,6 +58,8 @@ void *jm_config_create_srv(apr_pool_t *p, server_rec *s)
     sc->dir.starttls = sc->dir.crl_from_directory = sc->dir.require_crl = -1;
     sc->dir.timeout = sc->dir.cache_ttl = sc->dir.negative_ttl = -1;
     sc->dir.cache_max = -1;
+    sc->lmtp.enabled = sc->lmtp.user_from = sc->lmtp.create_accounts = -1;
+    sc->lmtp.max_size = sc->lmtp.timeout = -1;
     return sc;
 }
 
@@ -109,6 +114,12 @@ void *jm_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     MERGE_NUM(dir.cache_ttl);
     MERGE_NUM(dir.negative_ttl);
     MERGE_NUM(dir.cache_max);
+    MERGE_NUM(lmtp.enabled);
+    MERGE_NUM(lmtp.user_from);
+    MERGE_PTR(lmtp.domains);
+    MERGE_NUM(lmtp.create_accounts);
+    MERGE_NUM(lmtp.max_size);
+    MERGE_NUM(lmtp.timeout);
     return sc;
 }
 
@@ -139,6 +150,11 @@ void jm_config_resolve(jm_srv_conf_t *sc)
     DEFAULT_NUM(dir.cache_ttl, apr_time_from_sec(DEFAULT_CACHE_TTL));
     DEFAULT_NUM(dir.negative_ttl, apr_time_from_sec(DEFAULT_NEG_TTL));
     DEFAULT_NUM(dir.cache_max, DEFAULT_CACHE_SIZE);
+    DEFAULT_NUM(lmtp.enabled, 0);
+    DEFAULT_NUM(lmtp.user_from, JM_DELIVER_LOCALPART);
+    DEFAULT_NUM(lmtp.create_accounts, 0);
+    DEFAULT_NUM(lmtp.max_size, DEFAULT_LMTP_MAX_SIZE);
+    DEFAULT_NUM(lmtp.timeout, DEFAULT_LMTP_TIMEOUT);
 }
 
 /* ---- handlers --------------------------------------------------------- */
@@ -561,6 +577,78 @@ static const char *set_cache_size(cmd_parms *cmd, void *d, const char *arg)
     return err;
 }
 
+/* ---- LMTP delivery -------------------------------------------------------- */
+
+static const char *set_lmtp(cmd_parms *cmd, void *d, int on)
+{
+    (void)d;
+    /* in the main server it would take every listener, HTTP's too */
+    if (on && !cmd->server->is_virtual) {
+        return "JMAPLMTP on belongs in a <VirtualHost> for the LMTP listener's "
+               "address (e.g. Listen 127.0.0.1:2424 lmtp)";
+    }
+    srv(cmd)->lmtp.enabled = on ? 1 : 0;
+    return NULL;
+}
+
+static const char *set_lmtp_user(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    if (!strcasecmp(arg, "localpart")) {
+        srv(cmd)->lmtp.user_from = JM_DELIVER_LOCALPART;
+    }
+    else if (!strcasecmp(arg, "address")) {
+        srv(cmd)->lmtp.user_from = JM_DELIVER_ADDRESS;
+    }
+    else {
+        return "JMAPLMTPRecipientUser: localpart or address";
+    }
+    return NULL;
+}
+
+static const char *add_lmtp_domain(cmd_parms *cmd, void *d, const char *arg)
+{
+    jm_srv_conf_t *sc = srv(cmd);
+
+    (void)d;
+    if (!*arg || strpbrk(arg, "@<> \t")) {
+        return apr_psprintf(cmd->pool, "JMAPLMTPDomains: \"%s\" is not a domain", arg);
+    }
+    if (!sc->lmtp.domains) {
+        sc->lmtp.domains = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(sc->lmtp.domains, const char *) = jm_util_strlower(arg, cmd->pool);
+    return NULL;
+}
+
+static const char *set_lmtp_accounts(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    if (!strcasecmp(arg, "existing")) {
+        srv(cmd)->lmtp.create_accounts = 0;
+    }
+    else if (!strcasecmp(arg, "create")) {
+        srv(cmd)->lmtp.create_accounts = 1;
+    }
+    else {
+        return "JMAPLMTPAccounts: existing or create";
+    }
+    return NULL;
+}
+
+/* cmd->info: offset of a long in jm_srv_conf_t; 1 .. 2000000000 */
+static const char *set_long(cmd_parms *cmd, void *d, const char *arg)
+{
+    apr_int64_t v = 0;
+    const char *err = parse_number(&v, cmd, arg, 1, 2000000000, "a positive integer");
+
+    (void)d;
+    if (!err) {
+        *(long *)((char *)srv(cmd) + (size_t)cmd->info) = (long)v;
+    }
+    return err;
+}
+
 #define LIMIT(name, field) AP_INIT_TAKE1(name, set_limit, \
     (void *)APR_OFFSETOF(jm_limits_t, field), RSRC_CONF, \
     "RFC 8620 core capability limit " name)
@@ -573,6 +661,18 @@ const command_rec jm_config_cmds[] = {
                   "public base URL (scheme://host[:port]) when behind a proxy"),
     AP_INIT_TAKE1("JMAPPath", set_path, NULL, RSRC_CONF,
                   "URL path of the JMAP resources (default /jmap)"),
+    AP_INIT_FLAG("JMAPLMTP", set_lmtp, NULL, RSRC_CONF,
+                 "on: connections to this server's addresses speak LMTP (RFC 2033)"),
+    AP_INIT_TAKE1("JMAPLMTPRecipientUser", set_lmtp_user, NULL, RSRC_CONF,
+                  "the user name of a recipient: localpart (default) or address"),
+    AP_INIT_ITERATE("JMAPLMTPDomains", add_lmtp_domain, NULL, RSRC_CONF,
+                    "the domains LMTP accepts recipients of (default: any)"),
+    AP_INIT_TAKE1("JMAPLMTPAccounts", set_lmtp_accounts, NULL, RSRC_CONF,
+                  "existing (default: unknown users are refused) or create"),
+    AP_INIT_TAKE1("JMAPLMTPMaxMessageSize", set_long, OFF(lmtp.max_size), RSRC_CONF,
+                  "largest message LMTP accepts, in bytes (SIZE)"),
+    AP_INIT_TAKE1("JMAPLMTPTimeout", set_long, OFF(lmtp.timeout), RSRC_CONF,
+                  "seconds LMTP waits for the client"),
     LIMIT("JMAPMaxSizeUpload", max_size_upload),
     LIMIT("JMAPMaxConcurrentUpload", max_concurrent_upload),
     LIMIT("JMAPMaxSizeRequest", max_size_request),

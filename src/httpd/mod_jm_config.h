@@ -8,6 +8,16 @@
 #include "directory/jm_certdir.h"
 #include "smime/jm_keystore.h"
 
+/** LMTP delivery (src/httpd/mod_jm_lmtp.c); numbers -1 when unset. */
+typedef struct {
+    int enabled;                    /**< JMAPLMTP */
+    int user_from;                  /**< JMAPLMTPRecipientUser: jm_deliver_user_t */
+    apr_array_header_t *domains;    /**< JMAPLMTPDomains: const char*, lower-case */
+    int create_accounts;            /**< JMAPLMTPAccounts create: 1 */
+    long max_size;                  /**< JMAPLMTPMaxMessageSize, bytes */
+    long timeout;                   /**< JMAPLMTPTimeout, seconds */
+} jm_lmtp_srv_conf_t;
+
 typedef struct jm_srv_conf_t {
     const char *base_url;           /**< JMAPBaseURL or NULL (from request) */
     const char *path;               /**< JMAPPath, default "/jmap" */
@@ -21,6 +31,7 @@ typedef struct jm_srv_conf_t {
     int kt_pad;                     /**< jm_cms_kt_pad_t or -1 */
     int legacy_display;             /**< -1 unset */
     jm_certdir_conf_t dir;          /**< pointers NULL / numbers -1 when unset */
+    jm_lmtp_srv_conf_t lmtp;           /**< JMAPLMTP* (defaults applied by resolve) */
     /* resolved at post_config / child_init: */
     jm_limits_t eff_limits;
     jm_smime_policy_t smime;

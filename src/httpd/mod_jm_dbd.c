@@ -18,10 +18,14 @@
 
 /* Set once in the parent before children exist. */
 static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
 
 void jm_dbd_retrieve_fns(void)
 {
     dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    dbd_open = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
+    dbd_close = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
 }
 
 int jm_dbd_available(void)
@@ -189,4 +193,43 @@ apr_status_t jm_dbd_acquire(jm_db_t **pdb, request_rec *r)
     rv = jm_db_wrap(pdb, dbd->driver, dbd->handle, dbd->prepared, dbd->pool,
                     r->pool);
     return rv == APR_SUCCESS ? rv : APR_EAGAIN;
+}
+
+typedef struct {
+    server_rec *s;
+    ap_dbd_t *dbd;
+} opened_t;
+
+static apr_status_t give_back(void *data)
+{
+    opened_t *o = data;
+
+    dbd_close(o->s, o->dbd);
+    return APR_SUCCESS;
+}
+
+apr_status_t jm_dbd_open(jm_db_t **pdb, server_rec *s, apr_pool_t *p)
+{
+    opened_t *o;
+
+    if (!dbd_open || !dbd_close) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, JMLOGNO_GLUE(01131)
+                     "mod_dbd is not loaded: LoadModule dbd_module before "
+                     "using mod_jmap_smime");
+        return APR_EAGAIN;
+    }
+    o = apr_palloc(p, sizeof(*o));
+    o->s = s;
+    if (!(o->dbd = dbd_open(p, s))) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, JMLOGNO_GLUE(01132)
+                     "no database connection available from mod_dbd "
+                     "(see mod_dbd's messages above)");
+        return APR_EAGAIN;
+    }
+    apr_pool_cleanup_register(p, o, give_back, apr_pool_cleanup_null);
+    /* a transaction left open on p or a sub-pool is rolled back by its
+     * cleanup (registered later, or run with the sub-pool first) before
+     * the connection goes back */
+    return jm_db_wrap(pdb, o->dbd->driver, o->dbd->handle, o->dbd->prepared,
+                      o->dbd->pool, p) == APR_SUCCESS ? APR_SUCCESS : APR_EAGAIN;
 }

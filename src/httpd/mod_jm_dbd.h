@@ -22,4 +22,9 @@ int jm_dbd_migrate_all(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
  *  APR_EAGAIN when mod_dbd cannot give one (logged). */
 apr_status_t jm_dbd_acquire(jm_db_t **pdb, request_rec *r);
 
+/** A store connection outside any request (LMTP) from mod_dbd's pool,
+ *  given back when p is cleared or destroyed. APR_EAGAIN when mod_dbd
+ *  cannot give one (logged). */
+apr_status_t jm_dbd_open(jm_db_t **pdb, server_rec *s, apr_pool_t *p);
+
 #endif

@@ -230,20 +230,16 @@ apr_status_t jm_db_select(apr_array_header_t **prows, jm_db_t *db,
     return APR_SUCCESS;
 }
 
-/* The value of column 0 of row as bytes (NUL-terminated copy in p). */
-static apr_status_t row_bytes(const unsigned char **pdata, apr_size_t *plen,
-                              jm_db_t *db, apr_dbd_row_t *row, apr_pool_t *p)
+/* The bytes of a brigade, NUL-terminated, in p; hex-decoded when the
+ * dialect returns bytes as hex. */
+static apr_status_t brigade_bytes(const unsigned char **pdata, apr_size_t *plen,
+                                  jm_db_t *db, apr_bucket_brigade *bb, apr_pool_t *p)
 {
-    apr_bucket_alloc_t *ba = apr_bucket_alloc_create(p);
-    apr_bucket_brigade *bb = apr_brigade_create(p, ba);
     apr_off_t total = 0;
     apr_size_t len, n;
     apr_status_t rv;
     char *buf, *out;
 
-    if (APR_SUCCESS != (rv = apr_dbd_datum_get(db->driver, row, 0, APR_DBD_TYPE_BLOB, bb))) {
-        return rv == APR_ENOENT ? APR_NOTFOUND : rv;
-    }
     if (APR_SUCCESS != (rv = apr_brigade_length(bb, 1, &total))) {
         return rv;
     }
@@ -252,7 +248,6 @@ static apr_status_t row_bytes(const unsigned char **pdata, apr_size_t *plen,
     if (APR_SUCCESS != (rv = apr_brigade_flatten(bb, buf, &len))) {
         return rv;
     }
-    apr_brigade_destroy(bb);
     buf[len] = '\0';
     if (db->dialect->bytes_as_hex && len > 0) {
         out = apr_palloc(p, len / 2 + 1);
@@ -268,6 +263,36 @@ static apr_status_t row_bytes(const unsigned char **pdata, apr_size_t *plen,
     *pdata = (const unsigned char *)buf;
     *plen = len;
     return APR_SUCCESS;
+}
+
+/* The value of column 0 of row as bytes (NUL-terminated copy in p). The
+ * buckets come from an allocator of their own, freed here: a pool need
+ * not have one (APR's pool debugging), and chunk after chunk must not
+ * grow the caller's. */
+static apr_status_t row_bytes(const unsigned char **pdata, apr_size_t *plen,
+                              jm_db_t *db, apr_dbd_row_t *row, apr_pool_t *p)
+{
+    apr_allocator_t *al;
+    apr_bucket_alloc_t *ba;
+    apr_bucket_brigade *bb;
+    apr_status_t rv;
+
+    if (APR_SUCCESS != (rv = apr_allocator_create(&al))) {
+        return rv;
+    }
+    ba = apr_bucket_alloc_create_ex(al);
+    bb = apr_brigade_create(p, ba);
+    rv = apr_dbd_datum_get(db->driver, row, 0, APR_DBD_TYPE_BLOB, bb);
+    if (rv == APR_SUCCESS) {
+        rv = brigade_bytes(pdata, plen, db, bb, p);
+    }
+    else if (rv == APR_ENOENT) {
+        rv = APR_NOTFOUND;
+    }
+    apr_brigade_destroy(bb);
+    apr_bucket_alloc_destroy(ba);
+    apr_allocator_destroy(al);
+    return rv;
 }
 
 apr_status_t jm_db_select_bytes(const unsigned char **pdata, apr_size_t *plen,
@@ -596,6 +621,38 @@ apr_status_t jm_db_begin(jm_db_t *db, apr_pool_t *p)
     return jm_db_begin_within(db, JM_DB_WRITE_WAIT, p);
 }
 
+static apr_status_t run_literal(jm_db_t *db, const char *sql, apr_pool_t *p)
+{
+    const char *ignored;
+
+    return db->dialect->on_connect_returns_rows
+        ? jm_db_select_literal(&ignored, db, sql, p)
+        : jm_db_exec_literal(db, sql, p);
+}
+
+apr_status_t jm_db_begin_durable(jm_db_t *db, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if (db->in_txn) {
+        return jm_db_begin(db, p);      /* the same error */
+    }
+    /* outside the transaction: SQLite reads the setting at COMMIT, but a
+     * PRAGMA inside one is not undone by ROLLBACK either way */
+    if (db->dialect->durable_on
+        && (rv = run_literal(db, db->dialect->durable_on, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = jm_db_begin(db, p)) != APR_SUCCESS) {
+        if (db->dialect->durable_off) {
+            run_literal(db, db->dialect->durable_off, p);
+        }
+        return rv;
+    }
+    db->durable = 1;
+    return APR_SUCCESS;
+}
+
 int jm_db_in_transaction(const jm_db_t *db)
 {
     return db->in_txn;
@@ -640,6 +697,17 @@ static apr_status_t end_txn(jm_db_t *db, int rollback)
     db->in_txn = 0;
     apr_pool_cleanup_kill(p, db, txn_cleanup);
     unlock_writers(db);
+    if (db->durable) {
+        db->durable = 0;
+        /* the connection goes back to mod_dbd's pool: its next user gets
+         * the usual setting (a failure here costs speed, not data) */
+        if (db->dialect->durable_off
+            && run_literal(db, db->dialect->durable_off, p) != APR_SUCCESS) {
+            jm_log_perror(JM_LOG_MARK, JM_LOG_WARNING, APR_EGENERAL, p,
+                          JMLOGNO(07015) "cannot restore the connection's "
+                          "synchronous setting after a durable commit");
+        }
+    }
     if (msg) {
         db->last_error = apr_pstrdup(p, msg);
         jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,

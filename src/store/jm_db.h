@@ -24,6 +24,7 @@ typedef struct {
     int in_txn;                /**< a transaction is open */
     apr_pool_t *txn_pool;      /**< pool the open transaction was started on */
     const char *last_error;    /**< driver's message for the last failure */
+    int durable;               /**< the open transaction is jm_db_begin_durable's */
 } jm_db_t;
 
 /** Per-process set-up (child_init, before threads): the lock that queues
@@ -118,6 +119,11 @@ apr_status_t jm_db_begin(jm_db_t *db, apr_pool_t *p);
 /** jm_db_begin with another bound on the wait (schema migration). */
 apr_status_t jm_db_begin_within(jm_db_t *db, apr_interval_time_t max_wait,
                                 apr_pool_t *p);
+/** jm_db_begin for a transaction whose jm_db_commit returns only once it
+ *  is on stable storage (mail delivery: the MTA deletes its copy when told
+ *  so). SQLite: synchronous = FULL for this transaction, NORMAL again when
+ *  it ends; PostgreSQL: any commit is (with the server's fsync on). */
+apr_status_t jm_db_begin_durable(jm_db_t *db, apr_pool_t *p);
 /** 1 while a transaction is open on db. */
 int jm_db_in_transaction(const jm_db_t *db);
 apr_status_t jm_db_commit(jm_db_t *db);

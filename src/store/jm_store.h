@@ -21,6 +21,11 @@ apr_status_t jm_store_account_ensure(const char **paccount_id, int *pcreated,
                                      jm_db_t *db, const char *username,
                                      apr_pool_t *p);
 
+/** The account of username if it exists (*paccount_id NULL if not);
+ *  creates nothing (delivery: JMAPLMTPAccounts existing). */
+apr_status_t jm_store_account_find(const char **paccount_id, jm_db_t *db,
+                                   const char *username, apr_pool_t *p);
+
 /** Current state string of one data type. */
 apr_status_t jm_store_state(const char **pstate, jm_db_t *db,
                             const char *account_id, const char *type,

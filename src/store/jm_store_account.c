@@ -61,6 +61,12 @@ static apr_status_t account_create(int *pinserted, jm_db_t *db, const char *id,
     return APR_SUCCESS;
 }
 
+apr_status_t jm_store_account_find(const char **paccount_id, jm_db_t *db,
+                                   const char *username, apr_pool_t *p)
+{
+    return account_lookup(paccount_id, db, username, p);
+}
+
 apr_status_t jm_store_account_ensure(const char **paccount_id, int *pcreated,
                                      jm_db_t *db, const char *username,
                                      apr_pool_t *p)

@@ -12,11 +12,17 @@ answered with 550, so tests can provoke per-recipient failures.
 PIDFILE (default OUTDIR/sink.pid) is written once the socket listens and
 removed on SIGTERM/SIGINT. Needs Debian's python3-aiosmtpd (run with
 /usr/bin/python3, not a pyenv python).
+
+With SMTP_SINK_LMTP=HOST:PORT:DOMAIN in the environment (tools/demo), a
+saved message is also handed to the LMTP listener at HOST:PORT for its
+recipients in DOMAIN, so mail sent to the demo users lands in their Inbox;
+the LMTP replies are printed (the SMTP client still gets 250).
 """
 import asyncio
 import json
 import os
 import signal
+import smtplib
 import sys
 import threading
 
@@ -56,7 +62,32 @@ class RawDirHandler:
         print("smtp_sink: saved %s.eml (%d bytes) from <%s> to %s"
               % (base, len(data), envelope.mail_from, ", ".join(envelope.rcpt_tos)),
               flush=True)
+        if LMTP:
+            await asyncio.get_running_loop().run_in_executor(
+                None, relay, envelope.mail_from, envelope.rcpt_tos, data)
         return "250 Message accepted for delivery"
+
+
+# SMTP_SINK_LMTP=HOST:PORT:DOMAIN (see the docstring)
+LMTP = os.environ.get("SMTP_SINK_LMTP", "").split(":") \
+    if os.environ.get("SMTP_SINK_LMTP") else None
+
+
+def relay(mail_from, rcpt_tos, data):
+    host, port, domain = LMTP[0], int(LMTP[1]), LMTP[2].lower()
+    mine = [r for r in rcpt_tos if r.rsplit("@", 1)[-1].lower() == domain]
+    if not mine:
+        return
+    try:
+        c = smtplib.LMTP(host, port)
+        refused = c.sendmail(mail_from or "", mine, data)
+        c.quit()
+    except (OSError, smtplib.SMTPException) as e:
+        print("smtp_sink: LMTP delivery to %s failed: %s" % (", ".join(mine), e),
+              flush=True)
+        return
+    for r in mine:
+        print("smtp_sink: LMTP %s: %s" % (r, refused.get(r, "delivered")), flush=True)
 
 
 def main(argv):

@@ -222,6 +222,11 @@ typedef struct {
      *  (dbd_pgsql_get_row, apr-util 1.6) and every select is drained into
      *  the pool anyway. */
     int buffered_selects;
+    /** Literal statements around a durable transaction
+     *  (jm_db_begin_durable): durable_on before BEGIN makes its COMMIT
+     *  reach stable storage, durable_off after it restores the
+     *  connection's setting; NULL: every commit is durable already. */
+    const char *durable_on, *durable_off;
     /** Email/query fragments this dialect says differently; NULL entries
      *  use jm_sql_qfrag_common. */
     const char *qfrag[JM_QF__COUNT];

@@ -362,6 +362,10 @@ const jm_sql_dialect_t jm_sql_sqlite3 = {
     .on_connect_returns_rows = 1,
     .serialize_writers = 1,
     .on_connect_native = sqlite_on_connect,
+    /* WAL with synchronous = NORMAL may lose the last commits at a power
+     * failure (never corrupts); FULL syncs the WAL at each COMMIT */
+    .durable_on = "PRAGMA synchronous = FULL",
+    .durable_off = "PRAGMA synchronous = NORMAL",
     .txn_native = sqlite_txn,
     .select_once = sqlite_select_once,
     .qfrag = {

@@ -1,0 +1,241 @@
+/* Unit tests: delivery into the store (src/mail/jm_deliver.c) — address to
+ * user name (local part / address, domains, case, bad names), accounts
+ * found or created, the message in the Inbox with its counts and bytes,
+ * the same bytes twice, no Inbox (450), and the durable commit
+ * (SQLite: synchronous FULL inside, NORMAL again after, also after a
+ * rollback). SQLite always; PostgreSQL too when JMAP_TEST_PG_PORT is set. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <apr_general.h>
+#include <apr_strings.h>
+#include <apr_file_io.h>
+#include "tap.h"
+#include "store/jm_schema.h"
+#include "store/jm_store.h"
+#include "mail/jm_deliver.h"
+#include "mime/jm_mime.h"
+
+static apr_pool_t *pool;
+
+static jm_db_t *open_db(const apr_dbd_driver_t *drv, const char *params)
+{
+    apr_dbd_t *h;
+    jm_db_t *db;
+
+    if (apr_dbd_open(drv, pool, params, &h) != APR_SUCCESS
+        || jm_db_wrap(&db, drv, h, apr_hash_make(pool), pool, pool) != APR_SUCCESS) {
+        return NULL;
+    }
+    return db;
+}
+
+static const char *sync_mode(jm_db_t *db)
+{
+    const char *v = NULL;
+
+    jm_db_select_literal(&v, db, "PRAGMA synchronous", pool);
+    return v;
+}
+
+static void test_username(void)
+{
+    apr_array_header_t *doms = apr_array_make(pool, 2, sizeof(const char *));
+    jm_deliver_conf_t c = { JM_DELIVER_LOCALPART, NULL, 0 };
+    jm_lmtp_reply_t r = { 0, NULL, NULL };
+
+    is_str(jm_deliver_username(&c, "Alice@Example.com", &r, pool), "alice",
+           "local part, lower-cased");
+    is_str(jm_deliver_username(&c, "postmaster", &r, pool), "postmaster",
+           "an address without a domain is its own local part");
+    is_str(jm_deliver_username(&c, "\"a@b\"@example.com", &r, pool), "\"a@b\"",
+           "the last @ separates the domain");
+    ok(!jm_deliver_username(&c, "@example.com", &r, pool) && r.code == 550
+       && !strcmp(r.status, "5.1.3"), "an empty local part: 550 5.1.3");
+    ok(!jm_deliver_username(&c, "caf\xc3@example.com", &r, pool) && r.code == 550
+       && !strcmp(r.status, "5.1.3"), "not UTF-8: 550 5.1.3");
+    c.user_from = JM_DELIVER_ADDRESS;
+    is_str(jm_deliver_username(&c, "Alice@Example.com", &r, pool), "alice@example.com",
+           "the whole address");
+    APR_ARRAY_PUSH(doms, const char *) = "example.com";
+    APR_ARRAY_PUSH(doms, const char *) = "example.org";
+    c.domains = doms;
+    is_str(jm_deliver_username(&c, "bob@EXAMPLE.org", &r, pool), "bob@example.org",
+           "an accepted domain (any case)");
+    r.code = 0;
+    ok(!jm_deliver_username(&c, "bob@example.net", &r, pool) && r.code == 550
+       && !strcmp(r.status, "5.1.2"), "another domain: 550 5.1.2");
+    ok(!jm_deliver_username(&c, "bob", &r, pool) && r.code == 550,
+       "no domain when domains are listed: 550");
+}
+
+static void run(jm_db_t *db, const char *label)
+{
+    jm_deliver_conf_t c = { JM_DELIVER_LOCALPART, NULL, 0 };
+    jm_lmtp_reply_t r = { 0, NULL, NULL }, rep[3];
+    const char *user = apr_psprintf(pool, "deliv%d", (int)getpid());
+    const char *addr = apr_pstrcat(pool, user, "@example.com", NULL);
+    const char *newuser = apr_pstrcat(pool, user, "new", NULL);
+    const char *err = NULL, *acc = NULL, *acc2 = NULL, *id = NULL, *found = NULL, *st0, *st1;
+    const char *ids[3];
+    apr_array_header_t *boxes;
+    jm_mailbox_row_t *in = NULL;
+    int from, created, i, sqlite = !strcmp(label, "sqlite3");
+    const char *msg = "From: a@example.org\r\nSubject: hello delivery\r\n"
+                      "Message-ID: <d1@example.org>\r\n\r\nunusualword body\r\n";
+
+    diag("--- %s", label);
+    ok(jm_schema_migrate(db, &from, &err, pool) == APR_SUCCESS, "schema (%s)", err ? err : "");
+    jm_deliver_rcpt(&acc, &r, &c, db, addr, pool);
+    ok(!acc && r.code == 550 && !strcmp(r.status, "5.1.1"), "no account yet: 550 5.1.1");
+    ok(jm_store_account_ensure(&acc2, &created, db, user, pool) == APR_SUCCESS, "account");
+    jm_deliver_rcpt(&acc, &r, &c, db, apr_pstrcat(pool, "X", addr + 1, NULL), pool);
+    ok(acc == NULL, "another user is still unknown");
+    jm_deliver_rcpt(&acc, &r, &c, db, addr, pool);
+    ok(acc && !strcmp(acc, acc2) && r.code == 250 && !strcmp(r.status, "2.1.5"),
+       "the user's account: 250 2.1.5");
+    c.create_accounts = 1;
+    jm_deliver_rcpt(&acc2, &r, &c, db, apr_pstrcat(pool, newuser, "@x", NULL), pool);
+    ok(acc2 && r.code == 250, "JMAPLMTPAccounts create: an account is made");
+    ok(jm_store_account_find(&found, db, newuser, pool) == APR_SUCCESS && found
+       && !strcmp(found, acc2), "... and stays");
+
+    ok(jm_store_state(&st0, db, acc, JM_TYPE_EMAIL, pool) == APR_SUCCESS, "state before");
+    ids[0] = acc;
+    ids[1] = acc2;
+    for (i = 0; i < 2; i++) {
+        rep[i].code = 0;
+    }
+    jm_deliver_message(db, 2, ids, msg, strlen(msg), rep, pool);
+    ok(rep[0].code == 250 && !strcmp(rep[0].status, "2.0.0")
+       && !strncmp(rep[0].text, "Delivered as Email M", 20), "first recipient: 250 (%s)",
+       rep[0].text ? rep[0].text : "");
+    ok(rep[1].code == 250, "second recipient: 250");
+    id = rep[0].text + strlen("Delivered as Email ");
+    ok(jm_store_state(&st1, db, acc, JM_TYPE_EMAIL, pool) == APR_SUCCESS
+       && strcmp(st0, st1) != 0, "the Email state moved");
+    ok(jm_store_mailboxes(&boxes, db, acc, pool) == APR_SUCCESS, "mailboxes");
+    for (i = 0; i < boxes->nelts; i++) {
+        jm_mailbox_row_t *m = APR_ARRAY_IDX(boxes, i, jm_mailbox_row_t *);
+        if (m->role && !strcmp(m->role, "inbox")) {
+            in = m;
+        }
+    }
+    ok(in && in->total_emails == 1 && in->unread_emails == 1 && in->total_threads == 1,
+       "in the Inbox, unread, one thread");
+    {
+        jm_email_row_t *e = NULL;
+        ok(jm_store_email_get(&e, db, acc, id, pool) == APR_SUCCESS && e
+           && e->size == (apr_int64_t)strlen(msg) && !strcmp(e->keywords, "{}"),
+           "the Email row: size, no keywords");
+    }
+    {
+        const unsigned char *raw = NULL;
+        apr_size_t len = 0;
+        jm_email_row_t *e = NULL;
+        jm_store_email_get(&e, db, acc, id, pool);
+        ok(e && jm_store_blob_get(&raw, &len, NULL, db, acc, e->blob_id, pool) == APR_SUCCESS
+           && len == strlen(msg) && !memcmp(raw, msg, len), "the blob is the message's bytes");
+    }
+
+    /* the same bytes again: the existing Email */
+    jm_deliver_message(db, 1, ids, msg, strlen(msg), rep, pool);
+    ok(rep[0].code == 250 && !strcmp(rep[0].text + strlen("Delivered as Email "), id),
+       "the same bytes again: 250 with the existing id");
+    ok(jm_store_mailboxes(&boxes, db, acc, pool) == APR_SUCCESS, "mailboxes again");
+    for (i = 0, in = NULL; i < boxes->nelts; i++) {
+        jm_mailbox_row_t *m = APR_ARRAY_IDX(boxes, i, jm_mailbox_row_t *);
+        if (m->role && !strcmp(m->role, "inbox")) {
+            in = m;
+        }
+    }
+    is_int(in ? in->total_emails : -1, 1, "no second copy");
+
+    /* no Inbox: 450 4.2.1, and the account is untouched */
+    {
+        apr_array_header_t *b2;
+        jm_store_mailboxes(&b2, db, acc2, pool);
+        for (i = 0; i < b2->nelts; i++) {
+            jm_mailbox_row_t *m = APR_ARRAY_IDX(b2, i, jm_mailbox_row_t *);
+            if (m->role && !strcmp(m->role, "inbox")) {
+                jm_db_begin(db, pool);
+                ok(jm_store_mailbox_destroy(db, acc2, m->id, 1, pool) == APR_SUCCESS
+                   && jm_db_commit(db) == APR_SUCCESS, "destroy the second account's Inbox");
+            }
+        }
+    }
+    ids[0] = acc2;
+    jm_deliver_message(db, 1, ids, "Subject: x\r\n\r\ny\r\n", 17, rep, pool);
+    ok(rep[0].code == 450 && !strcmp(rep[0].status, "4.2.1"), "no Inbox: 450 4.2.1");
+
+    /* the durable commit */
+    if (sqlite) {
+        is_str(sync_mode(db), "1", "SQLite: synchronous NORMAL (1) normally");
+        ok(jm_db_begin_durable(db, pool) == APR_SUCCESS, "durable transaction");
+        is_str(sync_mode(db), "2", "synchronous FULL (2) inside it");
+        ok(jm_db_commit(db) == APR_SUCCESS, "commit");
+        is_str(sync_mode(db), "1", "NORMAL again after the commit");
+        ok(jm_db_begin_durable(db, pool) == APR_SUCCESS, "durable transaction");
+        jm_db_rollback(db);
+        is_str(sync_mode(db), "1", "NORMAL again after a rollback");
+    }
+    else {
+        ok(jm_db_begin_durable(db, pool) == APR_SUCCESS && jm_db_commit(db) == APR_SUCCESS,
+           "PostgreSQL: a durable transaction is a transaction");
+    }
+    ok(jm_db_begin(db, pool) == APR_SUCCESS, "open a transaction");
+    ok(jm_db_begin_durable(db, pool) != APR_SUCCESS, "a durable one cannot nest");
+    jm_db_rollback(db);
+    ok(!jm_db_in_transaction(db), "closed");
+}
+
+int main(void)
+{
+    const apr_dbd_driver_t *drv;
+    const char *dir, *port = getenv("JMAP_TEST_PG_PORT");
+    jm_db_t *db;
+
+    apr_initialize();
+    atexit(apr_terminate);
+    apr_pool_create(&pool, NULL);
+    apr_dbd_init(pool);
+    jm_mime_global_init();
+    test_username();
+    if (apr_dbd_get_driver(pool, "sqlite3", &drv) != APR_SUCCESS) {
+        printf("1..0 # SKIP no sqlite3 apr_dbd driver\n");
+        return 0;
+    }
+    dir = apr_psprintf(pool, "/tmp/jm-test-deliver.%d", (int)getpid());
+    apr_dir_make_recursive(dir, APR_OS_DEFAULT, pool);
+    db = open_db(drv, apr_pstrcat(pool, dir, "/t.db", NULL));
+    ok(db != NULL, "open SQLite");
+    if (db) {
+        run(db, "sqlite3");
+        apr_dbd_close(db->driver, db->handle);
+    }
+    if (port && apr_dbd_get_driver(pool, "pgsql", &drv) == APR_SUCCESS) {
+        const char *name = apr_psprintf(pool, "jmt_deliver_%d", (int)getpid());
+        const char *base = apr_psprintf(pool, "host=127.0.0.1 port=%s user=jmap "
+                                        "password=jmappw dbname=", port);
+        jm_db_t *adm = open_db(drv, apr_pstrcat(pool, base, "jmap", NULL));
+
+        ok(adm && jm_db_exec_literal(adm, apr_pstrcat(pool, "CREATE DATABASE ", name, NULL),
+                                     pool) == APR_SUCCESS, "a PostgreSQL database");
+        if (adm && (db = open_db(drv, apr_pstrcat(pool, base, name, NULL)))) {
+            run(db, "pgsql");
+            apr_dbd_close(db->driver, db->handle);
+            jm_db_exec_literal(adm, apr_pstrcat(pool, "DROP DATABASE ", name, NULL), pool);
+        }
+        if (adm) {
+            apr_dbd_close(adm->driver, adm->handle);
+        }
+    }
+    else {
+        diag("PostgreSQL part skipped: JMAP_TEST_PG_PORT is not set");
+    }
+    apr_file_remove(apr_pstrcat(pool, dir, "/t.db", NULL), pool);
+    apr_file_remove(apr_pstrcat(pool, dir, "/t.db-wal", NULL), pool);
+    apr_file_remove(apr_pstrcat(pool, dir, "/t.db-shm", NULL), pool);
+    apr_dir_remove(dir, pool);
+    return done_testing();
+}
