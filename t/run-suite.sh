@@ -3,16 +3,19 @@
 # fresh-machine sequence).
 #
 #  1. C unit tests: prove $JMAP_BUILDDIR/t/unit/test_* (the built executables)
-#  2. integration tests: prove -v t/integration/*.t, once per database driver
-#     in $JMAP_TEST_DRIVERS (default "sqlite3 pgsql"); for pgsql a private
-#     PostgreSQL is started once (t/lib/pg-start.sh) and stopped on exit.
+#  2. integration tests: prove -v -j$JMAP_TEST_JOBS t/integration/*.t, once
+#     per database driver in $JMAP_TEST_DRIVERS (default "sqlite3 pgsql");
+#     for pgsql a private PostgreSQL is started once (t/lib/pg-start.sh) and
+#     stopped on exit. Each file starts its own servers on free ports and
+#     mostly waits on them, so files run side by side (JMAP_TEST_JOBS,
+#     default 3; 1 runs them one after another).
 # The test PKI is built once (t/lib/mkpki.sh) and shared via JMAP_TEST_PKI.
 #
 # Environment: JMAP_BUILDDIR (default: the source tree), JMAP_SRCDIR,
 # HTTPD_BIN, HTTPD_MODDIR (passed through to t/lib/JMAPTest.pm),
 # JMAP_TEST_DRIVERS, JMAP_TEST_PG_PORT (default: a free port),
 # JMAP_TEST_KEEP=1 (keep temp dirs), JMAP_TEST_FILES (integration tests to
-# run instead of t/integration/*.t, space separated).
+# run instead of t/integration/*.t, space separated), JMAP_TEST_JOBS.
 # Exit status: non-zero if any part failed.
 set -u
 
@@ -22,6 +25,7 @@ export JMAP_SRCDIR=$SRCDIR JMAP_BUILDDIR=$BUILDDIR
 export HTTPD_BIN=${HTTPD_BIN:-/usr/sbin/apache2}
 export HTTPD_MODDIR=${HTTPD_MODDIR:-/usr/lib/apache2/modules}
 DRIVERS=${JMAP_TEST_DRIVERS:-sqlite3 pgsql}
+JOBS=${JMAP_TEST_JOBS:-3}
 
 WORK=$(mktemp -d /tmp/jmap-suite.XXXXXX)
 chmod 755 "$WORK"
@@ -105,7 +109,8 @@ for driver in $DRIVERS; do
             fi
             # the store's unit tests that also run on PostgreSQL when it is there
             PGUNITS=()
-            for f in "$BUILDDIR"/t/unit/test_store_mail "$BUILDDIR"/t/unit/test_query; do
+            for f in "$BUILDDIR"/t/unit/test_store_mail "$BUILDDIR"/t/unit/test_query \
+                     "$BUILDDIR"/t/unit/test_store_blob "$BUILDDIR"/t/unit/test_deliver; do
                 [ -x "$f" ] && PGUNITS+=("$f")
             done
             if [ ${#PGUNITS[@]} -gt 0 ]; then
@@ -117,7 +122,7 @@ for driver in $DRIVERS; do
         *) record "integration [$driver]: unknown driver" 1; continue ;;
     esac
     start=$(date +%s)
-    (cd "$SRCDIR" && JMAP_TEST_DRIVER=$driver prove -v "${ITESTS[@]}") \
+    (cd "$SRCDIR" && JMAP_TEST_DRIVER=$driver prove -v -j"$JOBS" "${ITESTS[@]}") \
         2>&1 | tee "$WORK/prove-$driver.log"
     rc=${PIPESTATUS[0]}
     record "integration [$driver] ($(( $(date +%s) - start )) s)" "$rc"
