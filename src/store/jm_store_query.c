@@ -407,6 +407,9 @@ static apr_array_header_t *sort_keys(qb_t *b)
         case JM_SORT_RECEIVED_AT:
             k.base = b->text_driver ? JM_QF_KEY_TEXT_ORDER
                      : b->driver ? JM_QF_KEY_RECEIVED_MB : JM_QF_KEY_RECEIVED;
+            if (b->text_driver) {
+                k.ascending = !k.ascending;     /* the rowid is negated */
+            }
             break;
         case JM_SORT_SIZE: k.base = JM_QF_KEY_SIZE; break;
         case JM_SORT_SENT_AT: k.base = JM_QF_KEY_SENT; break;
@@ -446,7 +449,8 @@ static apr_array_header_t *sort_keys(qb_t *b)
         /* server-dependent default (RFC 8620 §5.5): newest first */
         sort_key_t k = { b->text_driver ? JM_QF_KEY_TEXT_ORDER
                          : b->driver ? JM_QF_KEY_RECEIVED_MB : JM_QF_KEY_RECEIVED,
-                         NULL, JM_QF__COUNT, JM_QF__COUNT, JM_QF__COUNT, 0 };
+                         NULL, JM_QF__COUNT, JM_QF__COUNT, JM_QF__COUNT,
+                         b->text_driver != NULL };   /* negated rowid: ascending */
         APR_ARRAY_PUSH(keys, sort_key_t) = k;
     }
     return keys;

@@ -124,7 +124,8 @@ typedef enum {
     /* full text drives the query (a dialect whose engine returns matches in
      * receivedAt order; NULL: none does): account, FTS query */
     JM_QF_FROM_TEXT,
-    JM_QF_KEY_TEXT_ORDER,       /* the sort key and tie of FROM_TEXT: receivedAt */
+    JM_QF_KEY_TEXT_ORDER,       /* the sort key and tie of FROM_TEXT: receivedAt,
+                                 * descending when ascending (a negated key) */
     JM_QF_KEY_RECEIVED, JM_QF_KEY_RECEIVED_MB, JM_QF_KEY_SIZE, JM_QF_KEY_FROM,
     JM_QF_KEY_TO, JM_QF_KEY_SUBJECT, JM_QF_KEY_SENT,
     /* the same keys as written (case kept), for the collations other than

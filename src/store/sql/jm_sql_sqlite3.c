@@ -259,10 +259,13 @@ static const char *const v3[] = {
  *  - jm_email_headers: every header field an email had when stored (name
  *    lower-case, value asText case-folded), for the "header" condition of
  *    RFC 8621 §4.4.1 without parsing messages at query time.
- *  - jm_emails.num, the FTS5 rowid, becomes received_at * 2^20 + k (k the
- *    email's place among those received in the same second): FTS5 reads a
- *    term's matches in rowid order, so a full-text query sorted by
+ *  - jm_emails.num, the FTS5 rowid, becomes -(received_at * 2^20 + k) (k
+ *    the email's place among those received in the same second): FTS5
+ *    reads a term's matches in rowid order, so a full-text query sorted by
  *    receivedAt stops after its window instead of sorting every match.
+ *    Negated, so newest first is FTS5's forward order, where it skips
+ *    through the account's long doclist faster than backwards (0.16 against
+ *    0.27 ms at 100k emails).
  *  - The FTS5 table gets the account as a column, so a search reads only
  *    the account's matches.
  *  - from_key/to_key: the from/to sort keys as written, for the collations
@@ -274,8 +277,8 @@ static const char *const v4[] = {
     " seq INTEGER NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,"
     " PRIMARY KEY (account_id, email_id, seq))",
     "DROP INDEX jm_emails_by_num",
-    "UPDATE jm_emails SET num = r.k FROM (SELECT rowid AS rid, received_at * 1048576"
-    " + ROW_NUMBER() OVER (PARTITION BY received_at ORDER BY rowid) - 1 AS k"
+    "UPDATE jm_emails SET num = r.k FROM (SELECT rowid AS rid, -(received_at * 1048576"
+    " + ROW_NUMBER() OVER (PARTITION BY received_at ORDER BY rowid) - 1) AS k"
     " FROM jm_emails) r WHERE jm_emails.rowid = r.rid",
     "CREATE UNIQUE INDEX jm_emails_by_num ON jm_emails (num)",
     "ALTER TABLE jm_emails ADD COLUMN from_key TEXT NOT NULL DEFAULT ''",
@@ -346,8 +349,8 @@ const jm_sql_dialect_t jm_sql_sqlite3 = {
             " received_at, keywords, seen, unread, subject, sort_subject,"
             " thread_subject, from_sort, to_sort, from_text, to_text, cc_text,"
             " bcc_text, sent_at, has_attachment, preview, from_key, to_key, indexed, num)"
-            " SELECT v.*, 1, (SELECT COALESCE(MAX(num) + 1, v.r * 1048576) FROM jm_emails"
-            " WHERE num >= v.r * 1048576 AND num < (v.r + 1) * 1048576) FROM (SELECT"
+            " SELECT v.*, 1, (SELECT COALESCE(MIN(num) - 1, -v.r * 1048576) FROM jm_emails"
+            " WHERE num <= -v.r * 1048576 AND num > -(v.r + 1) * 1048576) FROM (SELECT"
             " %s, %s, %s, %s, %lld, %lld AS r, %s, %lld, %lld, %s, %s, %s, %s, %s,"
             " %s, %s, %s, %s, %lld, %lld, %s, %s, %s) v",
         [JM_SQL_EMAIL_FTS_INSERT] = "INSERT INTO jm_email_fts (rowid, account, subject, from_,"
@@ -383,8 +386,8 @@ const jm_sql_dialect_t jm_sql_sqlite3 = {
         [JM_QF_HEADER_VALUE] = "EXISTS (SELECT 1 FROM jm_email_headers h WHERE"
             " h.account_id = e.account_id AND h.email_id = e.id AND h.name = %s"
             " AND instr(h.value, %s) > 0)",
-        /* FTS5 reads the matches in rowid (= receivedAt, v4) order and the
-         * LIMIT stops it: no sort of every match */
+        /* FTS5 reads the matches in rowid (= receivedAt descending, v4)
+         * order and the LIMIT stops it: no sort of every match */
         [JM_QF_FROM_TEXT] = " FROM jm_email_fts f JOIN jm_emails e ON e.num = f.rowid"
             " WHERE e.account_id = %s AND jm_email_fts MATCH %s",
         [JM_QF_KEY_TEXT_ORDER] = "f.rowid",
