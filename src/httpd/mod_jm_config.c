@@ -227,19 +227,6 @@ static const char *parse_number(apr_int64_t *pv, cmd_parms *cmd, const char *arg
     return NULL;
 }
 
-/* cmd->info: offset of the limit inside jm_limits_t */
-static const char *set_limit(cmd_parms *cmd, void *d, const char *arg)
-{
-    apr_int64_t v = 0;
-    const char *err = parse_number(&v, cmd, arg, 1, 2000000000, "a positive integer");
-
-    (void)d;
-    if (!err) {
-        *(long *)((char *)&srv(cmd)->limits + (size_t)cmd->info) = (long)v;
-    }
-    return err;
-}
-
 static const char *add_send_as(cmd_parms *cmd, void *d, int argc, char *const argv[])
 {
     jm_srv_conf_t *sc = srv(cmd);
@@ -636,7 +623,8 @@ static const char *set_lmtp_accounts(cmd_parms *cmd, void *d, const char *arg)
     return NULL;
 }
 
-/* cmd->info: offset of a long in jm_srv_conf_t; 1 .. 2000000000 */
+/* cmd->info: offset of a long in jm_srv_conf_t (a limit: in its limits);
+ * 1 .. 2000000000 */
 static const char *set_long(cmd_parms *cmd, void *d, const char *arg)
 {
     apr_int64_t v = 0;
@@ -649,12 +637,11 @@ static const char *set_long(cmd_parms *cmd, void *d, const char *arg)
     return err;
 }
 
-#define LIMIT(name, field) AP_INIT_TAKE1(name, set_limit, \
-    (void *)APR_OFFSETOF(jm_limits_t, field), RSRC_CONF, \
-    "RFC 8620 core capability limit " name)
-#define BUDGET(name, field, help) AP_INIT_TAKE1(name, set_limit, \
-    (void *)APR_OFFSETOF(jm_limits_t, field), RSRC_CONF, help)
 #define OFF(f) (void *)APR_OFFSETOF(jm_srv_conf_t, f)
+#define LIMIT(name, field) AP_INIT_TAKE1(name, set_long, OFF(limits.field), RSRC_CONF, \
+    "RFC 8620 core capability limit " name)
+#define BUDGET(name, field, help) AP_INIT_TAKE1(name, set_long, OFF(limits.field), \
+    RSRC_CONF, help)
 
 const command_rec jm_config_cmds[] = {
     AP_INIT_TAKE1("JMAPBaseURL", set_base_url, NULL, RSRC_CONF,

@@ -11,24 +11,13 @@
 #include <apr_strings.h>
 #include <apr_file_io.h>
 #include "tap.h"
+#include "db_suite.h"
 #include "store/jm_schema.h"
 #include "store/jm_store.h"
 #include "mail/jm_deliver.h"
 #include "mime/jm_mime.h"
 
 static apr_pool_t *pool;
-
-static jm_db_t *open_db(const apr_dbd_driver_t *drv, const char *params)
-{
-    apr_dbd_t *h;
-    jm_db_t *db;
-
-    if (apr_dbd_open(drv, pool, params, &h) != APR_SUCCESS
-        || jm_db_wrap(&db, drv, h, apr_hash_make(pool), pool, pool) != APR_SUCCESS) {
-        return NULL;
-    }
-    return db;
-}
 
 static const char *sync_mode(jm_db_t *db)
 {
@@ -192,7 +181,7 @@ static void run(jm_db_t *db, const char *label)
 int main(void)
 {
     const apr_dbd_driver_t *drv;
-    const char *dir, *port = getenv("JMAP_TEST_PG_PORT");
+    const char *dir;
     jm_db_t *db;
 
     apr_initialize();
@@ -207,32 +196,13 @@ int main(void)
     }
     dir = apr_psprintf(pool, "/tmp/jm-test-deliver.%d", (int)getpid());
     apr_dir_make_recursive(dir, APR_OS_DEFAULT, pool);
-    db = open_db(drv, apr_pstrcat(pool, dir, "/t.db", NULL));
+    db = tdb_open(pool, drv, apr_pstrcat(pool, dir, "/t.db", NULL));
     ok(db != NULL, "open SQLite");
     if (db) {
         run(db, "sqlite3");
         apr_dbd_close(db->driver, db->handle);
     }
-    if (port && apr_dbd_get_driver(pool, "pgsql", &drv) == APR_SUCCESS) {
-        const char *name = apr_psprintf(pool, "jmt_deliver_%d", (int)getpid());
-        const char *base = apr_psprintf(pool, "host=127.0.0.1 port=%s user=jmap "
-                                        "password=jmappw dbname=", port);
-        jm_db_t *adm = open_db(drv, apr_pstrcat(pool, base, "jmap", NULL));
-
-        ok(adm && jm_db_exec_literal(adm, apr_pstrcat(pool, "CREATE DATABASE ", name, NULL),
-                                     pool) == APR_SUCCESS, "a PostgreSQL database");
-        if (adm && (db = open_db(drv, apr_pstrcat(pool, base, name, NULL)))) {
-            run(db, "pgsql");
-            apr_dbd_close(db->driver, db->handle);
-            jm_db_exec_literal(adm, apr_pstrcat(pool, "DROP DATABASE ", name, NULL), pool);
-        }
-        if (adm) {
-            apr_dbd_close(adm->driver, adm->handle);
-        }
-    }
-    else {
-        diag("PostgreSQL part skipped: JMAP_TEST_PG_PORT is not set");
-    }
+    tdb_on_pgsql(pool, "deliver", run);
     apr_file_remove(apr_pstrcat(pool, dir, "/t.db", NULL), pool);
     apr_file_remove(apr_pstrcat(pool, dir, "/t.db-wal", NULL), pool);
     apr_file_remove(apr_pstrcat(pool, dir, "/t.db-shm", NULL), pool);

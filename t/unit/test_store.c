@@ -10,6 +10,7 @@
 #include <apr_file_io.h>
 #include <apr_thread_proc.h>
 #include "tap.h"
+#include "db_suite.h"
 #include "store/jm_schema.h"
 #include "store/jm_store.h"
 
@@ -65,18 +66,6 @@ static void *APR_THREAD_FUNC wait_for_write(apr_thread_t *t, void *data)
     return NULL;
 }
 
-static jm_db_t *open_db(const apr_dbd_driver_t *drv, const char *file)
-{
-    apr_dbd_t *h;
-    jm_db_t *db;
-
-    if (apr_dbd_open(drv, pool, file, &h) != APR_SUCCESS
-        || jm_db_wrap(&db, drv, h, apr_hash_make(pool), pool, pool) != APR_SUCCESS) {
-        return NULL;
-    }
-    return db;
-}
-
 int main(void)
 {
     const apr_dbd_driver_t *drv;
@@ -108,7 +97,7 @@ int main(void)
     dir = apr_psprintf(pool, "/tmp/jm-test-store.%d", (int)getpid());
     apr_dir_make_recursive(dir, APR_OS_DEFAULT, pool);
     file = apr_pstrcat(pool, dir, "/t.db", NULL);
-    db = open_db(drv, file);
+    db = tdb_open(pool, drv, file);
     ok(db != NULL, "open");
     ok(jm_schema_migrate(db, &from, &err, pool) == APR_SUCCESS, "schema");
 
@@ -124,7 +113,7 @@ int main(void)
     ok(jm_store_state(&st, db, acc, "Bogus", pool) == APR_NOTFOUND, "unknown type: notfound");
 
     /* a second connection sees the same account (no per-connection state) */
-    db2 = open_db(drv, file);
+    db2 = tdb_open(pool, drv, file);
     ok(jm_store_account_ensure(&acc2, &created, db2, "carol", pool) == APR_SUCCESS
        && !created && !strcmp(acc2, acc), "second connection finds the account");
 
@@ -200,7 +189,7 @@ int main(void)
        == APR_SUCCESS, "(restored)");
 
     /* the write lock: held by db; db2 waits, bounded; db3 reads meanwhile */
-    db3 = open_db(drv, file);
+    db3 = tdb_open(pool, drv, file);
     ok(db3 != NULL, "third connection");
     ok(jm_db_begin(db, pool) == APR_SUCCESS, "db holds the write lock");
     t0 = apr_time_now();

@@ -1,0 +1,58 @@
+/* Store unit tests: a database handle from apr_dbd parameters, and the
+ * PostgreSQL half of a suite (a database of its own on the server of
+ * JMAP_TEST_PG_PORT, t/lib/pg-start.sh: created, run on, dropped). */
+#ifndef JM_TEST_DB_SUITE_H
+#define JM_TEST_DB_SUITE_H
+
+#include <stdlib.h>
+#include <unistd.h>
+#include <apr_dbd.h>
+#include <apr_hash.h>
+#include <apr_strings.h>
+#include "store/jm_db.h"
+#include "tap.h"
+
+static jm_db_t *tdb_open(apr_pool_t *pool, const apr_dbd_driver_t *drv, const char *params)
+{
+    apr_dbd_t *h;
+    jm_db_t *db;
+
+    if (apr_dbd_open(drv, pool, params, &h) != APR_SUCCESS
+        || jm_db_wrap(&db, drv, h, apr_hash_make(pool), pool, pool) != APR_SUCCESS) {
+        return NULL;
+    }
+    return db;
+}
+
+/* run(db, "pgsql") on database "jmt_<tag>_<pid>", closed before it is
+ * dropped (nothing left for LeakSanitizer); a diag when there is no
+ * PostgreSQL to run on. */
+static __attribute__((unused)) void tdb_on_pgsql(apr_pool_t *pool, const char *tag,
+                                                 void (*run)(jm_db_t *db, const char *label))
+{
+    const char *port = getenv("JMAP_TEST_PG_PORT");
+    const apr_dbd_driver_t *drv;
+    const char *name, *base;
+    jm_db_t *adm, *db;
+
+    if (!port || !*port || apr_dbd_get_driver(pool, "pgsql", &drv) != APR_SUCCESS) {
+        diag("PostgreSQL part skipped: JMAP_TEST_PG_PORT is not set");
+        return;
+    }
+    name = apr_psprintf(pool, "jmt_%s_%d", tag, (int)getpid());
+    base = apr_psprintf(pool, "host=127.0.0.1 port=%s user=jmap password=jmappw dbname=",
+                        port);
+    adm = tdb_open(pool, drv, apr_pstrcat(pool, base, "jmap", NULL));
+    ok(adm && jm_db_exec_literal(adm, apr_pstrcat(pool, "CREATE DATABASE ", name, NULL),
+                                 pool) == APR_SUCCESS, "a PostgreSQL database");
+    if (adm && (db = tdb_open(pool, drv, apr_pstrcat(pool, base, name, NULL)))) {
+        run(db, "pgsql");
+        apr_dbd_close(db->driver, db->handle);
+        jm_db_exec_literal(adm, apr_pstrcat(pool, "DROP DATABASE ", name, NULL), pool);
+    }
+    if (adm) {
+        apr_dbd_close(adm->driver, adm->handle);
+    }
+}
+
+#endif
