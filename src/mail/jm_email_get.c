@@ -9,6 +9,7 @@
 #include "std/jm_std_get.h"
 #include "store/jm_store.h"
 #include "mail/jm_email_view.h"
+#include "mail/jm_email_body_args.h"
 #include "core/jm_util.h"
 
 #define DEF_ JM_PROP_DEFAULT_GET
@@ -48,7 +49,7 @@ static const jm_prop_t email_props[] = {
 /* The first seven come from the store, the rest from the message. */
 #define N_META 7
 
-static const jm_arg_t email_get_args[] = {
+const jm_arg_t jm_email_body_args[] = {
     { "bodyProperties",      JM_PT_ARRAY, JM_ARG_NULLABLE },
     { "fetchTextBodyValues", JM_PT_BOOL,  JM_ARG_NULLABLE },
     { "fetchHTMLBodyValues", JM_PT_BOOL,  JM_ARG_NULLABLE },
@@ -56,6 +57,18 @@ static const jm_arg_t email_get_args[] = {
     { "maxBodyValueBytes",   JM_PT_UINT,  JM_ARG_NULLABLE },
     { NULL, 0, 0 }
 };
+
+void jm_email_body_opts(jm_email_view_opts_t *o, jm_call_t *call)
+{
+    memset(o, 0, sizeof(*o));
+    o->body_properties = jm_args_get(call, "bodyProperties");
+    o->fetch_text_body_values = jm_args_bool(call, "fetchTextBodyValues", 0);
+    o->fetch_html_body_values = jm_args_bool(call, "fetchHTMLBodyValues", 0);
+    o->fetch_all_body_values = jm_args_bool(call, "fetchAllBodyValues", 0);
+    /* §4.2: 0 (the default) means no truncation */
+    o->max_body_value_bytes = (apr_size_t)jm_args_int(call, "maxBodyValueBytes", 0);
+    o->max_depth = call->ctx->budget.mime_depth_max;
+}
 
 typedef struct {
     jm_email_view_opts_t opts;
@@ -95,14 +108,7 @@ static int read_args(jm_get_t *get)
                       "EmailBodyPart property \"%s\".", bad ? bad : "?");
         return 0;
     }
-    memset(&eg->opts, 0, sizeof(eg->opts));
-    eg->opts.body_properties = bp;
-    eg->opts.fetch_text_body_values = jm_args_bool(call, "fetchTextBodyValues", 0);
-    eg->opts.fetch_html_body_values = jm_args_bool(call, "fetchHTMLBodyValues", 0);
-    eg->opts.fetch_all_body_values = jm_args_bool(call, "fetchAllBodyValues", 0);
-    /* §4.2: 0 (the default) means no truncation */
-    eg->opts.max_body_value_bytes = (apr_size_t)jm_args_int(call, "maxBodyValueBytes", 0);
-    eg->opts.max_depth = call->ctx->budget.mime_depth_max;
+    jm_email_body_opts(&eg->opts, call);
     eg->mime_props = jm_json_own(call->pool, json_array());
     for (pr = email_props + N_META; pr->name; pr++) {
         if (jm_get_wants(get, pr->name)) {
@@ -257,7 +263,7 @@ static apr_status_t get_fetch(jm_get_t *get, const apr_array_header_t *ids,
 }
 
 static const jm_get_type_t email_get_type = {
-    "Email", email_props, email_get_args, get_state, get_fetch, 0, 0,
+    "Email", email_props, jm_email_body_args, get_state, get_fetch, 0, 0,
     header_prop, read_args
 };
 

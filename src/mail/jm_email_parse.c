@@ -6,17 +6,12 @@
 #include "mail/jm_email_import.h"
 #include "mail/jm_blob.h"
 #include "mime/jm_mime.h"
-#include "mail/jm_email_view.h"
-#include "std/jm_std_args.h"
+#include "mail/jm_email_body_args.h"
 
+/* with jm_email_body_args */
 static const jm_arg_t parse_args[] = {
     { "blobIds",             JM_PT_ARRAY, JM_ARG_REQUIRED },
     { "properties",          JM_PT_ARRAY, JM_ARG_NULLABLE },
-    { "bodyProperties",      JM_PT_ARRAY, JM_ARG_NULLABLE },
-    { "fetchTextBodyValues", JM_PT_BOOL,  JM_ARG_NULLABLE },
-    { "fetchHTMLBodyValues", JM_PT_BOOL,  JM_ARG_NULLABLE },
-    { "fetchAllBodyValues",  JM_PT_BOOL,  JM_ARG_NULLABLE },
-    { "maxBodyValueBytes",   JM_PT_UINT,  JM_ARG_NULLABLE },
     { NULL, 0, 0 }
 };
 
@@ -110,7 +105,7 @@ apr_status_t jm_email_parse(jm_call_t *call)
     apr_status_t rv = APR_SUCCESS;
     size_t i;
 
-    if (!jm_args_check(call, parse_args, NULL)
+    if (!jm_args_check(call, parse_args, jm_email_body_args)
         || !string_array(call, "blobIds") || !string_array(call, "properties")
         || !string_array(call, "bodyProperties")) {
         return APR_SUCCESS;
@@ -123,14 +118,8 @@ apr_status_t jm_email_parse(jm_call_t *call)
                              "maxObjectsInGet is %ld.", (unsigned long)json_array_size(ids),
                              ctx->limits->max_objects_in_get);
     }
-    memset(&o, 0, sizeof(o));
+    jm_email_body_opts(&o, call);
     o.properties = props;
-    o.body_properties = jm_args_get(call, "bodyProperties");
-    o.fetch_text_body_values = jm_args_bool(call, "fetchTextBodyValues", 0);
-    o.fetch_html_body_values = jm_args_bool(call, "fetchHTMLBodyValues", 0);
-    o.fetch_all_body_values = jm_args_bool(call, "fetchAllBodyValues", 0);
-    o.max_body_value_bytes = (apr_size_t)jm_args_int(call, "maxBodyValueBytes", 0);
-    o.max_depth = ctx->budget.mime_depth_max;
     /* names first: an unknown one is invalidArguments even when no blob
      * is found (§4.9: a forbidden header form too) */
     if (jm_email_view_check_props(props, o.body_properties, &bad, call->pool) != APR_SUCCESS) {
