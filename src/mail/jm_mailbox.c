@@ -588,17 +588,26 @@ typedef struct {
     int sort_as_tree, filter_as_tree;
 } q_baton_t;
 
-/* filterAsTree: only mailboxes whose ancestors all matched too. */
-static apr_array_header_t *filter_as_tree(mb_baton_t *b, apr_array_header_t *ids,
-                                          apr_pool_t *p)
+/* The ids as a set. */
+static apr_hash_t *id_set(const apr_array_header_t *ids, apr_pool_t *p)
 {
     apr_hash_t *in = apr_hash_make(p);
-    apr_array_header_t *out = apr_array_make(p, ids->nelts + 1, sizeof(const char *));
     int i;
 
     for (i = 0; i < ids->nelts; i++) {
         apr_hash_set(in, APR_ARRAY_IDX(ids, i, const char *), APR_HASH_KEY_STRING, "");
     }
+    return in;
+}
+
+/* filterAsTree: only mailboxes whose ancestors all matched too. */
+static apr_array_header_t *filter_as_tree(mb_baton_t *b, apr_array_header_t *ids,
+                                          apr_pool_t *p)
+{
+    apr_hash_t *in = id_set(ids, p);
+    apr_array_header_t *out = apr_array_make(p, ids->nelts + 1, sizeof(const char *));
+    int i;
+
     for (i = 0; i < ids->nelts; i++) {
         const char *id = APR_ARRAY_IDX(ids, i, const char *);
         jm_mailbox_row_t *m = find(b, id);
@@ -639,14 +648,9 @@ static void tree_walk(apr_array_header_t *out, apr_array_header_t *sorted,
 static apr_array_header_t *sort_as_tree(mb_baton_t *b, apr_array_header_t *ids,
                                         apr_pool_t *p)
 {
-    apr_hash_t *in = apr_hash_make(p);
     apr_array_header_t *out = apr_array_make(p, ids->nelts + 1, sizeof(const char *));
-    int i;
 
-    for (i = 0; i < ids->nelts; i++) {
-        apr_hash_set(in, APR_ARRAY_IDX(ids, i, const char *), APR_HASH_KEY_STRING, "");
-    }
-    tree_walk(out, ids, in, b, "", 0);
+    tree_walk(out, ids, id_set(ids, p), b, "", 0);
     return out;
 }
 

@@ -32,6 +32,20 @@ static apr_status_t put_chunks(jm_db_t *db, const char *key,
     return rv;
 }
 
+/* The end of a transaction the function began itself (own): committed
+ * after success, rolled back after a failure; none begun, rv as it is. */
+static apr_status_t end_own(jm_db_t *db, int own, apr_status_t rv)
+{
+    if (!own) {
+        return rv;
+    }
+    if (rv != APR_SUCCESS) {
+        jm_db_rollback(db);
+        return rv;
+    }
+    return jm_db_commit(db);
+}
+
 /* Content is keyed by the SHA-256 of its bytes (lower-case hex), whatever
  * the blob id: stored once however many blobs of however many accounts
  * name it. A key already stored needs no bytes: same hash, same bytes.
@@ -64,15 +78,7 @@ apr_status_t jm_store_blob_put(jm_db_t *db, const char *account_id,
             rv = put_chunks(db, key, data, len, p);
         }
     }
-    if (own) {
-        if (rv != APR_SUCCESS) {
-            jm_db_rollback(db);
-        }
-        else {
-            rv = jm_db_commit(db);
-        }
-    }
-    return rv;
+    return end_own(db, own, rv);
 }
 
 apr_status_t jm_store_blob_link(jm_db_t *db, const char *to_account,
@@ -94,15 +100,7 @@ apr_status_t jm_store_blob_link(jm_db_t *db, const char *to_account,
         /* nothing inserted: already in to_account, or not in from_account */
         rv = jm_store_blob_info(&size, NULL, db, from_account, blob_id, p);
     }
-    if (own) {
-        if (rv != APR_SUCCESS) {
-            jm_db_rollback(db);
-        }
-        else {
-            rv = jm_db_commit(db);
-        }
-    }
-    return rv;
+    return end_own(db, own, rv);
 }
 
 apr_status_t jm_store_blob_info(apr_int64_t *psize, const char **ptype,
