@@ -55,6 +55,7 @@ void *jm_config_create_srv(apr_pool_t *p, server_rec *s)
     (void)s;
     UNSET_LIMIT(sc->limits);
     sc->sig_pad = sc->cipher = sc->kt_pad = sc->legacy_display = -1;
+    sc->durability = -1;
     sc->dir.starttls = sc->dir.crl_from_directory = sc->dir.require_crl = -1;
     sc->dir.timeout = sc->dir.cache_ttl = sc->dir.negative_ttl = -1;
     sc->dir.cache_max = -1;
@@ -96,6 +97,7 @@ void *jm_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     MERGE_NUM(cipher);
     MERGE_NUM(kt_pad);
     MERGE_NUM(legacy_display);
+    MERGE_NUM(durability);
     MERGE_PTR(dir.url);
     MERGE_PTR(dir.bind_dn);
     MERGE_PTR(dir.bind_password);
@@ -139,6 +141,7 @@ void jm_config_resolve(jm_srv_conf_t *sc)
     sc->smime.enc.cipher = sc->cipher != -1 ? sc->cipher : JM_CMS_AES256_GCM;
     sc->smime.enc.rsa_padding = sc->kt_pad != -1 ? sc->kt_pad : JM_CMS_KT_RSA_PKCS1;
     sc->smime.legacy_display = sc->legacy_display == 1;
+    DEFAULT_NUM(durability, 0);
     DEFAULT_PTR(dir.cert_filter, DEFAULT_CERT_FILTER);
     DEFAULT_PTR(dir.user_filter, DEFAULT_USER_FILTER);
     DEFAULT_PTR(dir.user_mail_attr, DEFAULT_MAIL_ATTR);
@@ -427,6 +430,14 @@ static const char *set_kt_pad(cmd_parms *cmd, void *d, const char *arg)
     return set_keyword(cmd, arg, w, &srv(cmd)->kt_pad);
 }
 
+static const char *set_durability(cmd_parms *cmd, void *d, const char *arg)
+{
+    static const char *const w[] = { "full", "relaxed", NULL };
+
+    (void)d;
+    return set_keyword(cmd, arg, w, &srv(cmd)->durability);
+}
+
 /* cmd->info: offset of an int flag in jm_srv_conf_t */
 static const char *set_flag(cmd_parms *cmd, void *d, int on)
 {
@@ -697,6 +708,10 @@ const command_rec jm_config_cmds[] = {
                   "aes256-gcm | aes256-cbc"),
     AP_INIT_TAKE1("JMAPKeyTransportRSAPadding", set_kt_pad, NULL, RSRC_CONF,
                   "pkcs1 | oaep"),
+    AP_INIT_TAKE1("JMAPDurability", set_durability, NULL, RSRC_CONF,
+                  "full (default): every write is on stable storage when "
+                  "answered; relaxed: client writes may lose the last "
+                  "commits in a crash (LMTP delivery stays full)"),
     AP_INIT_FLAG("JMAPHeaderProtectLegacyDisplay", set_flag, OFF(legacy_display),
                  RSRC_CONF, "add the RFC 9788 legacy display element"),
     AP_INIT_TAKE1("JMAPLDAPURL", set_ldap_url, NULL, RSRC_CONF,

@@ -30,6 +30,7 @@ typedef struct jm_srv_conf_t {
     int cipher;                     /**< jm_cms_cipher_t or -1 */
     int kt_pad;                     /**< jm_cms_kt_pad_t or -1 */
     int legacy_display;             /**< -1 unset */
+    int durability;                 /**< JMAPDurability: 0 full, 1 relaxed, -1 unset */
     jm_certdir_conf_t dir;          /**< pointers NULL / numbers -1 when unset */
     jm_lmtp_srv_conf_t lmtp;           /**< JMAPLMTP* (defaults applied by resolve) */
     /* resolved at post_config / child_init: */

@@ -9,6 +9,7 @@
 #include <apr_optional.h>
 #include <apr_dbd.h>
 #include "httpd/mod_jm_private.h"
+#include "httpd/mod_jm_config.h"
 #include <http_config.h>
 #include <mod_dbd.h>
 #include <unixd.h>
@@ -192,7 +193,11 @@ apr_status_t jm_dbd_acquire(jm_db_t **pdb, request_rec *r)
     }
     rv = jm_db_wrap(pdb, dbd->driver, dbd->handle, dbd->prepared, dbd->pool,
                     r->pool);
-    return rv == APR_SUCCESS ? rv : APR_EAGAIN;
+    if (rv != APR_SUCCESS) {
+        return APR_EAGAIN;
+    }
+    jm_db_set_relaxed(*pdb, jm_config_get(r->server)->durability == 1);
+    return APR_SUCCESS;
 }
 
 typedef struct {

@@ -547,7 +547,22 @@ static int native_txn(jm_db_t *db, jm_txn_op_t op, apr_time_t deadline,
     }
 }
 
-apr_status_t jm_db_begin_within(jm_db_t *db, apr_interval_time_t max_wait,
+static apr_status_t run_literal(jm_db_t *db, const char *sql, apr_pool_t *p)
+{
+    const char *ignored;
+
+    return db->dialect->on_connect_returns_rows
+        ? jm_db_select_literal(&ignored, db, sql, p)
+        : jm_db_exec_literal(db, sql, p);
+}
+
+static apr_status_t begin_durable_within(jm_db_t *db,
+                                       apr_interval_time_t max_wait,
+                                       apr_pool_t *p);
+
+/* A write transaction with the connection's usual commit (durable or not:
+ * the caller decides, see jm_db_set_relaxed). */
+static apr_status_t begin_plain(jm_db_t *db, apr_interval_time_t max_wait,
                                 apr_pool_t *p)
 {
     apr_time_t start = apr_time_now(), deadline = start + max_wait;
@@ -616,26 +631,50 @@ apr_status_t jm_db_begin_within(jm_db_t *db, apr_interval_time_t max_wait,
     return APR_SUCCESS;
 }
 
+apr_status_t jm_db_begin_within(jm_db_t *db, apr_interval_time_t max_wait,
+                                apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if (!db->relaxed) {
+        return begin_durable_within(db, max_wait, p);
+    }
+    if ((rv = begin_plain(db, max_wait, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    /* relaxed where the administrator said so (JMAPDurability relaxed):
+     * a crash may lose the last commits, never tear one */
+    if (db->dialect->relaxed_in_txn
+        && (rv = run_literal(db, db->dialect->relaxed_in_txn, p)) != APR_SUCCESS) {
+        jm_db_rollback(db);
+        return rv;
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t jm_db_begin(jm_db_t *db, apr_pool_t *p)
 {
     return jm_db_begin_within(db, JM_DB_WRITE_WAIT, p);
 }
 
-static apr_status_t run_literal(jm_db_t *db, const char *sql, apr_pool_t *p)
+void jm_db_set_relaxed(jm_db_t *db, int relaxed)
 {
-    const char *ignored;
-
-    return db->dialect->on_connect_returns_rows
-        ? jm_db_select_literal(&ignored, db, sql, p)
-        : jm_db_exec_literal(db, sql, p);
+    db->relaxed = relaxed;
 }
 
 apr_status_t jm_db_begin_durable(jm_db_t *db, apr_pool_t *p)
 {
+    return begin_durable_within(db, JM_DB_WRITE_WAIT, p);
+}
+
+static apr_status_t begin_durable_within(jm_db_t *db,
+                                         apr_interval_time_t max_wait,
+                                         apr_pool_t *p)
+{
     apr_status_t rv;
 
     if (db->in_txn) {
-        return jm_db_begin(db, p);      /* the same error */
+        return begin_plain(db, max_wait, p);      /* the same error */
     }
     /* outside the transaction: SQLite reads the setting at COMMIT, but a
      * PRAGMA inside one is not undone by ROLLBACK either way */
@@ -643,7 +682,7 @@ apr_status_t jm_db_begin_durable(jm_db_t *db, apr_pool_t *p)
         && (rv = run_literal(db, db->dialect->durable_on, p)) != APR_SUCCESS) {
         return rv;
     }
-    if ((rv = jm_db_begin(db, p)) != APR_SUCCESS) {
+    if ((rv = begin_plain(db, max_wait, p)) != APR_SUCCESS) {
         if (db->dialect->durable_off) {
             run_literal(db, db->dialect->durable_off, p);
         }

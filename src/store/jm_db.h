@@ -25,6 +25,7 @@ typedef struct {
     apr_pool_t *txn_pool;      /**< pool the open transaction was started on */
     const char *last_error;    /**< driver's message for the last failure */
     int durable;               /**< the open transaction is jm_db_begin_durable's */
+    int relaxed;               /**< jm_db_set_relaxed: writes need not be durable */
 } jm_db_t;
 
 /** Per-process set-up (child_init, before threads): the lock that queues
@@ -124,6 +125,14 @@ apr_status_t jm_db_begin_within(jm_db_t *db, apr_interval_time_t max_wait,
  *  so). SQLite: synchronous = FULL for this transaction, NORMAL again when
  *  it ends; PostgreSQL: any commit is (with the server's fsync on). */
 apr_status_t jm_db_begin_durable(jm_db_t *db, apr_pool_t *p);
+/** Which commit jm_db_begin gives. 0 (the default): every write
+ *  transaction is jm_db_begin_durable's, on stable storage when
+ *  jm_db_commit returns. 1 (JMAPDurability relaxed, for the client writes
+ *  of a server whose administrator chose speed): SQLite commits with the
+ *  connection's synchronous = NORMAL, PostgreSQL with synchronous_commit
+ *  off; a crash may lose the last commits but never tears one.
+ *  jm_db_begin_durable is durable either way. */
+void jm_db_set_relaxed(jm_db_t *db, int relaxed);
 /** 1 while a transaction is open on db. */
 int jm_db_in_transaction(const jm_db_t *db);
 apr_status_t jm_db_commit(jm_db_t *db);

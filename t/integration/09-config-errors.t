@@ -19,6 +19,7 @@ my @cases = (
     [ 'JMAPPath jmap',                          qr/JMAPPath must be an absolute/ ],
     [ 'JMAPContentEncryption des',              qr/JMAPContentEncryption: unknown value "des"/ ],
     [ 'JMAPKeyTransportRSAPadding none',        qr/JMAPKeyTransportRSAPadding: unknown value/ ],
+    [ 'JMAPDurability sometimes',               qr/JMAPDurability: unknown value/ ],
     [ 'JMAPLDAPURL http://ldap.example',        qr/JMAPLDAPURL.*not an ldap/ ],
     [ 'JMAPLDAPCertFilter mail=%s',             qr/JMAPLDAPCertFilter.*LDAP filter/ ],
     [ 'JMAPLDAPUserFilter (&(uid=%s)(cn=%s))',  qr/JMAPLDAPUserFilter.*exactly once/ ],

@@ -172,6 +172,40 @@ static void run(jm_db_t *db, const char *label)
         ok(jm_db_begin_durable(db, pool) == APR_SUCCESS && jm_db_commit(db) == APR_SUCCESS,
            "PostgreSQL: a durable transaction is a transaction");
     }
+
+    /* JMAPDurability: full by default, relaxed only when set */
+    if (sqlite) {
+        ok(jm_db_begin(db, pool) == APR_SUCCESS, "a write transaction (default)");
+        is_str(sync_mode(db), "2", "durable by default: synchronous FULL inside");
+        ok(jm_db_commit(db) == APR_SUCCESS, "commit");
+        is_str(sync_mode(db), "1", "NORMAL again after it");
+        jm_db_set_relaxed(db, 1);
+        ok(jm_db_begin(db, pool) == APR_SUCCESS, "a relaxed write transaction");
+        is_str(sync_mode(db), "1", "relaxed: synchronous NORMAL inside");
+        jm_db_rollback(db);
+        ok(jm_db_begin_durable(db, pool) == APR_SUCCESS, "durable while relaxed");
+        is_str(sync_mode(db), "2", "synchronous FULL inside it");
+        jm_db_rollback(db);
+        jm_db_set_relaxed(db, 0);
+    }
+    else {
+        const char *v = NULL;
+
+        ok(jm_db_begin(db, pool) == APR_SUCCESS
+           && jm_db_select_literal(&v, db, "SHOW synchronous_commit", pool) == APR_SUCCESS
+           && v && !strcmp(v, "on"), "PostgreSQL: durable by default (synchronous_commit on)");
+        jm_db_rollback(db);
+        jm_db_set_relaxed(db, 1);
+        v = NULL;
+        ok(jm_db_begin(db, pool) == APR_SUCCESS
+           && jm_db_select_literal(&v, db, "SHOW synchronous_commit", pool) == APR_SUCCESS
+           && v && !strcmp(v, "off"), "relaxed: synchronous_commit off in the transaction");
+        jm_db_rollback(db);
+        v = NULL;
+        ok(jm_db_select_literal(&v, db, "SHOW synchronous_commit", pool) == APR_SUCCESS
+           && v && !strcmp(v, "on"), "and on again after it (SET LOCAL)");
+        jm_db_set_relaxed(db, 0);
+    }
     ok(jm_db_begin(db, pool) == APR_SUCCESS, "open a transaction");
     ok(jm_db_begin_durable(db, pool) != APR_SUCCESS, "a durable one cannot nest");
     jm_db_rollback(db);

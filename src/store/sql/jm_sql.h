@@ -228,6 +228,9 @@ typedef struct {
      *  reach stable storage, durable_off after it restores the
      *  connection's setting; NULL: every commit is durable already. */
     const char *durable_on, *durable_off;
+    /** Run inside a relaxed write transaction (jm_db_set_relaxed) right
+     *  after BEGIN, or NULL: the connection's setting is relaxed already. */
+    const char *relaxed_in_txn;
     /** Email/query fragments this dialect says differently; NULL entries
      *  use jm_sql_qfrag_common. */
     const char *qfrag[JM_QF__COUNT];

@@ -250,6 +250,9 @@ const jm_sql_dialect_t jm_sql_pgsql = {
     .schema_version = 5,
     .on_connect = on_connect,
     .buffered_selects = 1,
+    /* commits are durable with the server's defaults (synchronous_commit
+     * on); relaxed: this transaction does not wait for its WAL flush */
+    .relaxed_in_txn = "SET LOCAL synchronous_commit TO OFF",
     .bytes_as_hex = 1,
     .qfrag = {
         [JM_QF_TEXT_TERM] = "phraseto_tsquery('simple', " FOLD("%s") ")",
