@@ -9,6 +9,7 @@
 #include "std/jm_std_get.h"
 #include "store/jm_store.h"
 #include "mail/jm_email_view.h"
+#include "mail/jm_email_view_cache.h"
 #include "mail/jm_email_body_args.h"
 #include "core/jm_util.h"
 
@@ -73,6 +74,7 @@ void jm_email_body_opts(jm_email_view_opts_t *o, jm_call_t *call)
 typedef struct {
     jm_email_view_opts_t opts;
     json_t *mime_props;           /* the wanted names the view produces */
+    int cached;                   /* the stored views can answer them */
     apr_size_t answered;          /* bytes of the objects so far */
 } email_get_t;
 
@@ -120,6 +122,7 @@ static int read_args(jm_get_t *get)
             json_array_append(eg->mime_props, v);       /* header:... */
         }
     }
+    eg->cached = jm_email_view_cache_fits(&eg->opts, eg->mime_props);
     return 1;
 }
 
@@ -168,7 +171,12 @@ static apr_status_t get_one(json_t **pobj, jm_get_t *get, const char *id,
         return rv;
     }
     obj = meta_json(e, sp);
-    if (json_array_size(eg->mime_props) > 0) {
+    if (eg->cached && jm_email_view_cache_props(&mp, e->view, eg->mime_props,
+                                                eg->opts.max_depth) == APR_SUCCESS) {
+        json_object_update(obj, mp);
+        json_decref(mp);
+    }
+    else if (json_array_size(eg->mime_props) > 0) {
         if (APR_SUCCESS != (rv = jm_store_blob_get(&raw, &len, NULL, ctx->db,
                                                    ctx->account->id, e->blob_id, sp))) {
             json_decref(obj);

@@ -2,6 +2,7 @@
 #include "mail/jm_email_store.h"
 #include "mail/jm_blob.h"
 #include "mail/jm_email_index.h"
+#include "mail/jm_email_view_cache.h"
 #include "std/jm_std_collation.h"
 #include "core/jm_util.h"
 
@@ -59,6 +60,7 @@ apr_status_t jm_email_prepare_row(jm_email_row_t *row, const char *bytes,
                                   apr_size_t len, apr_pool_t *p)
 {
     jm_email_index_t *idx;
+    jm_email_cols_t *c;
     apr_status_t rv;
 
     row->id = jm_util_new_id('M', p);
@@ -68,7 +70,9 @@ apr_status_t jm_email_prepare_row(jm_email_row_t *row, const char *bytes,
     if (APR_SUCCESS != (rv = jm_email_index(&idx, bytes, len, NULL, p))) {
         return rv;
     }
-    row->cols = cols_of(idx, p);
+    c = cols_of(idx, p);
+    c->view = jm_email_view_cache_make(bytes, len, row->blob_id, p);
+    row->cols = c;
     return APR_SUCCESS;
 }
 

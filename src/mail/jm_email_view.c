@@ -578,3 +578,8 @@ apr_status_t jm_email_view_check_props(json_t *props, json_t *bprops,
     return check_names(a, email_props, meta_props, pbad, p)
            || check_names(b, body_props, NULL, pbad, p) ? APR_EINVAL : APR_SUCCESS;
 }
+
+int jm_email_view_is_default(const char *name)
+{
+    return in_list(default_props, name);
+}

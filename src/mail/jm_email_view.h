@@ -46,6 +46,10 @@ apr_status_t jm_email_view_props(json_t **pprops, const char *raw, apr_size_t le
 apr_status_t jm_email_view_check_props(json_t *props, json_t *body_props,
                                        const char **pbad, apr_pool_t *p);
 
+/** 1 if name is one of the default Email/get properties (§4.2) that the
+ *  view makes from the message (metadata names are not). */
+int jm_email_view_is_default(const char *name);
+
 /** The §4.1.4 lists of a message (jm_mime_part_t* each). */
 typedef struct {
     apr_array_header_t *text;    /**< textBody */

@@ -179,6 +179,9 @@ typedef struct {
     apr_array_header_t *own_ids;   /**< const char*: Message-ID(s) */
     apr_array_header_t *ref_ids;   /**< const char*: In-Reply-To + References */
     const apr_array_header_t *headers; /**< jm_store_header_t, or NULL */
+    const char *view;              /**< the default Email/get view of the
+                                    *   message as JSON text (see
+                                    *   jm_email_store.c), or NULL */
 } jm_email_cols_t;
 
 typedef struct {
@@ -188,6 +191,8 @@ typedef struct {
     const char *keywords;          /**< JSON object text, keys lower-case */
     apr_array_header_t *mailbox_ids; /**< const char* */
     const jm_email_cols_t *cols;   /**< NULL: empty columns */
+    const char *view;              /**< jm_store_email_get: the stored view,
+                                    *   "" when there is none */
 } jm_email_row_t;
 
 /**

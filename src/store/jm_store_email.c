@@ -180,7 +180,9 @@ apr_status_t jm_store_email_insert(jm_db_t *db, const char *account_id,
               c->from_text, c->to_text, c->cc_text, c->bcc_text,
               jm_i64(c->sent_at, p), c->has_attachment ? "1" : "0", c->preview,
               c->from_key ? c->from_key : "", c->to_key ? c->to_key : "");
-    if (rv != APR_SUCCESS) {
+    if (rv != APR_SUCCESS
+        || (c->view && APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_SET_VIEW, p, c->view,
+                                                 account_id, e->id)))) {
         goto done;
     }
     json_object_foreach(kw, key, v) {
@@ -384,6 +386,7 @@ apr_status_t jm_store_email_get(jm_email_row_t **pe, jm_db_t *db,
     e->size = apr_atoi64(COL(rows, 0, 3));
     e->received_at = apr_time_from_sec(apr_atoi64(COL(rows, 0, 4)));
     e->keywords = COL(rows, 0, 5);
+    e->view = COL(rows, 0, 6);
     e->mailbox_ids = apr_array_make(p, mrows->nelts, sizeof(const char *));
     for (i = 0; i < mrows->nelts; i++) {
         APR_ARRAY_PUSH(e->mailbox_ids, const char *) = COL(mrows, i, 0);

@@ -34,6 +34,7 @@
 #include "fuzz_common.h"
 #include "mime/jm_mime.h"
 #include "mail/jm_email_view.h"
+#include "mail/jm_email_view_cache.h"
 #include "mail/jm_email_index.h"
 #include "mail/jm_snippet.h"
 #include "mime/jm_mime_int.h"
@@ -336,6 +337,51 @@ static void collect_parts(apr_array_header_t *ids, apr_hash_t *sizes, json_t *pa
     }
 }
 
+/* 2b. the stored default view (Email/get without parsing) says exactly
+ * what parsing with the default properties says */
+static void check_view_cache(const char *raw, size_t size, apr_pool_t *p)
+{
+    jm_email_view_opts_t o;
+    json_t *parsed = NULL, *cached = NULL, *names = jm_json_own(p, json_array());
+    const char *bad = NULL, *view;
+    const char *const defaults[] = { "messageId", "inReplyTo", "references",
+        "sender", "from", "to", "cc", "bcc", "replyTo", "subject", "sentAt",
+        "hasAttachment", "preview", "bodyValues", "textBody", "htmlBody",
+        "attachments", NULL };
+    int i;
+
+    for (i = 0; defaults[i]; i++) {
+        if (!jm_email_view_is_default(defaults[i])) {
+            finding("not a default Email/get property:", defaults[i]);
+        }
+        json_array_append_new(names, json_string(defaults[i]));
+    }
+    memset(&o, 0, sizeof(o));
+    o.blob_id = "Gfuzz";
+    view = jm_email_view_cache_make(raw, size, "Gfuzz", p);
+    if (jm_email_view_props(&parsed, raw, size, &o, &bad, p) != APR_SUCCESS) {
+        if (view) {
+            finding("a stored view of bytes that do not parse", "");
+        }
+        return;
+    }
+    if (!view) {
+        finding("no stored view of bytes that parse", "");
+    }
+    if (!jm_email_view_cache_fits(&o, names)
+        || jm_email_view_cache_props(&cached, view, names, 0) != APR_SUCCESS) {
+        finding("the stored view does not answer the default properties", "");
+    }
+    if (!json_equal(cached, parsed)) {
+        finding("the stored view differs from the parsed message", "");
+    }
+    json_decref(cached);
+    if (jm_email_view_cache_props(&cached, view, names, 7) != APR_NOTFOUND) {
+        finding("a stored view answered for another MIME depth limit", "");
+    }
+    json_decref(cached);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p = fz_run_pool();
@@ -394,6 +440,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_result(res, jm_json_own(p, json_array()), NULL);
     }
     check_index(raw, size, h, rv == APR_SUCCESS ? res : NULL, p);
+    check_view_cache(raw, size, p);
 
     /* 3. part content, as downloads of "<blobId>_<partId>" */
     APR_ARRAY_PUSH(ids, const char *) = "0";

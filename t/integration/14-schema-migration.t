@@ -6,7 +6,9 @@
 # to version 4 (header fields for the header filter, full text in
 # receivedAt order, sort keys as written) and to version 5 (blob content
 # stored once per distinct bytes, in binary rows, keyed by their SHA-256;
-# jm_blobs rows are per-account references) without losing anything. The version 1 database is the
+# jm_blobs rows are per-account references) and to version 6 (the default
+# Email/get view stored with each new email; emails stored before have
+# none and are parsed as before) without losing anything. The version 1 database is the
 # dump in t/fixtures/schema-v1.DRIVER.sql.gz, made by that old module
 # through its own HTTP API (t/fixtures/make-schema-v1.pl), with what it
 # answered in schema-v1.DRIVER.json: every blob downloads byte-exact
@@ -88,8 +90,9 @@ my $sql = sub { my $r = eval { $t->db_sql($_[0]) } // "failed: $@"; chomp $r; $r
 like($t->error_log, qr/JM01010: database schema migrated to version 2/, 'migrated to version 2');
 like($t->error_log, qr/JM01010: database schema migrated to version 3/, 'to version 3');
 like($t->error_log, qr/JM01010: database schema migrated to version 4/, 'and to version 4');
+like($t->error_log, qr/JM01010: database schema migrated to version 5/, 'and to version 5');
 # the version the module writes now
-my $V = 5;
+my $V = 6;
 like($t->error_log, qr/JM01010: database schema migrated to version $V/, "and to version $V");
 like($t->error_log, qr/store ready \(schema version $V, found 1\)/, "startup: found 1, now $V");
 is($sql->('SELECT version FROM jm_schema'), $V, "jm_schema says $V");
@@ -166,6 +169,19 @@ subtest 'the version 1 email still parses; its attachment part downloads' => sub
        'the part is the uploaded blob, byte for byte');
     $dl = $t->get("/jmap/download/$acct/$e->{blobId}/m.eml", 'alice');
     is(length $dl->{content}, $e->{size}, 'the whole message downloads');
+};
+
+subtest 'version 6: an email stored before has no stored view and is parsed' => sub {
+    my $e = $m->{email};
+    my $acct = $m->{accounts}{alice};
+    is($sql->("SELECT COUNT(*) FROM jm_emails WHERE view IS NOT NULL"), 0,
+       'no stored view for the old emails');
+    my $r = $t->api('alice', undef, [['Email/get', { accountId => $acct, ids => [$e->{id}] }, 'g']]);
+    my $got = $r && $r->{methodResponses}[0][1]{list}[0];
+    ok($got, 'Email/get with the default properties finds it') or return;
+    ok(@{ $got->{textBody} // [] } == 1 && @{ $got->{attachments} // [] } == 1,
+       'textBody and attachments from the message');
+    like($got->{preview} // '', qr/\S/, 'a preview');
 };
 
 subtest 'version 3: counts, keywords and the change log carried over' => sub {

@@ -69,7 +69,8 @@ typedef enum {
     JM_SQL_EMAIL_SET_COLS,      /* subject, sort subject, thread subject, from sort,
                                  * to sort, from/to/cc/bcc text, sent at, has
                                  * attachment, preview, from key, to key, account, id */
-    JM_SQL_EMAIL_GET,           /* account, id -> id, blob, thread, size, received, keywords */
+    JM_SQL_EMAIL_GET,           /* account, id -> id, blob, thread, size, received, keywords, view */
+    JM_SQL_EMAIL_SET_VIEW,      /* view, account, id */
     JM_SQL_EMAIL_MAILBOXES,     /* account, email -> mailbox */
     JM_SQL_EMAIL_IDS,           /* account, limit -> id */
     JM_SQL_EMAIL_BY_BLOB,       /* account, blob -> id (at most one) */

@@ -160,7 +160,15 @@ static const char *const v5[] = {
     "DROP TABLE jm_blob_chunks",
     NULL
 };
-static const char *const *const migrations[] = { v1, v2, v3, v4, v5, NULL };
+/* v6: the default Email/get view of each message, made when it is stored
+ * (jm_email_store.c), so Email/get with the default properties answers
+ * without reading and parsing the message; NULL (emails stored before):
+ * Email/get parses as before */
+static const char *const v6[] = {
+    "ALTER TABLE jm_emails ADD COLUMN view TEXT",
+    NULL
+};
+static const char *const *const migrations[] = { v1, v2, v3, v4, v5, v6, NULL };
 
 static const char *const on_connect[] = {
     /* never wait forever on a lock held by a stuck node */
@@ -247,7 +255,7 @@ const jm_sql_dialect_t jm_sql_pgsql = {
             " WHERE account_id = %s AND id = %s",
     },
     .migrations = migrations,
-    .schema_version = 5,
+    .schema_version = 6,
     .on_connect = on_connect,
     .buffered_selects = 1,
     /* commits are durable with the server's defaults (synchronous_commit

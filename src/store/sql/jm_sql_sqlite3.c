@@ -314,7 +314,15 @@ static const char *const v5[] = {
     "DROP TABLE jm_blob_chunks",
     NULL
 };
-static const char *const *const migrations[] = { v1, v2, v3, v4, v5, NULL };
+/* v6: the default Email/get view of each message, made when it is stored
+ * (jm_email_store.c), so Email/get with the default properties answers
+ * without reading and parsing the message; NULL (emails stored before):
+ * Email/get parses as before */
+static const char *const v6[] = {
+    "ALTER TABLE jm_emails ADD COLUMN view TEXT",
+    NULL
+};
+static const char *const *const migrations[] = { v1, v2, v3, v4, v5, v6, NULL };
 
 static const char *const on_connect[] = {
     /* in WAL mode NORMAL keeps the database consistent on power loss and
@@ -360,7 +368,7 @@ const jm_sql_dialect_t jm_sql_sqlite3 = {
             " (SELECT num FROM jm_emails WHERE account_id = %s AND id = %s)",
     },
     .migrations = migrations,
-    .schema_version = 5,
+    .schema_version = 6,
     .on_connect = on_connect,
     .on_connect_returns_rows = 1,
     .serialize_writers = 1,
