@@ -293,5 +293,33 @@ subtest 'bad arguments' => sub {
     is(err_type($n, $a), 'unknownMethod', 'without the submission capability');
 };
 
+subtest 'a grant taken away: its default identity goes (a change)' => sub {
+    my $before = ok_call('alice', 'Identity/get', { accountId => $ALICE, ids => [] })->{state};
+    # the same database, without the wildcard grant and without the directory
+    my $t2 = JMAPTest->new(ldap => 0, smtp => 0,
+        directives => { JMAPSendAs => ['sales@example.com alice bob'] },
+        db => { driver => $t->db_driver, params => $t->db_params });
+    my $r = $t2->api('alice', \@USING, [['Identity/get', { accountId => $ALICE }, 'g'],
+                                        ['Identity/changes', { accountId => $ALICE,
+                                                               sinceState => $before }, 'c']]);
+    my $g = JMAPTest->response_for($r, 'g');
+    my $c = JMAPTest->response_for($r, 'c');
+    my %e = map { ($_->{email} => $_) } @{ $g->[1]{list} || [] };
+    ok($e{'sales@example.com'}, 'the remaining grant keeps its default');
+    my %ids = map { ($_->{id} => 1) } @{ $g->[1]{list} || [] };
+    ok(!$ids{def_id('*@support.example.com')} && !$ids{def_id('alice.smith@example.com')}
+       && !$ids{def_id('alice@example.com')},
+       'the defaults of the wildcard and the directory\'s addresses are gone');
+    ok($e{'help@support.example.com'}, 'one she made stays (mayDelete true)');
+    is_deeply([sort @{ $c->[1]{destroyed} || [] }],
+              [sort(def_id('*@support.example.com'), def_id('alice@example.com'),
+                    def_id('alice.smith@example.com'))], 'Identity/changes: destroyed');
+    my $s = $t2->api('alice', \@USING, [['Identity/set', { accountId => $ALICE, create => {
+        x => { email => 'other@support.example.com' } } }, 's']]);
+    is(JMAPTest->response_for($s, 's')->[1]{notCreated}{x}{type}, 'forbiddenFrom',
+       'no new identity under the old grant');
+    $t2->stop;
+};
+
 $t->check_error_log();
 done_testing;
