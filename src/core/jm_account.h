@@ -9,8 +9,9 @@
 typedef struct {
     const char *id;               /**< JMAP accountId */
     const char *username;         /**< the owner: r->user for the own account */
-    apr_array_header_t *send_as;  /**< const char*: lower-cased addresses the
-                                   *   account may send and sign as */
+    apr_array_header_t *send_as;  /**< const char*: lower-cased addresses (and
+                                   *   "*@domain" wildcards) the person may
+                                   *   send and sign as (mail/jm_sendauth.h) */
     int send_as_known;            /**< 0 until send_as has been resolved */
     int read_only;                /**< JMAPReadOnlyUsers, or a read-only share:
                                    *   no method may change it */

@@ -11,10 +11,12 @@ const char *const jm_capabilities[] = {
 };
 
 /* Accepted in "using": also urn:ietf:params:jmap:submission, because
- * Identity/get (RFC 8621 §6) belongs to it and already works; it is not
- * advertised until EmailSubmission does. */
+ * Identity (RFC 8621 §6) belongs to it and already works, and
+ * urn:ietf:params:jmap:vacationresponse (§8), whose settings work; neither
+ * is advertised until mail really leaves (EmailSubmission; vacation
+ * replies are queued in jm_vacation_outbox for it, mail/jm_vacation.h). */
 const char *const jm_capabilities_accepted[] = {
-    JM_CAP_CORE, JM_CAP_MAIL, JM_CAP_SMIME, JM_CAP_SUBMISSION, NULL
+    JM_CAP_CORE, JM_CAP_MAIL, JM_CAP_SMIME, JM_CAP_SUBMISSION, JM_CAP_VACATION, NULL
 };
 
 static const jm_method_t methods[] = {
@@ -29,6 +31,14 @@ static const jm_method_t methods[] = {
     { "Mailbox/queryChanges", JM_CAP_MAIL, jm_mailbox_querychanges,
       JM_METHOD_NEEDS_ACCOUNT },
     { "Identity/get", JM_CAP_SUBMISSION, jm_identity_get, JM_METHOD_NEEDS_ACCOUNT },
+    { "Identity/changes", JM_CAP_SUBMISSION, jm_identity_changes,
+      JM_METHOD_NEEDS_ACCOUNT },
+    { "Identity/set", JM_CAP_SUBMISSION, jm_identity_set,
+      JM_METHOD_NEEDS_ACCOUNT | JM_METHOD_WRITES },
+    { "VacationResponse/get", JM_CAP_VACATION, jm_vacation_get,
+      JM_METHOD_NEEDS_ACCOUNT },
+    { "VacationResponse/set", JM_CAP_VACATION, jm_vacation_set,
+      JM_METHOD_NEEDS_ACCOUNT | JM_METHOD_WRITES },
     { "Email/get",    JM_CAP_MAIL, jm_email_get,    JM_METHOD_NEEDS_ACCOUNT },
     { "Email/changes", JM_CAP_MAIL, jm_email_changes, JM_METHOD_NEEDS_ACCOUNT },
     { "Thread/get",   JM_CAP_MAIL, jm_thread_get,   JM_METHOD_NEEDS_ACCOUNT },

@@ -6,13 +6,13 @@
 
 apr_status_t jm_core_echo(jm_call_t *call);
 apr_status_t jm_identity_get(jm_call_t *call);
+apr_status_t jm_identity_changes(jm_call_t *call);
+apr_status_t jm_identity_set(jm_call_t *call);
+apr_status_t jm_vacation_get(jm_call_t *call);
+apr_status_t jm_vacation_set(jm_call_t *call);
 apr_status_t jm_email_get(jm_call_t *call);
 apr_status_t jm_email_set(jm_call_t *call);
 apr_status_t jm_email_query(jm_call_t *call);
 apr_status_t jm_snippet_get(jm_call_t *call);
-
-/** The addresses the account may send/sign as (resolved once per request:
- *  directory entry of the user + JMAPSendAs rules). */
-apr_status_t jm_identity_send_as(apr_array_header_t **paddrs, jm_call_t *call);
 
 #endif

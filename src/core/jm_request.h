@@ -19,6 +19,7 @@ struct jm_keystore_t;
 #define JM_CAP_MAIL       "urn:ietf:params:jmap:mail"
 #define JM_CAP_SUBMISSION "urn:ietf:params:jmap:submission"
 #define JM_CAP_SMIME      "urn:ietf:params:jmap:smime-advanced"
+#define JM_CAP_VACATION   "urn:ietf:params:jmap:vacationresponse"
 
 /** Limits: the first seven are advertised in urn:ietf:params:jmap:core,
  *  max_size_attachments in urn:ietf:params:jmap:mail; the rest bound the

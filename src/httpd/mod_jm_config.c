@@ -11,6 +11,8 @@
 #include "httpd/mod_jm_config.h"
 #include "core/jm_util.h"
 #include "mail/jm_deliver.h"
+#include "mail/jm_sendauth.h"
+#include "mail/jm_vacation.h"
 
 #define UNSET_LIMIT(l) do { (l).max_size_upload = (l).max_concurrent_upload = \
     (l).max_size_request = (l).max_concurrent_requests = \
@@ -60,7 +62,7 @@ void *jm_config_create_srv(apr_pool_t *p, server_rec *s)
     sc->dir.timeout = sc->dir.cache_ttl = sc->dir.negative_ttl = -1;
     sc->dir.cache_max = -1;
     sc->lmtp.enabled = sc->lmtp.user_from = sc->lmtp.create_accounts = -1;
-    sc->lmtp.max_size = sc->lmtp.timeout = -1;
+    sc->lmtp.max_size = sc->lmtp.timeout = sc->lmtp.vacation_period = -1;
     return sc;
 }
 
@@ -122,6 +124,7 @@ void *jm_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     MERGE_NUM(lmtp.create_accounts);
     MERGE_NUM(lmtp.max_size);
     MERGE_NUM(lmtp.timeout);
+    MERGE_NUM(lmtp.vacation_period);
     return sc;
 }
 
@@ -158,6 +161,7 @@ void jm_config_resolve(jm_srv_conf_t *sc)
     DEFAULT_NUM(lmtp.create_accounts, 0);
     DEFAULT_NUM(lmtp.max_size, DEFAULT_LMTP_MAX_SIZE);
     DEFAULT_NUM(lmtp.timeout, DEFAULT_LMTP_TIMEOUT);
+    DEFAULT_NUM(lmtp.vacation_period, JM_VACATION_DEFAULT_PERIOD);
 }
 
 /* ---- handlers --------------------------------------------------------- */
@@ -240,9 +244,9 @@ static const char *add_send_as(cmd_parms *cmd, void *d, int argc, char *const ar
     if (argc < 2) {
         return "JMAPSendAs needs an address and at least one user";
     }
-    if (!strchr(argv[0], '@') || strpbrk(argv[0], " \t\r\n<>,;\"")) {
-        return apr_psprintf(cmd->pool, "JMAPSendAs: \"%s\" is not an email address",
-                            argv[0]);
+    if (!jm_sendauth_valid_address(argv[0], 1)) {
+        return apr_psprintf(cmd->pool, "JMAPSendAs: \"%s\" is not an email address "
+                            "(or *@domain)", argv[0]);
     }
     if (!sc->send_as) {
         sc->send_as = apr_array_make(cmd->pool, 4, sizeof(jm_send_as_rule_t));
@@ -671,6 +675,8 @@ const command_rec jm_config_cmds[] = {
                   "largest message LMTP accepts, in bytes (SIZE)"),
     AP_INIT_TAKE1("JMAPLMTPTimeout", set_long, OFF(lmtp.timeout), RSRC_CONF,
                   "seconds LMTP waits for the client"),
+    AP_INIT_TAKE1("JMAPVacationPeriod", set_long, OFF(lmtp.vacation_period), RSRC_CONF,
+                  "seconds between two vacation replies to one sender (default 604800)"),
     LIMIT("JMAPMaxSizeUpload", max_size_upload),
     LIMIT("JMAPMaxConcurrentUpload", max_concurrent_upload),
     LIMIT("JMAPMaxSizeRequest", max_size_request),

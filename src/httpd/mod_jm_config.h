@@ -16,6 +16,7 @@ typedef struct {
     int create_accounts;            /**< JMAPLMTPAccounts create: 1 */
     long max_size;                  /**< JMAPLMTPMaxMessageSize, bytes */
     long timeout;                   /**< JMAPLMTPTimeout, seconds */
+    long vacation_period;           /**< JMAPVacationPeriod, seconds */
 } jm_lmtp_srv_conf_t;
 
 typedef struct jm_srv_conf_t {

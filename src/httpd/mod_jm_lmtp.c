@@ -70,7 +70,8 @@ static void on_deliver(void *baton, const char *from, int n,
         }
     }
     else {
-        jm_deliver_message(db, n, (const char *const *)data, msg, len, replies, p);
+        jm_deliver_message(db, &s->dc, from, n, addresses, (const char *const *)data,
+                           msg, len, replies, p);
     }
     for (i = 0; i < n; i++) {
         ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, s->c, JMLOGNO_GLUE(01133)
@@ -159,6 +160,7 @@ int jm_lmtp_process_connection(conn_rec *c)
     s->dc.user_from = (jm_deliver_user_t)sc->lmtp.user_from;
     s->dc.domains = sc->lmtp.domains;
     s->dc.create_accounts = sc->lmtp.create_accounts == 1;
+    s->dc.vacation_period = sc->lmtp.vacation_period;
     conf.hostname = c->base_server->server_hostname;
     conf.max_message = (apr_size_t)sc->lmtp.max_size;
     conf.max_recipients = 100;          /* RFC 5321 §4.5.3.1.8's minimum */

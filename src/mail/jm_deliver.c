@@ -3,6 +3,7 @@
 #include <apr_strings.h>
 #include "mail/jm_deliver.h"
 #include "mail/jm_email_store.h"
+#include "mail/jm_vacation.h"
 #include "store/jm_store.h"
 #include "core/jm_util.h"
 #include "core/jm_log.h"
@@ -90,11 +91,18 @@ static const char *inbox_of(apr_array_header_t *boxes)
     return NULL;
 }
 
+/* What a recipient's vacation response needs (rcpt NULL: none). */
+typedef struct {
+    const char *rcpt, *from;
+    apr_int64_t period;
+    jm_vacation_src_t *src;
+} vac_t;
+
 /* One recipient's transaction. *pid: the new (or existing) Email id;
  * APR_NOTFOUND: no Inbox. */
 static apr_status_t store_one(const char **pid, jm_db_t *db, const char *account_id,
                               const jm_email_row_t *tmpl, const char *msg,
-                              apr_size_t len, apr_pool_t *p)
+                              apr_size_t len, const vac_t *vac, apr_pool_t *p)
 {
     jm_email_row_t row = *tmpl;
     apr_array_header_t *boxes;
@@ -125,7 +133,11 @@ static apr_status_t store_one(const char **pid, jm_db_t *db, const char *account
     row.thread_id = NULL;
     row.mailbox_ids = apr_array_make(p, 1, sizeof(const char *));
     APR_ARRAY_PUSH(row.mailbox_ids, const char *) = inbox;
-    if ((rv = jm_email_store_row(db, account_id, &row, msg, len, p)) != APR_SUCCESS) {
+    if ((rv = jm_email_store_row(db, account_id, &row, msg, len, p)) != APR_SUCCESS
+        || (vac->rcpt && (rv = jm_vacation_deliver(db, account_id, vac->rcpt,
+                                                   vac->from, vac->src, vac->period,
+                                                   apr_time_now(), p))
+                         != APR_SUCCESS)) {
         jm_db_rollback(db);
         return rv;
     }
@@ -136,10 +148,12 @@ static apr_status_t store_one(const char **pid, jm_db_t *db, const char *account
     return APR_SUCCESS;
 }
 
-void jm_deliver_message(jm_db_t *db, int n, const char *const *account_ids,
-                        const char *msg, apr_size_t len, jm_lmtp_reply_t *replies,
-                        apr_pool_t *p)
+void jm_deliver_message(jm_db_t *db, const jm_deliver_conf_t *c, const char *from,
+                        int n, const char *const *addresses,
+                        const char *const *account_ids, const char *msg,
+                        apr_size_t len, jm_lmtp_reply_t *replies, apr_pool_t *p)
 {
+    jm_vacation_src_t src;
     jm_email_row_t tmpl;
     apr_pool_t *sub;
     apr_status_t rv;
@@ -157,12 +171,22 @@ void jm_deliver_message(jm_db_t *db, int n, const char *const *account_ids,
     }
     tmpl.keywords = "{}";
     tmpl.received_at = apr_time_now();  /* RFC 8621 §4.1.1: arrival time */
+    memset(&src, 0, sizeof(src));
+    src.msg = msg;
+    src.len = len;
     apr_pool_create(&sub, p);
     for (i = 0; i < n; i++) {
         const char *id = NULL;
+        vac_t vac;
 
+        vac.rcpt = addresses ? addresses[i] : NULL;
+        vac.from = from ? from : "";
+        vac.period = c && c->vacation_period > 0 ? c->vacation_period
+                                                 : JM_VACATION_DEFAULT_PERIOD;
+        vac.src = &src;
         apr_pool_clear(sub);
-        rv = store_one(&id, db, account_ids[i], &tmpl, msg, len, sub);
+        src.read = 0;       /* its facts live in sub: read again if needed */
+        rv = store_one(&id, db, account_ids[i], &tmpl, msg, len, &vac, sub);
         if (rv == APR_SUCCESS) {
             reply(&replies[i], 250, "2.0.0",
                   apr_psprintf(p, "Delivered as Email %s", id));

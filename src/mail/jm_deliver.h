@@ -21,6 +21,8 @@ typedef struct {
                                        *   (JMAPLMTPDomains); NULL or
                                        *   empty: every domain */
     int create_accounts;              /**< JMAPLMTPAccounts create */
+    apr_int64_t vacation_period;      /**< JMAPVacationPeriod: seconds between
+                                       *   vacation replies to one sender */
 } jm_deliver_conf_t;
 
 /** The user name an address maps to: the rule's part, lower-cased (user
@@ -42,9 +44,14 @@ void jm_deliver_rcpt(const char **paccount_id, jm_lmtp_reply_t *r,
  *  250 2.0.0 only once account i's commit returned; 451 4.3.0 when the
  *  store failed, 450 4.2.1 when the account has no Inbox. Bytes that are
  *  already an Email of the account (an MTA retrying after a lost 250) are
- *  not stored again, and answered 250. */
-void jm_deliver_message(jm_db_t *db, int n, const char *const *account_ids,
-                        const char *msg, apr_size_t len, jm_lmtp_reply_t *replies,
-                        apr_pool_t *p);
+ *  not stored again, and answered 250. With addresses (the envelope
+ *  recipients, addresses[i] that of account i; NULL: no vacation replies)
+ *  and from (the envelope sender, "" for the null reverse path), each
+ *  account's vacation response is decided in the same transaction
+ *  (jm_vacation_deliver, c->vacation_period; c may be NULL: the default). */
+void jm_deliver_message(jm_db_t *db, const jm_deliver_conf_t *c, const char *from,
+                        int n, const char *const *addresses,
+                        const char *const *account_ids, const char *msg,
+                        apr_size_t len, jm_lmtp_reply_t *replies, apr_pool_t *p);
 
 #endif

@@ -7,6 +7,7 @@
 #include "core/jm_methods.h"
 #include "mail/jm_email_update.h"
 #include "mail/jm_email_store.h"
+#include "mail/jm_sendauth.h"
 #include "store/jm_store.h"
 #include "mail/jm_blob.h"
 #include "mime/jm_mime.h"
@@ -138,21 +139,28 @@ static apr_status_t fetch_blob_cb(const unsigned char **pdata, apr_size_t *plen,
     return jm_blob_fetch(pdata, plen, NULL, ctx, blob_id, p);
 }
 
-/* Find and check the signing identity (draft §4). */
+/* Find and check the signing identity (draft §4): the signer (Sender,
+ * else From) must be an address the person may sign as, and every From
+ * address and the Sender too (jm_sendauth_check_header). */
 static json_t *choose_signer(const jm_signer_t **psigner, const char **paddr,
                              jm_call_t *call, jm_mime_msg_t *msg)
 {
     apr_pool_t *p = call->pool;
-    apr_array_header_t *allowed;
+    apr_array_header_t *from;
+    const char *sender, *denied = NULL;
     json_t *err = NULL;
     apr_status_t rv;
-    int i, ok = 0;
+    int ok = 0;
 
     if (jm_mime_signer_address(paddr, msg, &err, p) != APR_SUCCESS) {
         return err ? err : set_error(p, "invalidEmail", "from",
                                      "No signer address in Sender or From.");
     }
-    rv = jm_identity_send_as(&allowed, call);
+    jm_mime_from_sender(&from, &sender, msg, p);
+    rv = jm_sendauth_may_sign_as(&ok, call, *paddr);
+    if (rv == APR_SUCCESS && ok) {
+        rv = jm_sendauth_check_header(&denied, call, from, sender);
+    }
     if (rv == APR_EAGAIN) {
         return set_error(p, "serverUnavailable", NULL, "The directory is unreachable; "
                          "the sending authorisation cannot be checked. Try again later.");
@@ -160,12 +168,16 @@ static json_t *choose_signer(const jm_signer_t **psigner, const char **paddr,
     if (rv != APR_SUCCESS) {
         return set_error(p, "serverFail", NULL, "Cannot resolve sending addresses.");
     }
-    for (i = 0; i < allowed->nelts; i++) {
-        ok |= strcasecmp(APR_ARRAY_IDX(allowed, i, const char *), *paddr) == 0;
-    }
     if (!ok) {
-        return set_error(p, "signedSenderNotAllowed", "from", apr_psprintf(p,
-                         "This account may not sign as %s.", *paddr));
+        return set_error(p, "signedSenderNotAllowed", sender ? "sender" : "from",
+                         apr_psprintf(p, "This account may not sign as %s.", *paddr));
+    }
+    if (denied) {
+        return set_error(p, "signedSenderNotAllowed",
+                         sender && !strcasecmp(denied, sender) ? "sender" : "from",
+                         apr_psprintf(p, "This account may not send as %s (with a "
+                                      "Sender, both Sender and From must be "
+                                      "addresses of the account).", denied));
     }
     *psigner = call->ctx->keystore ? jm_keystore_find(call->ctx->keystore, *paddr)
                                    : NULL;

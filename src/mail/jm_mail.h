@@ -24,6 +24,14 @@ apr_status_t jm_mail_changes_fetch(jm_changes_t *ch, const char *type,
                                    int *ptruncated, apr_int64_t *poldest,
                                    apr_int64_t *pcurrent);
 
+/** The same over the change log of another account (Identity: the
+ *  person's own account, whichever account the call names). */
+apr_status_t jm_mail_changes_fetch_in(jm_changes_t *ch, const char *account_id,
+                                      const char *type, apr_int64_t since,
+                                      apr_size_t hint, apr_array_header_t **precords,
+                                      int *ptruncated, apr_int64_t *poldest,
+                                      apr_int64_t *pcurrent);
+
 apr_status_t jm_mailbox_get(jm_call_t *call);
 apr_status_t jm_mailbox_set(jm_call_t *call);
 apr_status_t jm_mailbox_changes(jm_call_t *call);

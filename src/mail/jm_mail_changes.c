@@ -8,6 +8,16 @@ apr_status_t jm_mail_changes_fetch(jm_changes_t *ch, const char *type,
                                    int *ptruncated, apr_int64_t *poldest,
                                    apr_int64_t *pcurrent)
 {
+    return jm_mail_changes_fetch_in(ch, ch->call->ctx->account->id, type, since,
+                                    hint, precords, ptruncated, poldest, pcurrent);
+}
+
+apr_status_t jm_mail_changes_fetch_in(jm_changes_t *ch, const char *account_id,
+                                      const char *type, apr_int64_t since,
+                                      apr_size_t hint, apr_array_header_t **precords,
+                                      int *ptruncated, apr_int64_t *poldest,
+                                      apr_int64_t *pcurrent)
+{
     jm_ctx_t *ctx = ch->call->ctx;
     /* records fold (an id changed twice is one id): read some more than
      * maxChanges, never more than the bound */
@@ -18,7 +28,7 @@ apr_status_t jm_mail_changes_fetch(jm_changes_t *ch, const char *type,
         limit = JM_MAIL_CHANGES_READ_MAX;
     }
     rv = jm_store_changes_since(precords, ptruncated, pcurrent, poldest, ctx->db,
-                                ctx->account->id, type, since, limit, ch->call->pool);
+                                account_id, type, since, limit, ch->call->pool);
     if (rv == APR_SUCCESS && !*precords) {
         /* since is outside [oldest, current]: the framework answers
          * cannotCalculateChanges from those two */

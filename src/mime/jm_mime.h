@@ -73,6 +73,11 @@ void *jm_mime_gmime(jm_mime_msg_t *msg, apr_pool_t *p);
 apr_status_t jm_mime_signer_address(const char **paddr, jm_mime_msg_t *msg,
                                     json_t **pseterr, apr_pool_t *p);
 
+/** Every address of the From fields (*pfrom, const char*) and the first
+ *  address of a Sender field (*psender, NULL without one), as written. */
+void jm_mime_from_sender(apr_array_header_t **pfrom, const char **psender,
+                         jm_mime_msg_t *msg, apr_pool_t *p);
+
 /** Every address in To, Cc and Bcc (group members included), deduplicated
  *  case-insensitively, in order of appearance (const char*). */
 apr_array_header_t *jm_mime_recipients(jm_mime_msg_t *msg, apr_pool_t *p);
@@ -92,5 +97,25 @@ apr_status_t jm_mime_part_content(const char **pdata, apr_size_t *plen,
                                   const char **ptype, const char *raw,
                                   apr_size_t len, const char *part_id,
                                   int max_depth, apr_pool_t *p);
+
+/** An automatic reply (RFC 3834 §3), e.g. a vacation response. */
+typedef struct {
+    const char *from;             /**< the account's address */
+    const char *to;               /**< the original's envelope sender */
+    const char *subject;          /**< NULL: "Auto: " + orig_subject */
+    const char *orig_subject;     /**< the original's, decoded; may be NULL */
+    const char *text, *html;      /**< bodies; both NULL: a default text */
+    const char *in_reply_to;      /**< the original's Message-ID, no <>; NULL */
+    const apr_array_header_t *references; /**< const char *: the original's
+                                   *   References ids (no <>), or NULL */
+} jm_autoreply_t;
+
+/** The reply as bytes (CRLF): From, To, Subject, In-Reply-To, References
+ *  (the original's and its Message-ID), Auto-Submitted: auto-replied,
+ *  Message-ID, Date, a text and/or html body (both: multipart/alternative).
+ *  APR_EINVAL with *pwhy when a value cannot go into a message. */
+apr_status_t jm_mime_autoreply_build(const char **pdata, apr_size_t *plen,
+                                     const jm_autoreply_t *a, const char **pwhy,
+                                     apr_pool_t *p);
 
 #endif

@@ -239,6 +239,35 @@ apr_status_t jm_mime_signer_address(const char **paddr, jm_mime_msg_t *msg,
     return APR_SUCCESS;
 }
 
+void jm_mime_from_sender(apr_array_header_t **pfrom, const char **psender,
+                         jm_mime_msg_t *msg, apr_pool_t *p)
+{
+    apr_array_header_t *from = apr_array_make(p, 2, sizeof(const char *));
+    int i, j;
+
+    *psender = NULL;
+    for (i = 0; i < msg->hdrs->nelts; ++i) {
+        jm_hdr_t *h = &APR_ARRAY_IDX(msg->hdrs, i, jm_hdr_t);
+        int is_from = !strcasecmp(h->name, "From");
+        apr_array_header_t *mbs;
+
+        if (!is_from && strcasecmp(h->name, "Sender")) {
+            continue;
+        }
+        mbs = field_mailboxes(h->raw, p);
+        for (j = 0; j < mbs->nelts; ++j) {
+            const char *a = APR_ARRAY_IDX(mbs, j, const char *);
+            if (is_from) {
+                APR_ARRAY_PUSH(from, const char *) = a;
+            }
+            else if (!*psender) {
+                *psender = a;
+            }
+        }
+    }
+    *pfrom = from;
+}
+
 apr_array_header_t *jm_mime_recipients(jm_mime_msg_t *msg, apr_pool_t *p)
 {
     apr_array_header_t *out = apr_array_make(p, 8, sizeof(const char *));

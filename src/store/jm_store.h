@@ -14,6 +14,7 @@
 #define JM_TYPE_THREAD    "Thread"
 #define JM_TYPE_IDENTITY  "Identity"
 #define JM_TYPE_SUBMISSION "EmailSubmission"
+#define JM_TYPE_VACATION  "VacationResponse"
 
 /** The account of username, created with its standard mailboxes on first
  *  use (RFC 8621 §2: roles inbox, drafts, sent, trash, junk, archive). */
@@ -263,5 +264,67 @@ apr_status_t jm_store_email_by_blob(const char **pid, jm_db_t *db,
 apr_status_t jm_store_email_ids(apr_array_header_t **pids, jm_db_t *db,
                                 const char *account_id, long limit,
                                 apr_pool_t *p);
+
+/* ---- identities and the vacation response (store/jm_store_identity.c) -- */
+
+/** The state of type, its row made first if the account has none (a type
+ *  added after the account was created). */
+apr_status_t jm_store_state_ensure(const char **pstate, jm_db_t *db,
+                                   const char *account_id, const char *type,
+                                   apr_pool_t *p);
+
+/** One stored Identity (RFC 8621 §6). */
+typedef struct {
+    const char *id;
+    const char *email;          /**< as stored (lower-cased domain) */
+    int is_default;             /**< kept by the server for an allowed address */
+    const char *data;           /**< JSON text: name, replyTo, bcc,
+                                 *   textSignature, htmlSignature */
+} jm_identity_row_t;
+
+/** All identities of an account (jm_identity_row_t *), oldest first. */
+apr_status_t jm_store_identities(apr_array_header_t **prows, jm_db_t *db,
+                                 const char *account_id, apr_pool_t *p);
+
+/** Inside a transaction: store a new identity and log it; APR_EEXIST when
+ *  the id exists already (a default made meanwhile by another request). */
+apr_status_t jm_store_identity_insert(jm_db_t *db, const char *account_id,
+                                      const jm_identity_row_t *row, apr_pool_t *p);
+
+/** Inside a transaction: new data of an identity, logged; APR_NOTFOUND. */
+apr_status_t jm_store_identity_update(jm_db_t *db, const char *account_id,
+                                      const char *id, const char *data,
+                                      apr_pool_t *p);
+
+/** Inside a transaction: remove an identity, logged; APR_NOTFOUND. */
+apr_status_t jm_store_identity_destroy(jm_db_t *db, const char *account_id,
+                                       const char *id, apr_pool_t *p);
+
+/** The account's VacationResponse as JSON text, *pdata NULL if never set. */
+apr_status_t jm_store_vacation_get(const char **pdata, jm_db_t *db,
+                                   const char *account_id, apr_pool_t *p);
+
+/** Inside a transaction: store it and log the change of "singleton". */
+apr_status_t jm_store_vacation_put(jm_db_t *db, const char *account_id,
+                                   const char *data, apr_pool_t *p);
+
+/** When sender last got a vacation reply from the account (seconds since
+ *  the epoch), 0 if never (or longer ago than what was pruned). */
+apr_status_t jm_store_vacation_replied(apr_int64_t *plast, jm_db_t *db,
+                                       const char *account_id, const char *sender,
+                                       apr_pool_t *p);
+
+/** Inside the delivery's transaction: sender got a reply at now; entries
+ *  older than forget_before are dropped. */
+apr_status_t jm_store_vacation_mark(jm_db_t *db, const char *account_id,
+                                    const char *sender, apr_int64_t now,
+                                    apr_int64_t forget_before, apr_pool_t *p);
+
+/** Inside a transaction: queue a built reply (mail_from "" is the null
+ *  reverse path) in jm_vacation_outbox. */
+apr_status_t jm_store_vacation_outbox_add(jm_db_t *db, const char *account_id,
+                                          const char *mail_from, const char *rcpt,
+                                          const char *msg, apr_int64_t now,
+                                          apr_pool_t *p);
 
 #endif

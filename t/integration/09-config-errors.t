@@ -29,6 +29,11 @@ my @cases = (
     [ 'JMAPLDAPBindPasswordFile /nonexistent',  qr/JMAPLDAPBindPasswordFile: cannot read/ ],
     [ 'JMAPSendAs not-an-address alice',        qr/JMAPSendAs.*not an email address/ ],
     [ 'JMAPSendAs sales2@example.com',          qr/JMAPSendAs needs an address and at least one user/ ],
+    [ 'JMAPSendAs a*@example.com alice',        qr/JMAPSendAs.*not an email address \(or \*\@domain\)/ ],
+    [ 'JMAPSendAs *@*.example.com alice',       qr/JMAPSendAs.*not an email address/ ],
+    [ 'JMAPSendAs *@ alice',                    qr/JMAPSendAs.*not an email address/ ],
+    [ 'JMAPVacationPeriod 0',                   qr/JMAPVacationPeriod/ ],
+    [ 'JMAPVacationPeriod a-week',              qr/JMAPVacationPeriod/ ],
     # signing keys are loaded and checked at startup
     [ "JMAPSigningKey grace\@example.com /nonexistent/key.pem", qr/JMAPSigningKey grace\@example.com/ ],
     [ "JMAPSigningKey bob2\@example.com $pki/alice-full.pem",   qr/JMAPSigningKey bob2\@example.com.*/ ],

@@ -6,9 +6,12 @@
 # to version 4 (header fields for the header filter, full text in
 # receivedAt order, sort keys as written) and to version 5 (blob content
 # stored once per distinct bytes, in binary rows, keyed by their SHA-256;
-# jm_blobs rows are per-account references) and to version 6 (the default
+# jm_blobs rows are per-account references), to version 6 (the default
 # Email/get view stored with each new email; emails stored before have
-# none and are parsed as before) without losing anything. The version 1 database is the
+# none and are parsed as before) and to version 7 (identities, the vacation
+# response, its reply log and outbox: new tables; an account older than
+# them gets its Identity and VacationResponse states on first use) without
+# losing anything. The version 1 database is the
 # dump in t/fixtures/schema-v1.DRIVER.sql.gz, made by that old module
 # through its own HTTP API (t/fixtures/make-schema-v1.pl), with what it
 # answered in schema-v1.DRIVER.json: every blob downloads byte-exact
@@ -91,8 +94,9 @@ like($t->error_log, qr/JM01010: database schema migrated to version 2/, 'migrate
 like($t->error_log, qr/JM01010: database schema migrated to version 3/, 'to version 3');
 like($t->error_log, qr/JM01010: database schema migrated to version 4/, 'and to version 4');
 like($t->error_log, qr/JM01010: database schema migrated to version 5/, 'and to version 5');
+like($t->error_log, qr/JM01010: database schema migrated to version 6/, 'and to version 6');
 # the version the module writes now
-my $V = 6;
+my $V = 7;
 like($t->error_log, qr/JM01010: database schema migrated to version $V/, "and to version $V");
 like($t->error_log, qr/store ready \(schema version $V, found 1\)/, "startup: found 1, now $V");
 is($sql->('SELECT version FROM jm_schema'), $V, "jm_schema says $V");
@@ -247,6 +251,18 @@ subtest 'after the migration' => sub {
     like($t->error_log, qr/store ready \(schema version $V, found $V\)/, 'a restart migrates nothing');
     my $r = $t->get("/jmap/download/$acct/$up->{json}{blobId}/n.txt", 'alice');
     is($r->{content}, "new in version 5\n", 'the new blob after a restart');
+    my $res = $t->api('alice', [qw(urn:ietf:params:jmap:core urn:ietf:params:jmap:mail
+                                   urn:ietf:params:jmap:submission
+                                   urn:ietf:params:jmap:vacationresponse)],
+        [['Identity/get', { accountId => $acct }, 'i'],
+         ['VacationResponse/set', { accountId => $acct,
+                                    update => { singleton => { isEnabled => JSON::PP::true } } }, 'v'],
+         ['VacationResponse/get', { accountId => $acct }, 'g']]);
+    my ($i, $v, $g) = map { JMAPTest->response_for($res, $_) } qw(i v g);
+    is($i && $i->[0], 'Identity/get', 'Identity/get on a migrated account');
+    ok($i && $i->[1]{list} && @{ $i->[1]{list} }, '... lists her default identities');
+    ok($v && exists $v->[1]{updated}{singleton}, 'VacationResponse/set on it');
+    ok($g && $g->[1]{list}[0]{isEnabled}, '... and VacationResponse/get');
 };
 
 $t->check_error_log;

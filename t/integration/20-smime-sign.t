@@ -249,18 +249,30 @@ subtest 'headerProtect false: no protected copy, no hp parameter' => sub {
 
 # ---- Sender overrides From -------------------------------------------------------------------
 
-subtest 'Sender overrides From for the signer (From: board, Sender: alice)' => sub {
-    my $msg = message('alice', from => [{ name => 'The Board', email => 'board@example.com' }],
+# With a Sender field both addresses must be the person's (mail/jm_sendauth.h):
+# alice may send as sales@ (JMAPSendAs), not as board@.
+subtest 'Sender overrides From for the signer (From: sales, Sender: alice)' => sub {
+    my $msg = message('alice', from => [{ name => 'The Sales Team', email => 'sales@example.com' }],
                       sender => [{ name => 'Alice Example', email => 'alice@example.com' }],
                       smimeSign => $T);
     my ($c, $bytes) = $t->create_email('alice', $msg) or return;
     my ($oh) = split_entity($bytes);
-    like(field(fields($oh), 'From') // '', qr/board\@example\.com/, 'From is the board');
+    like(field(fields($oh), 'From') // '', qr/sales\@example\.com/, 'From is sales');
     my $v = cms_verify($PKI, $bytes);
     ok($v->{ok}, 'verifies') or diag($v->{err});
     like(cert_text($v->{signer}), qr/^alice\@example\.com$/m, 'signed by the Sender (alice)');
     my ($ih) = split_entity($v->{content});
     like(field(fields($ih), 'Sender') // '', qr/alice\@example\.com/, 'Sender is protected too');
+};
+
+subtest 'Sender alice with a From she may not send as is refused' => sub {
+    my $res = $t->email_set('alice', {
+        k => message('alice', from => [{ name => 'The Board', email => 'board@example.com' }],
+                     sender => [{ email => 'alice@example.com' }], smimeSign => $T) });
+    my $e = $res->{notCreated} && $res->{notCreated}{k};
+    is($e && $e->{type}, 'signedSenderNotAllowed', 'signedSenderNotAllowed') or diag(explain($res));
+    is_deeply($e && $e->{properties}, ['from'], 'names from');
+    like($e && $e->{description} // '', qr/board\@example\.com/, 'names the address');
 };
 
 # ---- method-level defaults -------------------------------------------------------------------

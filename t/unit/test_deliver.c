@@ -30,7 +30,7 @@ static const char *sync_mode(jm_db_t *db)
 static void test_username(void)
 {
     apr_array_header_t *doms = apr_array_make(pool, 2, sizeof(const char *));
-    jm_deliver_conf_t c = { JM_DELIVER_LOCALPART, NULL, 0 };
+    jm_deliver_conf_t c = { JM_DELIVER_LOCALPART, NULL, 0, 0 };
     jm_lmtp_reply_t r = { 0, NULL, NULL };
 
     is_str(jm_deliver_username(&c, "Alice@Example.com", &r, pool), "alice",
@@ -60,7 +60,7 @@ static void test_username(void)
 
 static void run(jm_db_t *db, const char *label)
 {
-    jm_deliver_conf_t c = { JM_DELIVER_LOCALPART, NULL, 0 };
+    jm_deliver_conf_t c = { JM_DELIVER_LOCALPART, NULL, 0, 0 };
     jm_lmtp_reply_t r = { 0, NULL, NULL }, rep[3];
     const char *user = apr_psprintf(pool, "deliv%d", (int)getpid());
     const char *addr = apr_pstrcat(pool, user, "@example.com", NULL);
@@ -95,7 +95,7 @@ static void run(jm_db_t *db, const char *label)
     for (i = 0; i < 2; i++) {
         rep[i].code = 0;
     }
-    jm_deliver_message(db, 2, ids, msg, strlen(msg), rep, pool);
+    jm_deliver_message(db, NULL, "", 2, NULL, ids, msg, strlen(msg), rep, pool);
     ok(rep[0].code == 250 && !strcmp(rep[0].status, "2.0.0")
        && !strncmp(rep[0].text, "Delivered as Email M", 20), "first recipient: 250 (%s)",
        rep[0].text ? rep[0].text : "");
@@ -128,7 +128,7 @@ static void run(jm_db_t *db, const char *label)
     }
 
     /* the same bytes again: the existing Email */
-    jm_deliver_message(db, 1, ids, msg, strlen(msg), rep, pool);
+    jm_deliver_message(db, NULL, "", 1, NULL, ids, msg, strlen(msg), rep, pool);
     ok(rep[0].code == 250 && !strcmp(rep[0].text + strlen("Delivered as Email "), id),
        "the same bytes again: 250 with the existing id");
     ok(jm_store_mailboxes(&boxes, db, acc, pool) == APR_SUCCESS, "mailboxes again");
@@ -154,7 +154,7 @@ static void run(jm_db_t *db, const char *label)
         }
     }
     ids[0] = acc2;
-    jm_deliver_message(db, 1, ids, "Subject: x\r\n\r\ny\r\n", 17, rep, pool);
+    jm_deliver_message(db, NULL, "", 1, NULL, ids, "Subject: x\r\n\r\ny\r\n", 17, rep, pool);
     ok(rep[0].code == 450 && !strcmp(rep[0].status, "4.2.1"), "no Inbox: 450 4.2.1");
 
     /* the durable commit */

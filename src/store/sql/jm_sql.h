@@ -79,6 +79,16 @@ typedef enum {
     JM_SQL_EMAIL_HEADER_INSERT, /* account, email, seq, name (lower-case), value
                                  * (asText, case-folded) */
     JM_SQL_EMAIL_HEADERS_DELETE,/* account, email */
+    JM_SQL_IDENTITY_LIST,       /* account -> id, email, is default, data (JSON) */
+    JM_SQL_IDENTITY_INSERT,     /* account, id, email, is default, data, created */
+    JM_SQL_IDENTITY_UPDATE,     /* data, account, id */
+    JM_SQL_IDENTITY_DELETE,     /* account, id */
+    JM_SQL_VACATION_GET,        /* account -> data (JSON) */
+    JM_SQL_VACATION_PUT,        /* account, data (upsert) */
+    JM_SQL_VACATION_REPLY_GET,  /* account, sender -> last replied (seconds) */
+    JM_SQL_VACATION_REPLY_PUT,  /* account, sender, last replied (upsert) */
+    JM_SQL_VACATION_REPLY_PRUNE,/* account, before (seconds) */
+    JM_SQL_VACATION_OUTBOX_INSERT,/* account, mail from, rcpt, message, created */
     JM_SQL__COUNT
 } jm_sql_id_t;
 

@@ -125,6 +125,28 @@ const char *const jm_sql_common[JM_SQL__COUNT] = {
         " seq, name, value) VALUES (%s, %s, %lld, %s, %s)",
     [JM_SQL_EMAIL_HEADERS_DELETE] = "DELETE FROM jm_email_headers"
         " WHERE account_id = %s AND email_id = %s",
+    /* identities (RFC 8621 §6) and the vacation response (§8): the JMAP
+     * properties other than id, email and mayDelete are one JSON text */
+    [JM_SQL_IDENTITY_LIST] = "SELECT id, email, is_default, data FROM jm_identities"
+        " WHERE account_id = %s ORDER BY created, id",
+    [JM_SQL_IDENTITY_INSERT] = "INSERT INTO jm_identities (account_id, id, email,"
+        " is_default, data, created) VALUES (%s, %s, %s, %lld, %s, %lld)"
+        " ON CONFLICT (account_id, id) DO NOTHING",
+    [JM_SQL_IDENTITY_UPDATE] = "UPDATE jm_identities SET data = %s"
+        " WHERE account_id = %s AND id = %s",
+    [JM_SQL_IDENTITY_DELETE] = "DELETE FROM jm_identities WHERE account_id = %s AND id = %s",
+    [JM_SQL_VACATION_GET] = "SELECT data FROM jm_vacation WHERE account_id = %s",
+    [JM_SQL_VACATION_PUT] = "INSERT INTO jm_vacation (account_id, data) VALUES (%s, %s)"
+        " ON CONFLICT (account_id) DO UPDATE SET data = excluded.data",
+    [JM_SQL_VACATION_REPLY_GET] = "SELECT last_replied FROM jm_vacation_replies"
+        " WHERE account_id = %s AND sender = %s",
+    [JM_SQL_VACATION_REPLY_PUT] = "INSERT INTO jm_vacation_replies (account_id, sender,"
+        " last_replied) VALUES (%s, %s, %lld) ON CONFLICT (account_id, sender)"
+        " DO UPDATE SET last_replied = excluded.last_replied",
+    [JM_SQL_VACATION_REPLY_PRUNE] = "DELETE FROM jm_vacation_replies"
+        " WHERE account_id = %s AND last_replied < %lld",
+    [JM_SQL_VACATION_OUTBOX_INSERT] = "INSERT INTO jm_vacation_outbox (account_id,"
+        " mail_from, rcpt, message, created) VALUES (%s, %s, %s, %s, %lld)",
 };
 
 /* Email/query. A mailbox that every result must be in drives the query

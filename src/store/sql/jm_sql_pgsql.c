@@ -168,7 +168,22 @@ static const char *const v6[] = {
     "ALTER TABLE jm_emails ADD COLUMN view TEXT",
     NULL
 };
-static const char *const *const migrations[] = { v1, v2, v3, v4, v5, v6, NULL };
+/* Version 6 -> 7: identities, the vacation response, its reply log and
+ * outbox (see jm_sql_sqlite3.c). */
+static const char *const v7_identity[] = {
+    "CREATE TABLE jm_identities (account_id TEXT NOT NULL, id TEXT NOT NULL,"
+    " email TEXT NOT NULL, is_default INTEGER NOT NULL DEFAULT 0,"
+    " data TEXT NOT NULL, created BIGINT NOT NULL, PRIMARY KEY (account_id, id))",
+    "CREATE TABLE jm_vacation (account_id TEXT PRIMARY KEY, data TEXT NOT NULL)",
+    "CREATE TABLE jm_vacation_replies (account_id TEXT NOT NULL, sender TEXT NOT NULL,"
+    " last_replied BIGINT NOT NULL, PRIMARY KEY (account_id, sender))",
+    "CREATE TABLE jm_vacation_outbox (id BIGSERIAL PRIMARY KEY,"
+    " account_id TEXT NOT NULL, mail_from TEXT NOT NULL, rcpt TEXT NOT NULL,"
+    " message TEXT NOT NULL, created BIGINT NOT NULL)",
+    "CREATE INDEX jm_vacation_outbox_by_created ON jm_vacation_outbox (created)",
+    NULL
+};
+static const char *const *const migrations[] = { v1, v2, v3, v4, v5, v6, v7_identity, NULL };
 
 static const char *const on_connect[] = {
     /* never wait forever on a lock held by a stuck node */
@@ -255,7 +270,7 @@ const jm_sql_dialect_t jm_sql_pgsql = {
             " WHERE account_id = %s AND id = %s",
     },
     .migrations = migrations,
-    .schema_version = 6,
+    .schema_version = 7,
     .on_connect = on_connect,
     .buffered_selects = 1,
     /* commits are durable with the server's defaults (synchronous_commit

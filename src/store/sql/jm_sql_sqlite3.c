@@ -322,7 +322,29 @@ static const char *const v6[] = {
     "ALTER TABLE jm_emails ADD COLUMN view TEXT",
     NULL
 };
-static const char *const *const migrations[] = { v1, v2, v3, v4, v5, v6, NULL };
+/* Version 6 -> 7: identities (RFC 8621 §6) and the vacation response
+ * (§8). An identity's JMAP properties beyond id and email are one JSON
+ * text (data); is_default marks the identities the server keeps for each
+ * address the user may send as (ids "I" + SHA-256 of the address, made on
+ * first use, mayDelete false). jm_vacation holds the VacationResponse of an
+ * account as JSON; jm_vacation_replies when each sender last got one
+ * (RFC 3834 §2: at most one per period); jm_vacation_outbox the replies
+ * built at delivery, for the submission queue to send (null reverse path,
+ * RFC 3834 §4). */
+static const char *const v7_identity[] = {
+    "CREATE TABLE jm_identities (account_id TEXT NOT NULL, id TEXT NOT NULL,"
+    " email TEXT NOT NULL, is_default INTEGER NOT NULL DEFAULT 0,"
+    " data TEXT NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (account_id, id))",
+    "CREATE TABLE jm_vacation (account_id TEXT PRIMARY KEY, data TEXT NOT NULL)",
+    "CREATE TABLE jm_vacation_replies (account_id TEXT NOT NULL, sender TEXT NOT NULL,"
+    " last_replied INTEGER NOT NULL, PRIMARY KEY (account_id, sender))",
+    "CREATE TABLE jm_vacation_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " account_id TEXT NOT NULL, mail_from TEXT NOT NULL, rcpt TEXT NOT NULL,"
+    " message TEXT NOT NULL, created INTEGER NOT NULL)",
+    "CREATE INDEX jm_vacation_outbox_by_created ON jm_vacation_outbox (created)",
+    NULL
+};
+static const char *const *const migrations[] = { v1, v2, v3, v4, v5, v6, v7_identity, NULL };
 
 static const char *const on_connect[] = {
     /* in WAL mode NORMAL keeps the database consistent on power loss and
@@ -368,7 +390,7 @@ const jm_sql_dialect_t jm_sql_sqlite3 = {
             " (SELECT num FROM jm_emails WHERE account_id = %s AND id = %s)",
     },
     .migrations = migrations,
-    .schema_version = 6,
+    .schema_version = 7,
     .on_connect = on_connect,
     .on_connect_returns_rows = 1,
     .serialize_writers = 1,
