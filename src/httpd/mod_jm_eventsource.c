@@ -244,6 +244,9 @@ static int stream(stream_t *s, jm_push_sub_t *sub, apr_hash_t *store)
     apr_table_setn(r->headers_out, "Cache-Control", "no-cache, no-store");
     /* reverse proxies that buffer by default (nginx) pass it through */
     apr_table_setn(r->headers_out, "X-Accel-Buffering", "no");
+    if (r->header_only) {
+        return OK;              /* HEAD: the header fields, no stream */
+    }
     /* a comment sends the status and header fields right away */
     if (send_text(s, ": mod_jmap_smime event source\n\n")) {
         return OK;

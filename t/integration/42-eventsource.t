@@ -96,6 +96,9 @@ like($sess->{eventSourceUrl}, qr{/jmap/eventsource/\?types=\{types\}&closeafter=
     }
     my ($st, $h, $body) = @{ $t->request('POST', '/jmap/eventsource/', 'alice', '{}') }{qw(status headers content)};
     is($st, 405, 'POST: 405');
+    my $head = $t->request('HEAD', '/jmap/eventsource/?types=*', 'alice');
+    is($head->{status}, 200, 'HEAD: 200, and it ends');
+    like($head->{headers}{'content-type'} // '', qr{^text/event-stream}, 'HEAD: text/event-stream');
 }
 
 # --- Mailbox/set and Email/set through /api -----------------------------------------
