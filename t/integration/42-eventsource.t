@@ -22,7 +22,9 @@ use JMAPEventSource;
 # one process, so JMAPEventSourceMaxConnections (per process) is the limit
 my $ONE = "StartServers 1\nServerLimit 1\nThreadsPerChild 25\nMinSpareThreads 1\n"
         . "MaxSpareThreads 25\nMaxRequestWorkers 25\n";
-my $t = JMAPTest->new(ldap => 0, pki => 0, smtp => 0, mpm_conf => $ONE,
+# (threads: prefork's one stream per process cannot show the limit)
+my $mpm = ($ENV{JMAP_TEST_MPM} // 'event') eq 'prefork' ? 'event' : ($ENV{JMAP_TEST_MPM} // 'event');
+my $t = JMAPTest->new(ldap => 0, pki => 0, smtp => 0, mpm_conf => $ONE, mpm => $mpm,
                       lmtp => "    JMAPLMTPDomains example.com\n",
                       extra_conf => "JMAPEventSourceMinPing 1\n"
                                   . "JMAPEventSourceMaxConnections 4\n"
