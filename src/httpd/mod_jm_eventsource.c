@@ -331,7 +331,9 @@ int jm_eventsource_handle(request_rec *r, jm_srv_conf_t *sc)
     s.r = r;
     s.sc = sc;
     if ((err = jm_push_parse_args(&s.args, r->args, r->pool))) {
-        return jm_http_problem(r, HTTP_BAD_REQUEST, "notRequest", NULL,
+        /* not a JMAP Request: none of RFC 8620 §3.6.1's types fits, so a
+         * plain RFC 7807 problem (about:blank) whose detail names it */
+        return jm_http_problem(r, HTTP_BAD_REQUEST, "invalidArguments", NULL,
                                apr_pstrcat(r->pool, "Bad event-source parameters: ",
                                            err, NULL));
     }

@@ -94,6 +94,7 @@ like($sess->{eventSourceUrl}, qr{/jmap/eventsource/\?types=\{types\}&closeafter=
         is($e->{status}, 400, "$case->[1]: 400");
         like($e->{headers}{'content-type'} // '', qr{^application/problem\+json}, "$case->[1]: a problem document");
         is($e->{json}{status}, 400, "$case->[1]: its status member");
+        is($e->{json}{type}, 'about:blank', "$case->[1]: type about:blank (not a JMAP Request error)");
         like($e->{json}{detail} // '', qr/\S/, "$case->[1]: with a detail");
     }
     my ($st, $h, $body) = @{ $t->request('POST', '/jmap/eventsource/', 'alice', '{}') }{qw(status headers content)};
@@ -236,6 +237,7 @@ like($sess->{eventSourceUrl}, qr{/jmap/eventsource/\?types=\{types\}&closeafter=
     is($over->{status}, 503, 'a fifth: 503');
     ok(($over->{headers}{'retry-after'} // '') =~ /^\d+$/, 'with Retry-After');
     like($over->{headers}{'content-type'} // '', qr{^application/problem\+json}, 'and a problem document');
+    is($over->{json}{status}, 503, 'whose status is 503');
     # a client that goes away gives its place back (found within a second)
     $open[0]->close;
     my $again;
