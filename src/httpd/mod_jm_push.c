@@ -225,7 +225,10 @@ static void *APR_THREAD_FUNC watch(apr_thread_t *t, void *data)
             tick();
             apr_thread_mutex_lock(w->mu);
             if (!w->stopping) {
-                apr_thread_cond_timedwait(w->work, w->mu, JM_PUSH_TICK);
+                /* a store that does not answer is asked once a second
+                 * (mod_dbd logs each failed attempt) */
+                apr_thread_cond_timedwait(w->work, w->mu, w->failing
+                                          ? apr_time_from_sec(1) : JM_PUSH_TICK);
             }
         }
         if (!w->stopping && mpm_stopping()) {
