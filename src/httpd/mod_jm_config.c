@@ -44,6 +44,9 @@ static const jm_limits_t default_limits = {
 #define DEFAULT_CACHE_SIZE   10000
 #define DEFAULT_LMTP_MAX_SIZE 50000000
 #define DEFAULT_LMTP_TIMEOUT  300      /* RFC 5321 §4.5.3.2.7: 5 minutes */
+#define DEFAULT_ES_MAX_CONNECTIONS 16  /* each holds a worker thread */
+#define DEFAULT_ES_MAX_DURATION 3600
+#define DEFAULT_ES_MIN_PING 30         /* RFC 8620 §7.3: at most 30 */
 
 jm_srv_conf_t *jm_config_get(server_rec *s)
 {
@@ -63,6 +66,7 @@ void *jm_config_create_srv(apr_pool_t *p, server_rec *s)
     sc->dir.cache_max = -1;
     sc->lmtp.enabled = sc->lmtp.user_from = sc->lmtp.create_accounts = -1;
     sc->lmtp.max_size = sc->lmtp.timeout = sc->lmtp.vacation_period = -1;
+    sc->es.max_connections = sc->es.max_duration = sc->es.min_ping = -1;
     return sc;
 }
 
@@ -125,6 +129,9 @@ void *jm_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     MERGE_NUM(lmtp.max_size);
     MERGE_NUM(lmtp.timeout);
     MERGE_NUM(lmtp.vacation_period);
+    MERGE_NUM(es.max_connections);
+    MERGE_NUM(es.max_duration);
+    MERGE_NUM(es.min_ping);
     return sc;
 }
 
@@ -162,6 +169,9 @@ void jm_config_resolve(jm_srv_conf_t *sc)
     DEFAULT_NUM(lmtp.max_size, DEFAULT_LMTP_MAX_SIZE);
     DEFAULT_NUM(lmtp.timeout, DEFAULT_LMTP_TIMEOUT);
     DEFAULT_NUM(lmtp.vacation_period, JM_VACATION_DEFAULT_PERIOD);
+    DEFAULT_NUM(es.max_connections, DEFAULT_ES_MAX_CONNECTIONS);
+    DEFAULT_NUM(es.max_duration, DEFAULT_ES_MAX_DURATION);
+    DEFAULT_NUM(es.min_ping, DEFAULT_ES_MIN_PING);
 }
 
 /* ---- handlers --------------------------------------------------------- */
@@ -652,6 +662,21 @@ static const char *set_long(cmd_parms *cmd, void *d, const char *arg)
     return err;
 }
 
+/* JMAPEventSourceMinPing: 1 .. 30 (RFC 8620 §7.3: a server's minimum
+ * must not be higher than 30 s) */
+static const char *set_min_ping(cmd_parms *cmd, void *d, const char *arg)
+{
+    apr_int64_t v = 0;
+    const char *err = parse_number(&v, cmd, arg, 1, 30,
+                                   "a number of seconds from 1 to 30");
+
+    (void)d;
+    if (!err) {
+        srv(cmd)->es.min_ping = (long)v;
+    }
+    return err;
+}
+
 #define OFF(f) (void *)APR_OFFSETOF(jm_srv_conf_t, f)
 #define LIMIT(name, field) AP_INIT_TAKE1(name, set_long, OFF(limits.field), RSRC_CONF, \
     "RFC 8620 core capability limit " name)
@@ -677,6 +702,12 @@ const command_rec jm_config_cmds[] = {
                   "seconds LMTP waits for the client"),
     AP_INIT_TAKE1("JMAPVacationPeriod", set_long, OFF(lmtp.vacation_period), RSRC_CONF,
                   "seconds between two vacation replies to one sender (default 604800)"),
+    AP_INIT_TAKE1("JMAPEventSourceMaxConnections", set_long, OFF(es.max_connections),
+                  RSRC_CONF, "event-source streams one process serves at a time"),
+    AP_INIT_TAKE1("JMAPEventSourceMaxDuration", set_long, OFF(es.max_duration),
+                  RSRC_CONF, "seconds after which an event-source stream is ended"),
+    AP_INIT_TAKE1("JMAPEventSourceMinPing", set_min_ping, NULL, RSRC_CONF,
+                  "shortest ping interval, in seconds (1-30)"),
     LIMIT("JMAPMaxSizeUpload", max_size_upload),
     LIMIT("JMAPMaxConcurrentUpload", max_concurrent_upload),
     LIMIT("JMAPMaxSizeRequest", max_size_request),

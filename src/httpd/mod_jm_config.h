@@ -19,6 +19,13 @@ typedef struct {
     long vacation_period;           /**< JMAPVacationPeriod, seconds */
 } jm_lmtp_srv_conf_t;
 
+/** Push over event source (src/httpd/mod_jm_eventsource.c); -1 unset. */
+typedef struct {
+    long max_connections;           /**< JMAPEventSourceMaxConnections, per process */
+    long max_duration;              /**< JMAPEventSourceMaxDuration, seconds */
+    long min_ping;                  /**< JMAPEventSourceMinPing, seconds */
+} jm_es_srv_conf_t;
+
 typedef struct jm_srv_conf_t {
     const char *base_url;           /**< JMAPBaseURL or NULL (from request) */
     const char *path;               /**< JMAPPath, default "/jmap" */
@@ -34,6 +41,7 @@ typedef struct jm_srv_conf_t {
     int durability;                 /**< JMAPDurability: 0 full, 1 relaxed, -1 unset */
     jm_certdir_conf_t dir;          /**< pointers NULL / numbers -1 when unset */
     jm_lmtp_srv_conf_t lmtp;           /**< JMAPLMTP* (defaults applied by resolve) */
+    jm_es_srv_conf_t es;            /**< JMAPEventSource* (defaults applied by resolve) */
     /* resolved at post_config / child_init: */
     jm_limits_t eff_limits;
     jm_smime_policy_t smime;

@@ -17,6 +17,7 @@
 #include "store/jm_store.h"
 #include "mail/jm_blob.h"
 #include "core/jm_util.h"
+#include "httpd/mod_jm_eventsource.h"
 
 static int send_json(request_rec *r, int status, const char *ctype, json_t *j)
 {
@@ -131,6 +132,12 @@ static int problem(request_rec *r, int status, const char *type,
     pr.limit = limit;
     pr.detail = detail;
     return send_problem(r, &pr);
+}
+
+int jm_http_problem(request_rec *r, int status, const char *type,
+                    const char *limit, const char *detail)
+{
+    return problem(r, status, type, limit, detail);
 }
 
 /* 503 for a store failure; a busy store (APR_TIMEUP from jm_db_begin: a
@@ -567,10 +574,8 @@ int jm_http_handler(request_rec *r)
     if (strncmp(sub, "/download/", 10) == 0) {
         return handle_download(r, sc, base, sub + 10);
     }
-    if (strncmp(sub, "/eventsource", 12) == 0) {
-        /* push (RFC 8620 §7.3) is not implemented yet */
-        return problem(r, HTTP_NOT_IMPLEMENTED, "notImplemented", NULL,
-                       "Push over event source is not available yet.");
+    if (strcmp(sub, "/eventsource") == 0 || strcmp(sub, "/eventsource/") == 0) {
+        return jm_eventsource_handle(r, sc);
     }
     return problem(r, HTTP_NOT_FOUND, "notFound", NULL, "No such JMAP resource.");
 }

@@ -133,7 +133,11 @@ static apr_status_t store_one(const char **pid, jm_db_t *db, const char *account
     row.thread_id = NULL;
     row.mailbox_ids = apr_array_make(p, 1, sizeof(const char *));
     APR_ARRAY_PUSH(row.mailbox_ids, const char *) = inbox;
+    /* EmailDelivery (RFC 8621 §1.5) moves with mail that arrives, in the
+     * same transaction: never for Email/set, import or copy */
     if ((rv = jm_email_store_row(db, account_id, &row, msg, len, p)) != APR_SUCCESS
+        || (rv = jm_store_state_bump(db, account_id, JM_TYPE_EMAIL_DELIVERY, p))
+           != APR_SUCCESS
         || (vac->rcpt && (rv = jm_vacation_deliver(db, account_id, vac->rcpt,
                                                    vac->from, vac->src, vac->period,
                                                    apr_time_now(), p))

@@ -15,6 +15,9 @@
 #define JM_TYPE_IDENTITY  "Identity"
 #define JM_TYPE_SUBMISSION "EmailSubmission"
 #define JM_TYPE_VACATION  "VacationResponse"
+/** A state without a data type (RFC 8621 §1.5): it moves when mail is
+ *  delivered into the account (LMTP), for push only. */
+#define JM_TYPE_EMAIL_DELIVERY "EmailDelivery"
 
 /** The account of username, created with its standard mailboxes on first
  *  use (RFC 8621 §2: roles inbox, drafts, sent, trash, junk, archive). */
@@ -31,6 +34,33 @@ apr_status_t jm_store_account_find(const char **paccount_id, jm_db_t *db,
 apr_status_t jm_store_state(const char **pstate, jm_db_t *db,
                             const char *account_id, const char *type,
                             apr_pool_t *p);
+
+/** Inside a transaction: advance type's state without logging a change
+ *  (EmailDelivery: there is no /changes for it); the state row is made
+ *  first if the account has none (accounts older than the type). */
+apr_status_t jm_store_state_bump(jm_db_t *db, const char *account_id,
+                                 const char *type, apr_pool_t *p);
+
+/** One state row of jm_store_states_of. */
+typedef struct {
+    const char *account_id;
+    const char *type;
+    apr_int64_t state;
+} jm_state_row_t;
+
+/** Accounts jm_store_states_of asks for in one statement. */
+#define JM_STORE_STATES_BATCH 64
+
+/**
+ * The current states of every type of the accounts (const char*), as
+ * jm_state_row_t in *prows: one statement for up to JM_STORE_STATES_BATCH
+ * accounts (the push watcher's read, once per tick). The statement's
+ * shape is the list length rounded up to a power of two (the last id
+ * repeated), so a connection keeps few prepared shapes.
+ */
+apr_status_t jm_store_states_of(apr_array_header_t **prows, jm_db_t *db,
+                                const apr_array_header_t *accounts,
+                                apr_pool_t *p);
 
 /** Inside a transaction: advance type's state, log the change of object_id
  *  (kind "created"|"updated"|"destroyed"), return the new state. */

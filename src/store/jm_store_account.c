@@ -8,7 +8,7 @@
 
 static const char *const data_types[] = {
     JM_TYPE_MAILBOX, JM_TYPE_EMAIL, JM_TYPE_THREAD, JM_TYPE_IDENTITY,
-    JM_TYPE_SUBMISSION, JM_TYPE_VACATION, NULL
+    JM_TYPE_SUBMISSION, JM_TYPE_VACATION, JM_TYPE_EMAIL_DELIVERY, NULL
 };
 
 static const struct { const char *name, *role; } std_mailboxes[] = {

@@ -66,6 +66,7 @@ static void run(jm_db_t *db, const char *label)
     const char *addr = apr_pstrcat(pool, user, "@example.com", NULL);
     const char *newuser = apr_pstrcat(pool, user, "new", NULL);
     const char *err = NULL, *acc = NULL, *acc2 = NULL, *id = NULL, *found = NULL, *st0, *st1;
+    const char *dst = NULL;
     const char *ids[3];
     apr_array_header_t *boxes;
     jm_mailbox_row_t *in = NULL;
@@ -90,6 +91,8 @@ static void run(jm_db_t *db, const char *label)
        && !strcmp(found, acc2), "... and stays");
 
     ok(jm_store_state(&st0, db, acc, JM_TYPE_EMAIL, pool) == APR_SUCCESS, "state before");
+    ok(jm_store_state(&dst, db, acc, JM_TYPE_EMAIL_DELIVERY, pool) == APR_SUCCESS
+       && !strcmp(dst, "0"), "a new account's EmailDelivery state is 0");
     ids[0] = acc;
     ids[1] = acc2;
     for (i = 0; i < 2; i++) {
@@ -103,6 +106,24 @@ static void run(jm_db_t *db, const char *label)
     id = rep[0].text + strlen("Delivered as Email ");
     ok(jm_store_state(&st1, db, acc, JM_TYPE_EMAIL, pool) == APR_SUCCESS
        && strcmp(st0, st1) != 0, "the Email state moved");
+    ok(jm_store_state(&dst, db, acc, JM_TYPE_EMAIL_DELIVERY, pool) == APR_SUCCESS
+       && !strcmp(dst, "1"), "so did EmailDelivery (RFC 8621 §1.5), by one");
+    {
+        /* an account older than EmailDelivery has no row: the first
+         * delivery makes it */
+        const char *gone = NULL;
+        ok(jm_db_exec_literal(db, apr_psprintf(pool, "DELETE FROM jm_states WHERE "
+                              "account_id = '%s' AND type = 'EmailDelivery'", acc2),
+                              pool) == APR_SUCCESS
+           && jm_store_state(&gone, db, acc2, JM_TYPE_EMAIL_DELIVERY, pool) == APR_NOTFOUND,
+           "without its EmailDelivery row");
+        ids[0] = acc2;
+        jm_deliver_message(db, NULL, "", 1, NULL, ids, "Subject: old account\r\n\r\nz\r\n", 29, rep, pool);
+        ok(rep[0].code == 250 && jm_store_state(&gone, db, acc2, JM_TYPE_EMAIL_DELIVERY,
+                                                pool) == APR_SUCCESS
+           && !strcmp(gone, "1"), "a delivery makes the row and moves it to 1");
+        ids[0] = acc;
+    }
     ok(jm_store_mailboxes(&boxes, db, acc, pool) == APR_SUCCESS, "mailboxes");
     for (i = 0; i < boxes->nelts; i++) {
         jm_mailbox_row_t *m = APR_ARRAY_IDX(boxes, i, jm_mailbox_row_t *);

@@ -92,6 +92,10 @@ typedef enum {
     JM_SQL__COUNT
 } jm_sql_id_t;
 
+/** The states of several accounts (store/jm_store_states.c): [0], then one
+ *  placeholder per account id with [1] between two, then [2]; portable. */
+extern const char *const jm_sql_states_in[3];
+
 /** Blob content is stored in binary rows (jm_content_chunks) of at most
  *  this many bytes. Schema versions 2 and 3 kept them base64-encoded, per
  *  account, in rows of JM_SQL_CHUNK_CHARS characters (3 * 65536 bytes are

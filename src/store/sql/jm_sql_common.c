@@ -4,6 +4,11 @@
 #include <stddef.h>
 #include "store/sql/jm_sql.h"
 
+const char *const jm_sql_states_in[3] = {
+    "SELECT account_id, type, state FROM jm_states WHERE account_id IN (%s",
+    ", %s", ")"
+};
+
 const char *const jm_sql_common[JM_SQL__COUNT] = {
     [JM_SQL_SCHEMA_VERSION] = "SELECT version FROM jm_schema",
     [JM_SQL_ACCOUNT_BY_USER] = "SELECT id FROM jm_accounts WHERE username = %s",
