@@ -5,6 +5,7 @@
 #include "core/jm_util.h"
 #include "mail/jm_mail.h"
 #include "std/jm_std_collation.h"
+#include "push/jm_push.h"
 
 static json_t *collations(void)
 {
@@ -83,6 +84,11 @@ static json_t *session_without_state(const jm_ctx_t *ctx, const char *base_url,
         /* the user's own account stays the primary one (§2) */
         json_object_set_new(primary, *c, json_string(own->id));
     }
+    /* RFC 9749 §3: only with a VAPID key; session-wide, in no account */
+    if (jm_push_session_capability(ctx->push)) {
+        json_object_set_new(caps, JM_CAP_WEBPUSH_VAPID,
+                            jm_push_session_capability(ctx->push));
+    }
     json_object_set_new(accounts, own->id, account_json(ctx, own));
     for (i = 0; ctx->shared && i < ctx->shared->nelts; i++) {
         const jm_account_t *a = APR_ARRAY_IDX(ctx->shared, i, jm_account_t *);
@@ -121,6 +127,9 @@ static const char *state_of(const jm_ctx_t *ctx, const char *base_url,
 
     for (c = jm_capabilities; *c; c++) {
         text = apr_pstrcat(p, text, "|", *c, NULL);
+    }
+    if (ctx->push && ctx->push->vapid_public) {
+        text = apr_pstrcat(p, text, "|vapid:", ctx->push->vapid_public, NULL);
     }
     /* the shared accounts: a share added, removed or made read-only in the
      * configuration changes the session (RFC 8620 §2 "state") */

@@ -131,12 +131,12 @@ static apr_status_t set_destroy(jm_set_t *set, const char *id, json_t **perr)
 
 static const jm_set_type_t thing_set = {
     "Thing", thing_props, NULL, set_state, set_create, set_lookup, set_update,
-    set_destroy
+    set_destroy, 0
 };
 /* without lookup: patches are checked blind */
 static const jm_set_type_t thing_set_blind = {
     "Thing", thing_props, NULL, set_state, set_create, NULL, set_update,
-    set_destroy
+    set_destroy, 0
 };
 
 
