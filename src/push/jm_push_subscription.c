@@ -138,7 +138,7 @@ static int expires_of(apr_int64_t *pexp, const json_t *v, const jm_push_conf_t *
         *pexp = max;
         return 1;
     }
-    if (!jm_util_parse_date(json_string_value(v), 1, &t)) {
+    if (jm_util_parse_date(json_string_value(v), 1, &t) != 0) {
         return *pwhy = "not a UTCDate", 0;
     }
     if (apr_time_sec(t) <= now) {
