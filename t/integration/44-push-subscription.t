@@ -304,6 +304,37 @@ for my $i (1 .. 4) {
 is_deeply(\%made, { 1 => 'created', 2 => 'created', 3 => 'created', 4 => 'overQuota' },
           'JMAPPushMaxSubscriptions 5: the sixth is overQuota');
 
+# ---- two nodes on one database: each push is sent by one of them -----------------------
+($n, $a) = call1($t, 'alice', 'PushSubscription/set', { destroy => [
+    map { $_->{id} } grep { $_->{deviceClientId} =~ /^lim/ }
+    @{ (call1($t, 'alice', 'PushSubscription/get', { ids => undef }))[1]{list} } ] });
+is(scalar @{ $a->{destroyed} || [] }, 3, 'the three limit subscriptions destroyed');
+my $tn = JMAPTest->new(ldap => 0, pki => 0, smtp => 0, extra_conf => $conf . "JMAPShareAccount bob alice\n",
+                       db => { driver => $t->db_driver, params => $t->db_params });
+($n, $a) = call1($tn, 'alice', 'PushSubscription/set', { create => { k6 => {
+    deviceClientId => 'dev-e', url => url_of('c/e'), keys => ua_keys('e') } } });
+my $se = $a->{created}{k6}{id};
+ok($se, 'a subscription made through the second node');
+my $ve = wait_push(sub { $_[0]{name} eq 'e' }, 0, 'verification for e');
+call1($t, 'alice', 'PushSubscription/set', { update => {
+    $se => { verificationCode => $ve->{payload}{verificationCode} } } });
+for my $i (1 .. 8) {
+    $mstate = mailbox_create($i % 2 ? $t : $tn, 'alice', $alice, "Two nodes $i");
+    sleep 0.15;
+}
+ok(wait_push(sub { $_[0]{name} eq 'e' && ($_[0]{payload}{changed}{$alice}{Mailbox} // '') eq $mstate },
+             0, 'the last change reaches e'), 'pushes from two nodes reach e');
+my @e = grep { $_->{name} eq 'e' } pushes();
+is(scalar(grep { $_->{payload}{'@type'} eq 'PushVerification' } @e), 1,
+   'one PushVerification, not one per node');
+my %seen;
+my @dup = grep { $seen{ $json->encode($_->{payload}) }++ } @e;
+is(scalar @dup, 0, 'no StateChange sent twice (one claim per push)')
+    or diag($json->encode(\@dup));
+ok(!grep({ $_->{error} || !$_->{vapid}{ok} } @e), 'every push to e decrypts and verifies');
+$tn->check_error_log;
+$tn->stop;
+
 # ---- the push service down, then back ---------------------------------------------------
 stop_receiver();
 $mstate = mailbox_create($t, 'alice', $alice, 'While down');
