@@ -13,7 +13,7 @@
 # target's dictionary (t/fuzz/dict/). Two targets run at a time (nice 10).
 #
 # Environment:
-#   JMAP_FUZZ_TARGETS    targets to run (default: all five)
+#   JMAP_FUZZ_TARGETS    targets to run (default: all six)
 #   JMAP_FUZZ_PARALLEL   targets at a time (default 2)
 #   JMAP_FUZZ_OUT        where logs, crash inputs and the grown corpora go
 #                        (default: a temp dir, kept and printed when
@@ -29,7 +29,7 @@
 set -u
 SECS=${1:-60}
 SRCDIR=$(cd "$(dirname "$0")/../.." && pwd)
-TARGETS=${JMAP_FUZZ_TARGETS:-fuzz_request fuzz_email_set fuzz_mime_get fuzz_certdir fuzz_lmtp}
+TARGETS=${JMAP_FUZZ_TARGETS:-fuzz_request fuzz_email_set fuzz_mime_get fuzz_certdir fuzz_lmtp fuzz_push}
 PAR=${JMAP_FUZZ_PARALLEL:-2}
 OUT=${JMAP_FUZZ_OUT:-$(mktemp -d /tmp/jm-fuzz-run.XXXXXX)}
 mkdir -p "$OUT"
