@@ -2,6 +2,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_uri.h>
+#include <apr_lib.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/kdf.h>
@@ -340,6 +341,7 @@ const char *jm_push_origin(const char *url, apr_pool_t *p)
 {
     apr_uri_t u;
     const char *host;
+    char *c;
 
     if (apr_uri_parse(p, url, &u) != APR_SUCCESS || !u.scheme || !u.hostname) {
         return NULL;
@@ -347,6 +349,10 @@ const char *jm_push_origin(const char *url, apr_pool_t *p)
     host = strchr(u.hostname, ':') ? apr_pstrcat(p, "[", u.hostname, "]", NULL)
                                    : u.hostname;
     host = apr_pstrcat(p, apr_pstrdup(p, u.scheme), "://", host, NULL);
+    /* RFC 6454 §6.2: scheme and host in lower case */
+    for (c = (char *)host; *c; c++) {
+        *c = (char)apr_tolower(*c);
+    }
     if (u.port_str && *u.port_str && u.port != apr_uri_port_of_scheme(u.scheme)) {
         host = apr_pstrcat(p, host, ":", u.port_str, NULL);
     }

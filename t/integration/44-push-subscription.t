@@ -119,6 +119,12 @@ is_deeply($s->{capabilities}{'urn:ietf:params:jmap:webpush-vapid'},
           { applicationServerKey => $vapid_pub },
           'session: webpush-vapid with the configured key (RFC 9749)');
 my $alice = $t->account_id('alice');
+{
+    my $r = $t->api('alice', [@$CORE, 'urn:ietf:params:jmap:webpush-vapid'],
+                    [['PushSubscription/get', { ids => undef }, 'v']]);
+    is(JMAPTest->response_for($r, 'v') && JMAPTest->response_for($r, 'v')->[0],
+       'PushSubscription/get', 'the advertised webpush-vapid is accepted in "using"');
+}
 my ($bob_shared) = grep { $_ ne $alice } keys %{ $s->{accounts} };
 ok($bob_shared, "bob's account is shared with alice");
 
@@ -385,5 +391,12 @@ for my $u (url_of('c/x'), "https://127.0.0.1:$port/c/x", "https://[::1]:$port/c/
 }
 ok(!$t3->session('alice')->{capabilities}{'urn:ietf:params:jmap:webpush-vapid'},
    'no webpush-vapid capability without a key');
+{
+    my ($st, undef, $body) = $t3->api_raw('alice', $json->encode({
+        using => [@$CORE, 'urn:ietf:params:jmap:webpush-vapid'],
+        methodCalls => [['PushSubscription/get', { ids => undef }, 'v']] }));
+    is($st, 400, 'without a key, webpush-vapid in "using" is a request error');
+    like($body, qr/unknownCapability/, '... unknownCapability');
+}
 $t3->check_error_log;
 done_testing;

@@ -149,6 +149,8 @@ static void test_vapid(apr_pool_t *p)
     is_str(jm_push_origin("https://push.example.net:8443/x", p),
            "https://push.example.net:8443", "other port kept");
     is_str(jm_push_origin("https://[::1]:8443/x", p), "https://[::1]:8443", "IPv6 host");
+    is_str(jm_push_origin("HTTPS://Push.Example.NET/X", p), "https://push.example.net",
+           "origin in lower case (RFC 6454 §6.2)");
 }
 
 static void test_addresses(void)
