@@ -88,9 +88,11 @@ my $sql = sub { my $r = eval { $t->db_sql($_[0]) } // "failed: $@"; chomp $r; $r
 like($t->error_log, qr/JM01010: database schema migrated to version 2/, 'migrated to version 2');
 like($t->error_log, qr/JM01010: database schema migrated to version 3/, 'to version 3');
 like($t->error_log, qr/JM01010: database schema migrated to version 4/, 'and to version 4');
-# the version the module writes now
-my $V = 5;
-like($t->error_log, qr/JM01010: database schema migrated to version $V/, "and to version $V");
+like($t->error_log, qr/JM01010: database schema migrated to version 5/, 'and to version 5');
+# the version the module writes now: 5 or a later one (its own steps are
+# tested where they are added)
+my ($V) = sort { $b <=> $a } $t->error_log =~ /JM01010: database schema migrated to version (\d+)/g;
+cmp_ok($V // 0, '>=', 5, "the current version ($V)");
 like($t->error_log, qr/store ready \(schema version $V, found 1\)/, "startup: found 1, now $V");
 is($sql->('SELECT version FROM jm_schema'), $V, "jm_schema says $V");
 is($sql->($driver eq 'sqlite3'
