@@ -189,7 +189,12 @@ apr_status_t jm_push_tick(int *pdone, jm_db_t *db, const jm_push_env_t *env,
         apr_pool_destroy(sub);
         if (rv != APR_SUCCESS) {
             jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, rv, p, JMLOGNO(13005)
-                          "push subscription %s: cannot record the outcome", r->id);
+                          "push subscription %s: the store failed; retried later",
+                          r->id);
+            /* give the row back now rather than when the lease runs out */
+            jm_store_push_retry(db, r->id, owner, r->failures + 1,
+                                apr_time_as_msec(apr_time_now())
+                                + backoff_ms(r->failures + 1, c), p);
         }
         (*pdone)++;
     }
