@@ -70,6 +70,7 @@ static json_t *session_without_state(const jm_ctx_t *ctx, const char *base_url,
                                      const char *path, apr_pool_t *p)
 {
     json_t *caps = json_object(), *accounts = json_object(), *primary = json_object();
+    json_t *vapid;
     const jm_account_t *own = jm_ctx_self(ctx);
     const char *const *c;
     const char *url = apr_pstrcat(p, base_url, path, NULL);
@@ -85,9 +86,8 @@ static json_t *session_without_state(const jm_ctx_t *ctx, const char *base_url,
         json_object_set_new(primary, *c, json_string(own->id));
     }
     /* RFC 9749 §3: only with a VAPID key; session-wide, in no account */
-    if (jm_push_session_capability(ctx->push)) {
-        json_object_set_new(caps, JM_CAP_WEBPUSH_VAPID,
-                            jm_push_session_capability(ctx->push));
+    if ((vapid = jm_push_session_capability(ctx->push)) != NULL) {
+        json_object_set_new(caps, JM_CAP_WEBPUSH_VAPID, vapid);
     }
     json_object_set_new(accounts, own->id, account_json(ctx, own));
     for (i = 0; ctx->shared && i < ctx->shared->nelts; i++) {

@@ -108,6 +108,13 @@ const char *jm_push_set_ca(cmd_parms *cmd, void *d, const char *arg)
     return NULL;
 }
 
+/* a key with a passphrase is refused, never asked for on a terminal */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf; (void)size; (void)rwflag; (void)u;
+    return 0;
+}
+
 static apr_status_t free_key(void *k)
 {
     EVP_PKEY_free(k);
@@ -117,7 +124,7 @@ static apr_status_t free_key(void *k)
 const char *jm_push_set_vapid_key(cmd_parms *cmd, void *d, const char *arg)
 {
     FILE *f = fopen(arg, "r");
-    EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+    EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, no_passphrase, NULL) : NULL;
     unsigned char pub[JM_PUSH_PUBKEY_LEN];
     char group[32] = "";
     size_t n = 0;
@@ -128,7 +135,7 @@ const char *jm_push_set_vapid_key(cmd_parms *cmd, void *d, const char *arg)
     }
     if (!k) {
         return apr_psprintf(cmd->pool, "JMAPPushVAPIDKey: cannot read a private key "
-                            "(PEM) from %s", arg);
+                            "(PEM, without a passphrase) from %s", arg);
     }
     apr_pool_cleanup_register(cmd->pool, k, free_key, apr_pool_cleanup_null);
     /* RFC 8292 §2: ES256, so a P-256 key */

@@ -399,4 +399,22 @@ ok(!$t3->session('alice')->{capabilities}{'urn:ietf:params:jmap:webpush-vapid'},
     like($body, qr/unknownCapability/, '... unknownCapability');
 }
 $t3->check_error_log;
+$t3->stop;
+
+# ---- directives checked at startup --------------------------------------------------------
+sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out '$dir/rsa.pem'");
+sh("openssl ecparam -name secp384r1 -genkey -noout -out '$dir/p384.pem'");
+for my $c (["JMAPPushVAPIDKey $dir/rsa.pem", qr/JMAPPushVAPIDKey: .* not a P-256/],
+           ["JMAPPushVAPIDKey $dir/p384.pem", qr/JMAPPushVAPIDKey: .* not a P-256/],
+           ["JMAPPushVAPIDKey $dir/nothere.pem", qr/JMAPPushVAPIDKey: cannot read/],
+           ["JMAPPushVAPIDSubject admin\@example.com", qr/JMAPPushVAPIDSubject: a mailto:/],
+           ["JMAPPushMaxExpiry 3600", qr/JMAPPushMaxExpiry: "3600" is not a number from 172800/],
+           ["JMAPPushMaxSubscriptions 0", qr/JMAPPushMaxSubscriptions/],
+           ["JMAPPushCAFile $dir/nothere.pem", qr/JMAPPushCAFile: cannot read/]) {
+    my $bad = eval { JMAPTest->new(ldap => 0, pki => 0, smtp => 0, quiet_start_failure => 1,
+                                   extra_conf => "$c->[0]\n") };
+    ok(!$bad, "refused at startup: $c->[0]");
+    like($@ // '', $c->[1], '... naming the problem') if !$bad;
+    $bad->stop if $bad;
+}
 done_testing;

@@ -761,6 +761,12 @@ static void test_no_account(void)
        "answer-changed: a value stored otherwise than sent is answered");
     call = do_set(&s, &plain_set, "{" ACC ",\"create\":{\"n2\":{\"name\":\"long\"}}}", NULL);
     ok(!strstr(res(call, "created"), "short"), "an ordinary type answers only what was not sent");
+    call = mkcall("Thing/set", "{\"create\":{\"quota\":{\"name\":\"x\"}}}");
+    jm_std_set(call, &na_set, &s);
+    is_str(res(call, "notCreated"), "{\"quota\":{\"type\":\"overQuota\","
+           "\"description\":\"Full.\"}}", "no account: notCreated");
+    ok(call->result && json_is_null(json_object_get(call->result, "created")),
+       "no account: created null when nothing was");
     call = mkcall("Thing/set", "{" ACC ",\"destroy\":[]}");
     jm_std_set(call, &na_set, &s);
     is_str(err_type(call), "invalidArguments", "no account: set refuses an accountId");
