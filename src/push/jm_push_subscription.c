@@ -179,7 +179,7 @@ static apr_status_t set_create(jm_set_t *set, const char *cid, json_t *obj,
     jm_push_row_t row;
     jm_push_target_t t;
     unsigned char code[16];
-    long count = 0;
+    int over = 0;
     apr_status_t rv;
 
     (void)cid;
@@ -209,18 +209,6 @@ static apr_status_t set_create(jm_set_t *set, const char *cid, json_t *obj,
         || jm_push_target_resolve(&t, c->allow_private, &why, p) != APR_SUCCESS) {
         return *perr = invalid(p, "url", why), APR_SUCCESS;
     }
-    if ((rv = jm_store_push_count(&count, call->ctx->db, user_of(call), p))
-        != APR_SUCCESS) {
-        return rv;
-    }
-    if (count >= c->max_subscriptions) {
-        /* §8.6: the server MUST limit the subscriptions of a user; §5.3:
-         * overQuota is "a server-defined limit on the number ... of objects" */
-        *perr = jm_set_error(p, "overQuota", NULL, "A user may have at most %ld "
-                             "push subscriptions; destroy one first.",
-                             c->max_subscriptions);
-        return APR_SUCCESS;
-    }
     if (RAND_bytes(code, sizeof(code)) != 1) {
         return APR_EGENERAL;
     }
@@ -234,9 +222,17 @@ static apr_status_t set_create(jm_set_t *set, const char *cid, json_t *obj,
     row.code_sent = jm_push_b64url(code, sizeof(code), p);
     row.types = types && !json_is_null(types) ? jm_json_dump(types, p) : "";
     row.pushed_states = "{}";
-    if ((rv = jm_store_push_insert(call->ctx->db, &row, apr_time_as_msec(apr_time_now()),
-                                   p)) != APR_SUCCESS) {
+    if ((rv = jm_store_push_insert(&over, call->ctx->db, &row, c->max_subscriptions,
+                                   apr_time_as_msec(apr_time_now()), p)) != APR_SUCCESS) {
         return rv;
+    }
+    if (over) {
+        /* §8.6: the server MUST limit the subscriptions of a user; §5.3:
+         * overQuota is "a server-defined limit on the number ... of objects" */
+        *perr = jm_set_error(p, "overQuota", NULL, "A user may have at most %ld "
+                             "push subscriptions; destroy one first.",
+                             c->max_subscriptions);
+        return APR_SUCCESS;
     }
     *pcreated = row_json(&row, p);
     json_object_del(*pcreated, "url");

@@ -4,6 +4,31 @@
 #include "store/jm_store_push.h"
 #include "core/jm_json.h"
 
+/* Every write is a transaction of its own (jm_db_begin: on SQLite the
+ * process's writers queue and a busy store is APR_TIMEUP), or part of the
+ * caller's if one is open. */
+static apr_status_t write_one(int *pn, jm_db_t *db, jm_sql_id_t id, int nargs,
+                          const char **args, apr_pool_t *p)
+{
+    int own = !jm_db_in_transaction(db);
+    apr_status_t rv;
+
+    if (own && (rv = jm_db_begin(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = jm_db_exec(db, pn, id, nargs, args, p);
+    if (own) {
+        if (rv == APR_SUCCESS) {
+            rv = jm_db_commit(db);
+        }
+        else {
+            jm_db_rollback(db);
+        }
+    }
+    return rv;
+}
+#define WRITE(db, pn, id, p, ...) write_one(pn, db, id, NARGS(__VA_ARGS__), ARGS(__VA_ARGS__), p)
+
 static jm_push_row_t *list_row(const char **c, const char *username, apr_pool_t *p)
 {
     jm_push_row_t *r = apr_pcalloc(p, sizeof(*r));
@@ -53,19 +78,41 @@ apr_status_t jm_store_push_count(long *pcount, jm_db_t *db, const char *username
     return APR_SUCCESS;
 }
 
-apr_status_t jm_store_push_insert(jm_db_t *db, const jm_push_row_t *r,
-                                  apr_int64_t now_ms, apr_pool_t *p)
+apr_status_t jm_store_push_insert(int *pover, jm_db_t *db, const jm_push_row_t *r,
+                                  long max, apr_int64_t now_ms, apr_pool_t *p)
 {
-    return EXEC(db, JM_SQL_PUSH_INSERT, p, r->id, r->username, r->device_client_id,
-                r->url, r->p256dh, r->auth, r->code_sent, jm_i64(r->expires, p),
-                r->types, jm_i64(now_ms, p), jm_i64(now_ms, p));
+    long count = 0;
+    apr_status_t rv;
+
+    *pover = 0;
+    /* the count and the insert in one transaction: the limit holds when
+     * requests of one user race */
+    if ((rv = jm_db_begin(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = jm_store_push_count(&count, db, r->username, p)) == APR_SUCCESS) {
+        if (count >= max) {
+            *pover = 1;
+        }
+        else {
+            rv = EXEC(db, JM_SQL_PUSH_INSERT, p, r->id, r->username,
+                      r->device_client_id, r->url, r->p256dh, r->auth, r->code_sent,
+                      jm_i64(r->expires, p), r->types, jm_i64(now_ms, p),
+                      jm_i64(now_ms, p));
+        }
+    }
+    if (rv == APR_SUCCESS && !*pover) {
+        return jm_db_commit(db);
+    }
+    jm_db_rollback(db);
+    return rv;
 }
 
 static apr_status_t exec_one(jm_db_t *db, jm_sql_id_t id, int nargs,
                              const char **args, apr_pool_t *p)
 {
     int n = 0;
-    apr_status_t rv = jm_db_exec(db, &n, id, nargs, args, p);
+    apr_status_t rv = write_one(&n, db, id, nargs, args, p);
 
     return rv != APR_SUCCESS ? rv : n ? APR_SUCCESS : APR_NOTFOUND;
 }
@@ -98,7 +145,7 @@ apr_status_t jm_store_push_destroy(jm_db_t *db, const char *username, const char
 
 apr_status_t jm_store_push_expire(jm_db_t *db, apr_int64_t now_s, apr_pool_t *p)
 {
-    return EXEC(db, JM_SQL_PUSH_EXPIRE, p, jm_i64(now_s, p));
+    return WRITE(db, NULL, JM_SQL_PUSH_EXPIRE, p, jm_i64(now_s, p));
 }
 
 apr_status_t jm_store_push_claim(apr_array_header_t **prows, jm_db_t *db,
@@ -112,7 +159,7 @@ apr_status_t jm_store_push_claim(apr_array_header_t **prows, jm_db_t *db,
     int n = 0, i;
 
     *prows = apr_array_make(p, 4, sizeof(jm_push_row_t *));
-    rv = EXECN(db, &n, JM_SQL_PUSH_CLAIM, p, owner, jm_i64(lease_until_ms, p), now,
+    rv = WRITE(db, &n, JM_SQL_PUSH_CLAIM, p, owner, jm_i64(lease_until_ms, p), now,
                now, now, jm_i64(now_ms / 1000, p), jm_i64(limit, p));
     if (rv != APR_SUCCESS || n == 0) {
         return rv;
@@ -142,27 +189,27 @@ apr_status_t jm_store_push_claim(apr_array_header_t **prows, jm_db_t *db,
 apr_status_t jm_store_push_verify_sent(jm_db_t *db, const char *id, const char *owner,
                                        apr_int64_t next_ms, apr_pool_t *p)
 {
-    return EXEC(db, JM_SQL_PUSH_VERIFY_SENT, p, jm_i64(next_ms, p), id, owner);
+    return WRITE(db, NULL, JM_SQL_PUSH_VERIFY_SENT, p, jm_i64(next_ms, p), id, owner);
 }
 
 apr_status_t jm_store_push_checked(jm_db_t *db, const char *id, const char *owner,
                                    const char *states, apr_int64_t next_ms,
                                    apr_pool_t *p)
 {
-    return EXEC(db, JM_SQL_PUSH_CHECKED, p, states, jm_i64(next_ms, p), id, owner);
+    return WRITE(db, NULL, JM_SQL_PUSH_CHECKED, p, states, jm_i64(next_ms, p), id, owner);
 }
 
 apr_status_t jm_store_push_retry(jm_db_t *db, const char *id, const char *owner,
                                  long failures, apr_int64_t next_ms, apr_pool_t *p)
 {
-    return EXEC(db, JM_SQL_PUSH_RETRY, p, jm_i64(failures, p), jm_i64(next_ms, p),
-                id, owner);
+    return WRITE(db, NULL, JM_SQL_PUSH_RETRY, p, jm_i64(failures, p),
+                 jm_i64(next_ms, p), id, owner);
 }
 
 apr_status_t jm_store_push_gone(jm_db_t *db, const char *id, const char *owner,
                                 apr_pool_t *p)
 {
-    return EXEC(db, JM_SQL_PUSH_GONE, p, id, owner);
+    return WRITE(db, NULL, JM_SQL_PUSH_GONE, p, id, owner);
 }
 
 apr_status_t jm_store_push_states(json_t **pstates, jm_db_t *db,

@@ -26,9 +26,10 @@ apr_status_t jm_store_push_list(apr_array_header_t **prows, jm_db_t *db,
                                 const char *username, apr_pool_t *p);
 apr_status_t jm_store_push_count(long *pcount, jm_db_t *db, const char *username,
                                  apr_pool_t *p);
-/** A new subscription, due for its PushVerification at once. */
-apr_status_t jm_store_push_insert(jm_db_t *db, const jm_push_row_t *row,
-                                  apr_int64_t now_ms, apr_pool_t *p);
+/** A new subscription, due for its PushVerification at once, unless the
+ *  user has max already (*pover = 1, nothing stored). */
+apr_status_t jm_store_push_insert(int *pover, jm_db_t *db, const jm_push_row_t *row,
+                                  long max, apr_int64_t now_ms, apr_pool_t *p);
 /** The client set the right verificationCode: pushes start from states. */
 apr_status_t jm_store_push_verify(jm_db_t *db, const char *username, const char *id,
                                   const char *states, apr_int64_t now_ms, apr_pool_t *p);
@@ -40,6 +41,8 @@ apr_status_t jm_store_push_set_types(jm_db_t *db, const char *username,
 /** APR_NOTFOUND when username has no such subscription. */
 apr_status_t jm_store_push_destroy(jm_db_t *db, const char *username, const char *id,
                                    apr_pool_t *p);
+
+/* Every write runs in a transaction of its own (or the caller's). */
 
 /* ---- the worker -------------------------------------------------------- */
 
