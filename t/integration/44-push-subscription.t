@@ -196,11 +196,14 @@ sub mailbox_create {
         ids => [] }, 'g']]);
     return JMAPTest->response_for($r, 'g')->[1]{state};
 }
+my $t0 = time;
 my $mstate = mailbox_create($t, 'alice', $alice, 'Pushed 1');
 my $sc = wait_push(sub { $_[0]{name} eq 'a' && ($_[0]{payload}{'@type'} // '') eq 'StateChange'
                          && ($_[0]{payload}{changed}{$alice}{Mailbox} // '') eq $mstate },
                    $before, 'StateChange after Mailbox/set');
 ok($sc && $sc->{vapid}{ok}, 'StateChange: Mailbox state of Mailbox/get, VAPID ok');
+diag(sprintf('StateChange %.0f ms after the Mailbox/set request was sent', $sc->{at} - $t0 * 1000))
+    if $sc;
 
 # a second subscription without keys, only for Email
 ($n, $a) = call1($t, 'alice', 'PushSubscription/set', { create => { k2 => {

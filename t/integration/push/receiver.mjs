@@ -58,7 +58,7 @@ const server = https.createServer({ cert: fs.readFileSync(certFile), key: fs.rea
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       const [, kind, name] = req.url.split('/');
-      const entry = { path: req.url, method: req.method, name,
+      const entry = { at: Date.now(), path: req.url, method: req.method, name,
                       contentType: req.headers['content-type'] || null,
                       encoding: req.headers['content-encoding'] || null,
                       ttl: req.headers.ttl || null,
