@@ -234,6 +234,21 @@ is($pa && $pa->{payload}{changed}{$alice}{Email}, $estate, 'types null: Email to
 ok(!grep({ $_->{name} eq 'b' && ($_->{payload}{changed}{$alice}{Mailbox})} pushes()),
    'b never got a Mailbox state');
 
+# types changed by an update: b now hears of Mailbox changes too
+($n, $a) = call1($t, 'alice', 'PushSubscription/set', { update => {
+    $sb->{id} => { types => ['Mailbox', 'Email'] } } });
+ok(exists $a->{updated}{ $sb->{id} }, 'types updated');
+($n, $a) = call1($t, 'alice', 'PushSubscription/set', { update => {
+    $sb->{id} => { types => ['no such type!'] } } });
+is($a->{notUpdated}{ $sb->{id} }{type}, 'invalidProperties', 'types must be type names');
+($n, $a) = call1($t, 'alice', 'PushSubscription/set', { update => {
+    $sb->{id} => { deviceClientId => 'other' } } });
+is($a->{notUpdated}{ $sb->{id} }{type}, 'invalidProperties', 'deviceClientId is immutable');
+$before = () = pushes();
+$mstate = mailbox_create($t, 'alice', $alice, 'For b');
+ok(wait_push(sub { $_[0]{name} eq 'b' && ($_[0]{payload}{changed}{$alice}{Mailbox} // '') eq $mstate },
+             $before, 'b after its types changed'), 'the new types apply');
+
 # ---- expires -----------------------------------------------------------------
 ($n, $a) = call1($t, 'alice', 'PushSubscription/set', { create => { k3 => {
     deviceClientId => 'dev-c', url => url_of('c/c'), expires => '2999-01-01T00:00:00Z' } } });
