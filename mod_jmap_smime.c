@@ -17,7 +17,7 @@
 #include "httpd/mod_jm_dbd.h"
 #include "httpd/mod_jm_limits.h"
 #include "httpd/mod_jm_lmtp.h"
-#include "httpd/mod_jm_push.h"
+#include "httpd/mod_jm_webpush.h"
 #include "core/jm_log.h"
 #include "store/jm_db.h"
 #include "mime/jm_mime.h"

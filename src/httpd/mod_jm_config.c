@@ -737,7 +737,7 @@ const command_rec jm_config_cmds[] = {
                   RSRC_CONF, "seconds a not-found answer is cached"),
     AP_INIT_TAKE1("JMAPCertCacheSize", set_cache_size, NULL, RSRC_CONF,
                   "certificate cache entries per process"),
-    /* push (src/httpd/mod_jm_push.c) */
+    /* push (src/httpd/mod_jm_webpush.c) */
     JM_PUSH_NUMBER("JMAPPushMaxSubscriptions", max_subscriptions,
                    "push subscriptions one user may have"),
     JM_PUSH_NUMBER("JMAPPushMaxExpiry", max_expiry,

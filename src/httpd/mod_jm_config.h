@@ -7,7 +7,7 @@
 #include "core/jm_request.h"
 #include "directory/jm_certdir.h"
 #include "smime/jm_keystore.h"
-#include "httpd/mod_jm_push.h"
+#include "httpd/mod_jm_webpush.h"
 
 /** LMTP delivery (src/httpd/mod_jm_lmtp.c); numbers -1 when unset. */
 typedef struct {

@@ -1,4 +1,4 @@
-/* fuzz_push: what a client gives a PushSubscription (RFC 8620 §7.2) and
+/* fuzz_webpush: what a client gives a PushSubscription (RFC 8620 §7.2) and
  * what the worker derives from it, without network: the first byte picks
  * the parser, the rest is its input.
  *   0: base64url (keys/p256dh, keys/auth): a decoded value encodes back to

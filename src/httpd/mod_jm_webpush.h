@@ -1,7 +1,7 @@
 /* Push glue: the JMAPPush* directives and the mod_watchdog worker that
  * sends push messages (src/push). */
-#ifndef MOD_JM_PUSH_H
-#define MOD_JM_PUSH_H
+#ifndef MOD_JM_WEBPUSH_H
+#define MOD_JM_WEBPUSH_H
 
 #include <httpd.h>
 #include <http_config.h>

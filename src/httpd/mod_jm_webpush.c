@@ -8,7 +8,7 @@
 #include <mod_watchdog.h>
 #include <openssl/pem.h>
 #include "httpd/mod_jm_config.h"
-#include "httpd/mod_jm_push.h"
+#include "httpd/mod_jm_webpush.h"
 #include "httpd/mod_jm_dbd.h"
 #include "push/jm_push_crypto.h"
 #include "push/jm_push_send.h"
