@@ -18,6 +18,7 @@
 #include "httpd/mod_jm_limits.h"
 #include "httpd/mod_jm_lmtp.h"
 #include "httpd/mod_jm_push.h"
+#include "httpd/mod_jm_webpush.h"
 #include "core/jm_log.h"
 #include "store/jm_db.h"
 #include "mime/jm_mime.h"
@@ -59,6 +60,7 @@ static int jm_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     for (sp = s; sp; sp = sp->next) {
         jm_srv_conf_t *sc = jm_config_get(sp);
         jm_config_resolve(sc);
+        jm_push_config_resolve(&sc->push, pconf);
         if (sc->dir.url && jm_certdir_check_conf(&sc->dir, &err, ptemp) != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sp, JMLOGNO_GLUE(01201)
                          "certificate directory configuration: %s",
@@ -70,7 +72,8 @@ static int jm_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     /* the migration may index stored messages (GMime); children inherit
      * the set-up, child_init's call then finds it done */
     jm_mime_global_init();
-    if ((rc = jm_dbd_migrate_all(pconf, ptemp, s)) != OK) {
+    if ((rc = jm_dbd_migrate_all(pconf, ptemp, s)) != OK
+        || (rc = jm_push_post_config(pconf, s)) != OK) {
         return rc;
     }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, JMLOGNO_GLUE(01202)

@@ -4,6 +4,7 @@
 #include "mail/jm_mail.h"
 #include "mail/jm_email_import.h"
 #include "mail/jm_blob.h"
+#include "push/jm_webpush.h"
 
 /* Advertised in the session: a capability is listed once its methods work. */
 const char *const jm_capabilities[] = {
@@ -21,6 +22,9 @@ const char *const jm_capabilities_accepted[] = {
 
 static const jm_method_t methods[] = {
     { "Core/echo",    JM_CAP_CORE, jm_core_echo,    0 },
+    /* RFC 8620 §7.2: no accountId, the user's own subscriptions */
+    { "PushSubscription/get", JM_CAP_CORE, jm_push_subscription_get, 0 },
+    { "PushSubscription/set", JM_CAP_CORE, jm_push_subscription_set, 0 },
     { "Blob/copy",    JM_CAP_CORE, jm_blob_copy,
       JM_METHOD_NEEDS_ACCOUNT | JM_METHOD_WRITES },
     { "Mailbox/get",  JM_CAP_MAIL, jm_mailbox_get,  JM_METHOD_NEEDS_ACCOUNT },

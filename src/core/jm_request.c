@@ -5,6 +5,7 @@
 #include "core/jm_request.h"
 #include "core/jm_log.h"
 #include "core/jm_util.h"
+#include "push/jm_webpush.h"
 
 static int capability_known(const char *cap)
 {
@@ -70,7 +71,10 @@ static jm_problem_t *check_request(json_t *req, const jm_ctx_t *ctx,
         }
     }
     json_array_foreach(using, i, v) {
-        if (!capability_known(json_string_value(v))) {
+        /* advertised only with a VAPID key (RFC 9749 §3); it has no methods */
+        int vapid = ctx->push && ctx->push->vapid_public && json_is_string(v)
+            && strcmp(json_string_value(v), JM_CAP_WEBPUSH_VAPID) == 0;
+        if (!vapid && !capability_known(json_string_value(v))) {
             return jm_problem(p, 400, "unknownCapability", NULL,
                               "The request used capability '%s', which is not "
                               "supported by this server.", json_string_value(v));

@@ -14,6 +14,7 @@
 
 struct jm_certdir_t;
 struct jm_keystore_t;
+struct jm_push_conf_t;
 
 #define JM_CAP_CORE       "urn:ietf:params:jmap:core"
 #define JM_CAP_MAIL       "urn:ietf:params:jmap:mail"
@@ -69,6 +70,8 @@ typedef struct {
     apr_array_header_t *send_as_rules;/**< jm_send_as_rule_t from configuration */
     const jm_smime_policy_t *smime;
     const char *session_state;        /**< for sessionState */
+    const struct jm_push_conf_t *push;/**< push subscriptions (NULL: the
+                                       *   defaults of jm_push_conf_default) */
     jm_budget_t budget;               /**< what this request may still use */
 } jm_ctx_t;
 

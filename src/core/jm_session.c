@@ -5,6 +5,7 @@
 #include "core/jm_util.h"
 #include "mail/jm_mail.h"
 #include "std/jm_std_collation.h"
+#include "push/jm_webpush.h"
 
 static json_t *collations(void)
 {
@@ -69,6 +70,7 @@ static json_t *session_without_state(const jm_ctx_t *ctx, const char *base_url,
                                      const char *path, apr_pool_t *p)
 {
     json_t *caps = json_object(), *accounts = json_object(), *primary = json_object();
+    json_t *vapid;
     const jm_account_t *own = jm_ctx_self(ctx);
     const char *const *c;
     const char *url = apr_pstrcat(p, base_url, path, NULL);
@@ -82,6 +84,10 @@ static json_t *session_without_state(const jm_ctx_t *ctx, const char *base_url,
         json_object_set_new(caps, *c, json_object());
         /* the user's own account stays the primary one (§2) */
         json_object_set_new(primary, *c, json_string(own->id));
+    }
+    /* RFC 9749 §3: only with a VAPID key; session-wide, in no account */
+    if ((vapid = jm_push_session_capability(ctx->push)) != NULL) {
+        json_object_set_new(caps, JM_CAP_WEBPUSH_VAPID, vapid);
     }
     json_object_set_new(accounts, own->id, account_json(ctx, own));
     for (i = 0; ctx->shared && i < ctx->shared->nelts; i++) {
@@ -121,6 +127,9 @@ static const char *state_of(const jm_ctx_t *ctx, const char *base_url,
 
     for (c = jm_capabilities; *c; c++) {
         text = apr_pstrcat(p, text, "|", *c, NULL);
+    }
+    if (ctx->push && ctx->push->vapid_public) {
+        text = apr_pstrcat(p, text, "|vapid:", ctx->push->vapid_public, NULL);
     }
     /* the shared accounts: a share added, removed or made read-only in the
      * configuration changes the session (RFC 8620 §2 "state") */

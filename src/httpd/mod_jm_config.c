@@ -67,6 +67,7 @@ void *jm_config_create_srv(apr_pool_t *p, server_rec *s)
     sc->lmtp.enabled = sc->lmtp.user_from = sc->lmtp.create_accounts = -1;
     sc->lmtp.max_size = sc->lmtp.timeout = sc->lmtp.vacation_period = -1;
     sc->es.max_connections = sc->es.max_duration = sc->es.min_ping = -1;
+    jm_push_config_init(&sc->push);
     return sc;
 }
 
@@ -132,6 +133,7 @@ void *jm_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     MERGE_NUM(es.max_connections);
     MERGE_NUM(es.max_duration);
     MERGE_NUM(es.min_ping);
+    jm_push_config_merge(&sc->push, &base->push, &add->push);
     return sc;
 }
 
@@ -787,5 +789,25 @@ const command_rec jm_config_cmds[] = {
                   RSRC_CONF, "seconds a not-found answer is cached"),
     AP_INIT_TAKE1("JMAPCertCacheSize", set_cache_size, NULL, RSRC_CONF,
                   "certificate cache entries per process"),
+    /* push (src/httpd/mod_jm_webpush.c) */
+    JM_PUSH_NUMBER("JMAPPushMaxSubscriptions", max_subscriptions,
+                   "push subscriptions one user may have"),
+    JM_PUSH_NUMBER("JMAPPushMaxExpiry", max_expiry,
+                   "seconds ahead a push subscription may expire, at least 172800"),
+    JM_PUSH_NUMBER("JMAPPushConnectTimeout", connect_timeout,
+                   "seconds to connect to a push service"),
+    JM_PUSH_NUMBER("JMAPPushTimeout", timeout, "seconds one push may take in all"),
+    JM_PUSH_NUMBER("JMAPPushTTL", ttl, "TTL header of pushes, RFC 8030, in seconds"),
+    JM_PUSH_NUMBER("JMAPPushBatch", batch, "subscriptions the worker serves per tick"),
+    JM_PUSH_NUMBER("JMAPPushRetryMax", retry_max,
+                   "longest wait between failed pushes, seconds"),
+    AP_INIT_FLAG("JMAPPushAllowPrivateTargets", jm_push_set_private, NULL, RSRC_CONF,
+                 "on: push URLs may resolve to loopback and private addresses"),
+    AP_INIT_TAKE1("JMAPPushCAFile", jm_push_set_ca, NULL, RSRC_CONF,
+                  "CA certificates that verify push services (default: the system's)"),
+    AP_INIT_TAKE1("JMAPPushVAPIDKey", jm_push_set_vapid_key, NULL, RSRC_CONF,
+                  "PEM file with the P-256 key that signs VAPID tokens (RFC 8292)"),
+    AP_INIT_TAKE1("JMAPPushVAPIDSubject", jm_push_set_vapid_subject, NULL, RSRC_CONF,
+                  "mailto: or https: contact in VAPID tokens"),
     { NULL }
 };

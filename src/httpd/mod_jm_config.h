@@ -7,6 +7,7 @@
 #include "core/jm_request.h"
 #include "directory/jm_certdir.h"
 #include "smime/jm_keystore.h"
+#include "httpd/mod_jm_webpush.h"
 
 /** LMTP delivery (src/httpd/mod_jm_lmtp.c); numbers -1 when unset. */
 typedef struct {
@@ -42,6 +43,7 @@ typedef struct jm_srv_conf_t {
     jm_certdir_conf_t dir;          /**< pointers NULL / numbers -1 when unset */
     jm_lmtp_srv_conf_t lmtp;           /**< JMAPLMTP* (defaults applied by resolve) */
     jm_es_srv_conf_t es;            /**< JMAPEventSource* (defaults applied by resolve) */
+    jm_push_srv_conf_t push;        /**< JMAPPush* (resolved in post_config) */
     /* resolved at post_config / child_init: */
     jm_limits_t eff_limits;
     jm_smime_policy_t smime;

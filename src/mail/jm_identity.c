@@ -552,7 +552,7 @@ static apr_status_t set_destroy(jm_set_t *set, const char *id, json_t **perr)
 
 static const jm_set_type_t set_type = {
     "Identity", identity_props, NULL, set_state, set_create, set_lookup,
-    set_update, set_destroy
+    set_update, set_destroy, 0
 };
 
 apr_status_t jm_identity_set(jm_call_t *call)

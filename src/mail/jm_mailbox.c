@@ -433,7 +433,7 @@ static const jm_arg_t set_args[] = {
 
 static const jm_set_type_t set_type = {
     "Mailbox", mailbox_props, set_args, set_state, set_create, set_lookup,
-    set_update, set_destroy
+    set_update, set_destroy, 0
 };
 
 apr_status_t jm_mailbox_set(jm_call_t *call)

@@ -67,6 +67,16 @@ int jm_args_check(jm_call_t *call, const jm_arg_t *std, const jm_arg_t *extra)
     return 1;
 }
 
+int jm_args_no_account(jm_call_t *call)
+{
+    if (json_object_get(call->args, "accountId")) {
+        jm_call_error(call, "invalidArguments", "%s takes no \"accountId\".",
+                      call->name ? call->name : "This method");
+        return 0;
+    }
+    return 1;
+}
+
 json_t *jm_args_get(const jm_call_t *call, const char *name)
 {
     json_t *v = json_object_get(call->args, name);

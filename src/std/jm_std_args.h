@@ -22,6 +22,10 @@ typedef struct {
  *  dispatch checks it. Sets invalidArguments and returns 0 on bad input. */
 int jm_args_check(jm_call_t *call, const jm_arg_t *std, const jm_arg_t *extra);
 
+/** For methods that take no accountId (RFC 8620 §7.2.1, §7.2.2): 0 with
+ *  invalidArguments set when the call has one. */
+int jm_args_no_account(jm_call_t *call);
+
 /** Argument name, NULL when absent or null. */
 json_t *jm_args_get(const jm_call_t *call, const char *name);
 

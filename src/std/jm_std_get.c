@@ -78,6 +78,7 @@ int jm_get_parse(jm_get_t *get, jm_call_t *call, const jm_get_type_t *type,
     get->list = jm_json_own(call->pool, json_array());
     get->not_found = jm_json_own(call->pool, json_array());
     if (!jm_args_check(call, get_args, type->extra_args)
+        || ((type->flags & JM_GET_NO_ACCOUNT) && !jm_args_no_account(call))
         || !jm_prop_parse_list(&get->want, call, type->props, type->extra_props,
                                jm_args_get(call, "properties"), "properties",
                                type->name)
@@ -162,7 +163,7 @@ apr_status_t jm_get_run(jm_get_t *get)
     json_t *got = jm_json_own(get->call->pool, json_array());
     apr_status_t rv;
 
-    if ((rv = get->type->state(&get->state, get)) != APR_SUCCESS) {
+    if (get->type->state && (rv = get->type->state(&get->state, get)) != APR_SUCCESS) {
         return rv;
     }
     if (!get->ids) {
@@ -185,6 +186,11 @@ void jm_get_reply(jm_get_t *get)
 {
     jm_call_t *call = get->call;
 
+    if (get->type->flags & JM_GET_NO_ACCOUNT) {
+        call->result = json_pack("{s:O, s:O}", "list", get->list,
+                                 "notFound", get->not_found);
+        return;
+    }
     call->result = json_pack("{s:s, s:s, s:O, s:O}", "accountId",
                              call->ctx->account->id, "state", get->state,
                              "list", get->list, "notFound", get->not_found);

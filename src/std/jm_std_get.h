@@ -26,6 +26,9 @@ typedef apr_status_t jm_get_fetch_fn(jm_get_t *get, const apr_array_header_t *id
 typedef int jm_get_args_fn(jm_get_t *get);
 
 #define JM_GET_NO_ALL 0x1   /**< ids null is requestTooLarge: no listing */
+/** No accountId argument and no accountId or state in the reply (state may
+ *  be NULL): PushSubscription/get, RFC 8620 §7.2.1. */
+#define JM_GET_NO_ACCOUNT 0x2
 
 typedef struct {
     const char *name;             /**< "Mailbox": used in messages */

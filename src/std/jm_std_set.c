@@ -54,6 +54,14 @@ int jm_set_parse(jm_set_t *set, jm_call_t *call, const jm_set_type_t *type,
     if (!jm_args_check(call, set_args, type->extra_args)) {
         return 0;
     }
+    if ((type->flags & JM_SET_NO_ACCOUNT)
+        && (!jm_args_no_account(call) || json_object_get(call->args, "ifInState"))) {
+        if (!call->error) {
+            jm_call_error(call, "invalidArguments", "%s takes no \"ifInState\".",
+                          call->name ? call->name : "This method");
+        }
+        return 0;
+    }
     set->if_in_state = jm_args_str(call, "ifInState");
     set->create = jm_args_get(call, "create");
     set->update = jm_args_get(call, "update");
@@ -187,7 +195,9 @@ static apr_status_t create_one(jm_set_t *set, const char *cid, json_t *obj,
     /* §5.3: created answers what the client did not send */
     answer = json_object();
     json_object_foreach(made, k, v) {
-        if (!json_object_get(obj, k)) {
+        json_t *sent = json_object_get(obj, k);
+        if (!sent || ((set->type->flags & JM_SET_ANSWER_CHANGED)
+                      && !json_equal(sent, v))) {
             json_object_set(answer, k, v);
         }
     }
@@ -361,7 +371,8 @@ apr_status_t jm_set_run(jm_set_t *set)
     apr_status_t rv;
     int i;
 
-    if ((rv = set->type->state(&set->old_state, set)) != APR_SUCCESS) {
+    if (set->type->state
+        && (rv = set->type->state(&set->old_state, set)) != APR_SUCCESS) {
         return rv;
     }
     if (set->if_in_state && strcmp(set->if_in_state, set->old_state) != 0) {
@@ -384,7 +395,7 @@ apr_status_t jm_set_run(jm_set_t *set)
             return rv;
         }
     }
-    return set->type->state(&set->new_state, set);
+    return set->type->state ? set->type->state(&set->new_state, set) : APR_SUCCESS;
 }
 
 static json_t *or_null(json_t *v)
@@ -397,6 +408,15 @@ void jm_set_reply(jm_set_t *set)
 {
     jm_call_t *call = set->call;
 
+    if (set->type->flags & JM_SET_NO_ACCOUNT) {
+        call->result = json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}",
+            "created", or_null(set->created), "updated", or_null(set->updated),
+            "destroyed", or_null(set->destroyed),
+            "notCreated", or_null(set->not_created),
+            "notUpdated", or_null(set->not_updated),
+            "notDestroyed", or_null(set->not_destroyed));
+        return;
+    }
     call->result = json_pack("{s:s, s:s?, s:s, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}",
         "accountId", call->ctx->account->id, "oldState", set->old_state,
         "newState", set->new_state,

@@ -35,6 +35,13 @@ typedef apr_status_t jm_set_update_fn(jm_set_t *set, const char *id,
 typedef apr_status_t jm_set_destroy_fn(jm_set_t *set, const char *id,
                                        json_t **perr);
 
+/** No accountId or ifInState argument, no accountId, oldState or newState
+ *  in the reply; state may be NULL (PushSubscription/set, RFC 8620 §7.2.2). */
+#define JM_SET_NO_ACCOUNT     0x1
+/** created also answers the properties the server stored with another
+ *  value than the client sent (a clamped expires, RFC 8620 §7.2.3). */
+#define JM_SET_ANSWER_CHANGED 0x2
+
 typedef struct {
     const char *name;
     const jm_prop_t *props;
@@ -44,6 +51,7 @@ typedef struct {
     jm_set_lookup_fn *lookup;       /**< may be NULL */
     jm_set_update_fn *update;       /**< NULL: updates are forbidden */
     jm_set_destroy_fn *destroy;     /**< NULL: destroys are forbidden */
+    unsigned flags;                 /**< JM_SET_* */
 } jm_set_type_t;
 
 struct jm_set_t {

@@ -131,12 +131,12 @@ static apr_status_t set_destroy(jm_set_t *set, const char *id, json_t **perr)
 
 static const jm_set_type_t thing_set = {
     "Thing", thing_props, NULL, set_state, set_create, set_lookup, set_update,
-    set_destroy
+    set_destroy, 0
 };
 /* without lookup: patches are checked blind */
 static const jm_set_type_t thing_set_blind = {
     "Thing", thing_props, NULL, set_state, set_create, NULL, set_update,
-    set_destroy
+    set_destroy, 0
 };
 
 
@@ -700,6 +700,82 @@ static void test_set_destroy(void)
     is_str(res(call, "destroyed"), "null", "destroy: destroyed null");
 }
 
+/* ---- the mode without an account (PushSubscription, RFC 8620 §7.2) ------ */
+
+/* the set's create stores what it gets with a changed name: the answer of
+ * a JM_SET_ANSWER_CHANGED type names it, an ordinary type's does not */
+static apr_status_t rename_create(jm_set_t *set, const char *cid, json_t *obj,
+                                  json_t **pcreated, json_t **perr)
+{
+    apr_status_t rv = set_create(set, cid, obj, pcreated, perr);
+
+    if (rv == APR_SUCCESS && *pcreated && json_object_get(obj, "name")) {
+        json_object_set_new(*pcreated, "name", json_string("short"));
+    }
+    return rv;
+}
+
+static void test_no_account(void)
+{
+    static const jm_get_type_t na_get = {
+        "Thing", thing_props, NULL, NULL, get_fetch, JM_GET_NO_ACCOUNT, 0, NULL, NULL
+    };
+    static const jm_set_type_t na_set = {
+        "Thing", thing_props, NULL, NULL, rename_create, set_lookup, set_update,
+        set_destroy, JM_SET_NO_ACCOUNT | JM_SET_ANSWER_CHANGED
+    };
+    static const jm_set_type_t plain_set = {
+        "Thing", thing_props, NULL, set_state, rename_create, set_lookup, set_update,
+        set_destroy, 0
+    };
+    store_t s;
+    jm_call_t *call;
+
+    store_init(&s);
+    call = mkcall("Thing/get", "{\"ids\":[\"Ta\",\"Tx\"],\"properties\":[\"name\"]}");
+    ok(jm_std_get(call, &na_get, &s) == APR_SUCCESS && call->result, "no account: get works");
+    ok(call->result && !json_object_get(call->result, "accountId")
+       && !json_object_get(call->result, "state"), "no account: no accountId, no state");
+    is_str(res(call, "list"), "[{\"id\":\"Ta\",\"name\":\"apple\"}]", "no account: list");
+    is_str(res(call, "notFound"), "[\"Tx\"]", "no account: notFound");
+    call = mkcall("Thing/get", "{" ACC ",\"ids\":null}");
+    jm_std_get(call, &na_get, &s);
+    is_str(err_type(call), "invalidArguments", "no account: an accountId is refused");
+    ok(err_desc(call) && strstr(err_desc(call), "accountId"), "no account: ... and named");
+    call = mkcall("Thing/get", "{\"ids\":null}");
+    jm_std_get(call, &na_get, &s);
+    ok(call->result && json_array_size(json_object_get(call->result, "list")) > 1,
+       "no account: ids null lists all");
+
+    call = mkcall("Thing/set", "{\"create\":{\"n1\":{\"name\":\"a long name\"}},"
+                  "\"destroy\":[\"Ta\"]}");
+    ok(jm_std_set(call, &na_set, &s) == APR_SUCCESS && call->result, "no account: set works");
+    ok(call->result && !json_object_get(call->result, "accountId")
+       && !json_object_get(call->result, "oldState")
+       && !json_object_get(call->result, "newState"),
+       "no account: no accountId, oldState, newState");
+    ok(call->result && json_is_null(json_object_get(call->result, "notCreated")),
+       "no account: the other members are there (null)");
+    is_str(res(call, "destroyed"), "[\"Ta\"]", "no account: destroyed");
+    ok(strstr(res(call, "created"), "\"name\":\"short\"") != NULL,
+       "answer-changed: a value stored otherwise than sent is answered");
+    call = do_set(&s, &plain_set, "{" ACC ",\"create\":{\"n2\":{\"name\":\"long\"}}}", NULL);
+    ok(!strstr(res(call, "created"), "short"), "an ordinary type answers only what was not sent");
+    call = mkcall("Thing/set", "{\"create\":{\"quota\":{\"name\":\"x\"}}}");
+    jm_std_set(call, &na_set, &s);
+    is_str(res(call, "notCreated"), "{\"quota\":{\"type\":\"overQuota\","
+           "\"description\":\"Full.\"}}", "no account: notCreated");
+    ok(call->result && json_is_null(json_object_get(call->result, "created")),
+       "no account: created null when nothing was");
+    call = mkcall("Thing/set", "{" ACC ",\"destroy\":[]}");
+    jm_std_set(call, &na_set, &s);
+    is_str(err_type(call), "invalidArguments", "no account: set refuses an accountId");
+    call = mkcall("Thing/set", "{\"ifInState\":\"1\",\"destroy\":[]}");
+    jm_std_set(call, &na_set, &s);
+    is_str(err_type(call), "invalidArguments", "no account: and ifInState");
+    ok(err_desc(call) && strstr(err_desc(call), "ifInState"), "no account: ... named");
+}
+
 int main(void)
 {
     fake_init();
@@ -711,6 +787,7 @@ int main(void)
     test_set_create();
     test_set_update();
     test_set_destroy();
+    test_no_account();
     apr_pool_destroy(pool);
     apr_terminate();
     return done_testing();

@@ -217,7 +217,7 @@ static apr_status_t set_destroy(jm_set_t *set, const char *id, json_t **perr)
 }
 
 static const jm_set_type_t thing_set = {
-    "Thing", thing_props, NULL, set_state, NULL, NULL, NULL, set_destroy
+    "Thing", thing_props, NULL, set_state, NULL, NULL, NULL, set_destroy, 0
 };
 
 static apr_status_t thing_set_method(jm_call_t *call)

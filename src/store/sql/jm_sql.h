@@ -89,6 +89,26 @@ typedef enum {
     JM_SQL_VACATION_REPLY_PUT,  /* account, sender, last replied (upsert) */
     JM_SQL_VACATION_REPLY_PRUNE,/* account, before (seconds) */
     JM_SQL_VACATION_OUTBOX_INSERT,/* account, mail from, rcpt, message, created */
+    /* push subscriptions (RFC 8620 §7.2); times: expires s, others ms */
+    JM_SQL_PUSH_INSERT,         /* id, username, device client id, url, p256dh, auth,
+                                 * code sent, expires, types, next attempt, created */
+    JM_SQL_PUSH_LIST,           /* username -> id, device client id, code sent,
+                                 * verified, expires, types, url, p256dh, auth */
+    JM_SQL_PUSH_COUNT,          /* username -> count */
+    JM_SQL_PUSH_VERIFY,         /* pushed states, next attempt, username, id */
+    JM_SQL_PUSH_SET_EXPIRES,    /* expires, username, id */
+    JM_SQL_PUSH_SET_TYPES,      /* types, username, id */
+    JM_SQL_PUSH_DESTROY,        /* username, id */
+    JM_SQL_PUSH_EXPIRE,         /* now (s): deletes what has expired */
+    JM_SQL_PUSH_CLAIM,          /* owner, lease until, now, now, now, now (s), limit:
+                                 * per dialect (pgsql: FOR UPDATE SKIP LOCKED) */
+    JM_SQL_PUSH_CLAIMED,        /* owner -> id, username, url, p256dh, auth, code sent,
+                                 * verified, verify pending, types, pushed states,
+                                 * failures */
+    JM_SQL_PUSH_VERIFY_SENT,    /* next attempt, id, owner */
+    JM_SQL_PUSH_CHECKED,        /* pushed states, next attempt, id, owner */
+    JM_SQL_PUSH_RETRY,          /* failures, next attempt, id, owner */
+    JM_SQL_PUSH_GONE,           /* id, owner */
     JM_SQL__COUNT
 } jm_sql_id_t;
 

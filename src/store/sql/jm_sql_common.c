@@ -152,6 +152,34 @@ const char *const jm_sql_common[JM_SQL__COUNT] = {
         " WHERE account_id = %s AND last_replied < %lld",
     [JM_SQL_VACATION_OUTBOX_INSERT] = "INSERT INTO jm_vacation_outbox (account_id,"
         " mail_from, rcpt, message, created) VALUES (%s, %s, %s, %s, %lld)",
+    [JM_SQL_PUSH_INSERT] = "INSERT INTO jm_push_subscriptions (id, username,"
+        " device_client_id, url, p256dh, auth, code_sent, expires, types, next_attempt,"
+        " created) VALUES (%s, %s, %s, %s, %s, %s, %s, %lld, %s, %lld, %lld)",
+    [JM_SQL_PUSH_LIST] = "SELECT id, device_client_id, code_sent, verified, expires,"
+        " types, url, p256dh, auth FROM jm_push_subscriptions WHERE username = %s"
+        " ORDER BY created, id",
+    [JM_SQL_PUSH_COUNT] = "SELECT COUNT(*) FROM jm_push_subscriptions WHERE username = %s",
+    [JM_SQL_PUSH_VERIFY] = "UPDATE jm_push_subscriptions SET verified = 1,"
+        " pushed_states = %s, next_attempt = %lld WHERE username = %s AND id = %s",
+    [JM_SQL_PUSH_SET_EXPIRES] = "UPDATE jm_push_subscriptions SET expires = %lld"
+        " WHERE username = %s AND id = %s",
+    [JM_SQL_PUSH_SET_TYPES] = "UPDATE jm_push_subscriptions SET types = %s"
+        " WHERE username = %s AND id = %s",
+    [JM_SQL_PUSH_DESTROY] = "DELETE FROM jm_push_subscriptions WHERE username = %s AND id = %s",
+    [JM_SQL_PUSH_EXPIRE] = "DELETE FROM jm_push_subscriptions WHERE expires <= %lld",
+    [JM_SQL_PUSH_CLAIMED] = "SELECT id, username, url, p256dh, auth, code_sent, verified,"
+        " verify_pending, types, pushed_states, failures FROM jm_push_subscriptions"
+        " WHERE lease_owner = %s ORDER BY next_attempt",
+    [JM_SQL_PUSH_VERIFY_SENT] = "UPDATE jm_push_subscriptions SET verify_pending = 0,"
+        " failures = 0, next_attempt = %lld, lease_until = 0, lease_owner = ''"
+        " WHERE id = %s AND lease_owner = %s",
+    [JM_SQL_PUSH_CHECKED] = "UPDATE jm_push_subscriptions SET pushed_states = %s,"
+        " failures = 0, next_attempt = %lld, lease_until = 0, lease_owner = ''"
+        " WHERE id = %s AND lease_owner = %s",
+    [JM_SQL_PUSH_RETRY] = "UPDATE jm_push_subscriptions SET failures = %lld,"
+        " next_attempt = %lld, lease_until = 0, lease_owner = ''"
+        " WHERE id = %s AND lease_owner = %s",
+    [JM_SQL_PUSH_GONE] = "DELETE FROM jm_push_subscriptions WHERE id = %s AND lease_owner = %s",
 };
 
 /* Email/query. A mailbox that every result must be in drives the query

@@ -183,7 +183,27 @@ static const char *const v7_identity[] = {
     "CREATE INDEX jm_vacation_outbox_by_created ON jm_vacation_outbox (created)",
     NULL
 };
-static const char *const *const migrations[] = { v1, v2, v3, v4, v5, v6, v7_identity, NULL };
+/* Version 7 -> 8: push subscriptions (RFC 8620 §7.2). They belong to
+ * the user, not to an account. url and the keys are kept until the row is
+ * deleted (destroy, expiry, 404/410 from the push service); code_sent is
+ * the verificationCode pushed, verified 1 once the client set it; the
+ * worker's columns: pushed_states (the states last pushed, JSON account ->
+ * type -> state), next_attempt (ms), failures (backoff), lease_until (ms)
+ * and lease_owner (the claim of one node, see JM_SQL_PUSH_CLAIM). */
+static const char *const v8_push[] = {
+    "CREATE TABLE jm_push_subscriptions (id TEXT PRIMARY KEY, username TEXT NOT NULL,"
+    " device_client_id TEXT NOT NULL, url TEXT NOT NULL, p256dh TEXT NOT NULL DEFAULT '',"
+    " auth TEXT NOT NULL DEFAULT '', code_sent TEXT NOT NULL,"
+    " verified INTEGER NOT NULL DEFAULT 0, verify_pending INTEGER NOT NULL DEFAULT 1,"
+    " expires BIGINT NOT NULL, types TEXT NOT NULL DEFAULT '',"
+    " pushed_states TEXT NOT NULL DEFAULT '{}', next_attempt BIGINT NOT NULL,"
+    " failures INTEGER NOT NULL DEFAULT 0, lease_until BIGINT NOT NULL DEFAULT 0,"
+    " lease_owner TEXT NOT NULL DEFAULT '', created BIGINT NOT NULL)",
+    "CREATE INDEX jm_push_by_user ON jm_push_subscriptions (username)",
+    "CREATE INDEX jm_push_by_due ON jm_push_subscriptions (next_attempt)",
+    NULL
+};
+static const char *const *const migrations[] = { v1, v2, v3, v4, v5, v6, v7_identity, v8_push, NULL };
 
 static const char *const on_connect[] = {
     /* never wait forever on a lock held by a stuck node */
@@ -248,6 +268,12 @@ static const char *const fts_body[] = FTS_IN("d");
 const jm_sql_dialect_t jm_sql_pgsql = {
     .driver = "pgsql",
     .stmt = {
+        /* claim due subscriptions for one node (RFC 8620 §7.2 push worker) */
+        [JM_SQL_PUSH_CLAIM] = "UPDATE jm_push_subscriptions SET lease_owner = %s,"
+            " lease_until = %lld WHERE lease_until <= %lld AND id IN (SELECT id FROM"
+            " jm_push_subscriptions WHERE next_attempt <= %lld AND lease_until <= %lld"
+            " AND expires > %lld AND (verify_pending = 1 OR verified = 1)"
+            " ORDER BY next_attempt LIMIT %lld FOR UPDATE SKIP LOCKED)",
         [JM_SQL_SCHEMA_EXISTS] = "SELECT COUNT(*) FROM information_schema.tables"
             " WHERE table_schema = current_schema() AND table_name = 'jm_schema'",
         [JM_SQL_EMAIL_INSERT] = "INSERT INTO jm_emails (account_id, id, blob_id, thread_id, size,"
@@ -270,7 +296,7 @@ const jm_sql_dialect_t jm_sql_pgsql = {
             " WHERE account_id = %s AND id = %s",
     },
     .migrations = migrations,
-    .schema_version = 7,
+    .schema_version = 8,
     .on_connect = on_connect,
     .buffered_selects = 1,
     /* commits are durable with the server's defaults (synchronous_commit

@@ -344,7 +344,27 @@ static const char *const v7_identity[] = {
     "CREATE INDEX jm_vacation_outbox_by_created ON jm_vacation_outbox (created)",
     NULL
 };
-static const char *const *const migrations[] = { v1, v2, v3, v4, v5, v6, v7_identity, NULL };
+/* Version 7 -> 8: push subscriptions (RFC 8620 §7.2). They belong to
+ * the user, not to an account. url and the keys are kept until the row is
+ * deleted (destroy, expiry, 404/410 from the push service); code_sent is
+ * the verificationCode pushed, verified 1 once the client set it; the
+ * worker's columns: pushed_states (the states last pushed, JSON account ->
+ * type -> state), next_attempt (ms), failures (backoff), lease_until (ms)
+ * and lease_owner (the claim of one node, see JM_SQL_PUSH_CLAIM). */
+static const char *const v8_push[] = {
+    "CREATE TABLE jm_push_subscriptions (id TEXT PRIMARY KEY, username TEXT NOT NULL,"
+    " device_client_id TEXT NOT NULL, url TEXT NOT NULL, p256dh TEXT NOT NULL DEFAULT '',"
+    " auth TEXT NOT NULL DEFAULT '', code_sent TEXT NOT NULL,"
+    " verified INTEGER NOT NULL DEFAULT 0, verify_pending INTEGER NOT NULL DEFAULT 1,"
+    " expires INTEGER NOT NULL, types TEXT NOT NULL DEFAULT '',"
+    " pushed_states TEXT NOT NULL DEFAULT '{}', next_attempt INTEGER NOT NULL,"
+    " failures INTEGER NOT NULL DEFAULT 0, lease_until INTEGER NOT NULL DEFAULT 0,"
+    " lease_owner TEXT NOT NULL DEFAULT '', created INTEGER NOT NULL)",
+    "CREATE INDEX jm_push_by_user ON jm_push_subscriptions (username)",
+    "CREATE INDEX jm_push_by_due ON jm_push_subscriptions (next_attempt)",
+    NULL
+};
+static const char *const *const migrations[] = { v1, v2, v3, v4, v5, v6, v7_identity, v8_push, NULL };
 
 static const char *const on_connect[] = {
     /* in WAL mode NORMAL keeps the database consistent on power loss and
@@ -370,6 +390,12 @@ static const char *const fts5_columns[JM_SQL_TEXT_FIELDS] = {
 const jm_sql_dialect_t jm_sql_sqlite3 = {
     .driver = "sqlite3",
     .stmt = {
+        /* claim due subscriptions for one node (RFC 8620 §7.2 push worker) */
+        [JM_SQL_PUSH_CLAIM] = "UPDATE jm_push_subscriptions SET lease_owner = %s,"
+            " lease_until = %lld WHERE lease_until <= %lld AND id IN (SELECT id FROM"
+            " jm_push_subscriptions WHERE next_attempt <= %lld AND lease_until <= %lld"
+            " AND expires > %lld AND (verify_pending = 1 OR verified = 1)"
+            " ORDER BY next_attempt LIMIT %lld)",
         [JM_SQL_SCHEMA_EXISTS] = "SELECT COUNT(*) FROM sqlite_master"
             " WHERE type = 'table' AND name = 'jm_schema'",
         /* num: the next free in the bucket of its received second (see
@@ -390,7 +416,7 @@ const jm_sql_dialect_t jm_sql_sqlite3 = {
             " (SELECT num FROM jm_emails WHERE account_id = %s AND id = %s)",
     },
     .migrations = migrations,
-    .schema_version = 7,
+    .schema_version = 8,
     .on_connect = on_connect,
     .on_connect_returns_rows = 1,
     .serialize_writers = 1,
