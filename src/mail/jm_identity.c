@@ -231,6 +231,18 @@ static apr_status_t unavailable(jm_call_t *call)
                          "again later.");
 }
 
+/* load for Identity/get and /changes: 0 with *prv to return when the call
+ * cannot go on (serverUnavailable answered, or a store failure) */
+static int load_for_read(apr_status_t *prv, id_baton_t *b, jm_call_t *call)
+{
+    *prv = load(b, call, 0);
+    if (*prv == APR_EAGAIN) {
+        *prv = unavailable(call);
+        return 0;
+    }
+    return *prv == APR_SUCCESS;
+}
+
 static apr_status_t state_of(const char **pstate, jm_call_t *call)
 {
     return jm_store_state_ensure(pstate, call->ctx->db, jm_ctx_self(call->ctx)->id,
@@ -279,10 +291,7 @@ apr_status_t jm_identity_get(jm_call_t *call)
     id_baton_t b;
     apr_status_t rv;
 
-    if ((rv = load(&b, call, 0)) == APR_EAGAIN) {
-        return unavailable(call);
-    }
-    if (rv != APR_SUCCESS) {
+    if (!load_for_read(&rv, &b, call)) {
         return rv;
     }
     return jm_std_get(call, &get_type, &b);
@@ -311,10 +320,7 @@ apr_status_t jm_identity_changes(jm_call_t *call)
     id_baton_t b;
     apr_status_t rv;
 
-    if ((rv = load(&b, call, 0)) == APR_EAGAIN) {
-        return unavailable(call);
-    }
-    if (rv != APR_SUCCESS) {
+    if (!load_for_read(&rv, &b, call)) {
         return rv;
     }
     return jm_std_changes(call, &changes_type, &b);
