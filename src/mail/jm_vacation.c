@@ -49,7 +49,11 @@ static apr_status_t load(json_t **pobj, jm_call_t *call)
                                     call->pool)) != APR_SUCCESS) {
         return rv;
     }
-    if (data && !json_is_object(o = json_loads(data, 0, NULL))) {
+    /* json_is_object evaluates its argument twice: load first */
+    if (data) {
+        o = json_loads(data, 0, NULL);
+    }
+    if (data && !json_is_object(o)) {
         json_decref(o);
         return APR_EGENERAL;
     }

@@ -36,7 +36,8 @@ int jm_vacation_parse(jm_vacation_t *v, const char *data, apr_pool_t *p)
     if (!data) {
         return 0;
     }
-    if (!json_is_object(o = json_loads(data, 0, NULL))) {
+    o = json_loads(data, 0, NULL);      /* json_is_object evaluates it twice */
+    if (!json_is_object(o)) {
         json_decref(o);
         return -1;
     }

@@ -118,7 +118,7 @@ static void run(jm_db_t *db, const char *label)
            && jm_store_state(&gone, db, acc2, JM_TYPE_EMAIL_DELIVERY, pool) == APR_NOTFOUND,
            "without its EmailDelivery row");
         ids[0] = acc2;
-        jm_deliver_message(db, NULL, "", 1, NULL, ids, "Subject: old account\r\n\r\nz\r\n", 29, rep, pool);
+        jm_deliver_message(db, NULL, "", 1, NULL, ids, "Subject: old account\r\n\r\nz\r\n", 27, rep, pool);
         ok(rep[0].code == 250 && jm_store_state(&gone, db, acc2, JM_TYPE_EMAIL_DELIVERY,
                                                 pool) == APR_SUCCESS
            && !strcmp(gone, "1"), "a delivery makes the row and moves it to 1");
