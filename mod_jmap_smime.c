@@ -91,6 +91,7 @@ static void jm_child_init(apr_pool_t *pchild, server_rec *s)
     jm_mime_global_init();
     jm_limits_child_init(s);
     jm_push_child_init(pchild, s);
+    jm_webpush_child_init(pchild);
     if (jm_db_process_init(pchild) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, JMLOGNO_GLUE(01204)
                      "cannot create the store's write lock");

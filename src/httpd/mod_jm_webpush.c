@@ -167,31 +167,64 @@ const char *jm_push_set_vapid_subject(cmd_parms *cmd, void *d, const char *arg)
 typedef struct {
     server_rec *s;
     jm_push_env_t env;
-    int busy;                       /* single flight: a tick is never re-entered */
+    volatile apr_uint32_t busy;     /* single flight: a tick is never re-entered */
+    volatile apr_uint32_t stopping; /* the child is exiting (wait_for_tick) */
 } push_job_t;
+
+/* The worker of this configuration (post_config; pconf lives as long). */
+static push_job_t *push_job;
 
 static apr_status_t push_tick(int state, void *data, apr_pool_t *pool)
 {
     push_job_t *job = data;
+    apr_pool_t *tp;
     jm_db_t *db;
     apr_status_t rv;
     int done = 0;
 
-    if (state != AP_WATCHDOG_STATE_RUNNING || job->busy) {
+    if (state != AP_WATCHDOG_STATE_RUNNING || apr_atomic_read32(&job->stopping)
+        || apr_atomic_cas32(&job->busy, 1, 0) != 0) {
         return APR_SUCCESS;
     }
-    job->busy = 1;
-    /* a connection for this tick only, back to mod_dbd's pool with pool;
-     * no transaction stays open across the HTTP requests */
-    if ((rv = jm_dbd_open(&db, job->s, pool)) == APR_SUCCESS) {
-        rv = jm_push_tick(&done, db, &job->env, pool);
+    /* a connection for this tick only, back to mod_dbd's pool when the
+     * tick's own pool goes (whatever mod_watchdog does with pool); no
+     * transaction stays open across the HTTP requests */
+    apr_pool_create(&tp, pool);
+    if ((rv = jm_dbd_open(&db, job->s, tp)) == APR_SUCCESS) {
+        rv = jm_push_tick(&done, db, &job->env, tp);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, rv, job->s, JMLOGNO_GLUE(01160)
                          "push worker: a tick failed");
         }
     }
-    job->busy = 0;
+    apr_pool_destroy(tp);
+    apr_atomic_set32(&job->busy, 0);
     return APR_SUCCESS;
+}
+
+/* A pre-cleanup of the child's pool: mod_dbd's connection pool is destroyed
+ * by a later cleanup and must not be while a tick still holds one of its
+ * connections (apr_reslist asserts). The tick gives back what it has not
+ * sent and ends after the send in flight, bounded by the push timeouts. */
+static apr_status_t wait_for_tick(void *data)
+{
+    push_job_t *job = data;
+    apr_time_t end = apr_time_now()
+        + apr_time_from_msec(job->env.conf->connect_timeout_ms
+                             + job->env.conf->timeout_ms + 2000);
+
+    apr_atomic_set32(&job->stopping, 1);
+    while (apr_atomic_read32(&job->busy) && apr_time_now() < end) {
+        apr_sleep(apr_time_from_msec(10));
+    }
+    return APR_SUCCESS;
+}
+
+void jm_webpush_child_init(apr_pool_t *pchild)
+{
+    if (push_job) {
+        apr_pool_pre_cleanup_register(pchild, push_job, wait_for_tick);
+    }
 }
 
 int jm_push_post_config(apr_pool_t *pconf, server_rec *s)
@@ -205,6 +238,7 @@ int jm_push_post_config(apr_pool_t *pconf, server_rec *s)
     push_job_t *job;
     apr_status_t rv;
 
+    push_job = NULL;                /* the last configuration's is gone */
     if (!get_instance || !reg) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, JMLOGNO_GLUE(01161)
                      "mod_watchdog is not loaded: push subscriptions are kept but "
@@ -224,10 +258,12 @@ int jm_push_post_config(apr_pool_t *pconf, server_rec *s)
     job->env.shares = sc->shares;
     job->env.ro_users = sc->read_only_users;
     job->env.node = s->server_hostname;
+    job->env.stop = &job->stopping;
     if ((rv = reg(wd, PUSH_TICK, job, push_tick)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, JMLOGNO_GLUE(01163)
                      "cannot register the push worker");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    push_job = job;
     return OK;
 }

@@ -37,4 +37,8 @@ const char *jm_push_set_vapid_subject(cmd_parms *cmd, void *d, const char *arg);
  *  server instance). OK also without mod_watchdog (logged: no pushes). */
 int jm_push_post_config(apr_pool_t *pconf, server_rec *s);
 
+/** child_init: a child that exits waits for the push tick it is running
+ *  (before mod_dbd's connections go). */
+void jm_webpush_child_init(apr_pool_t *pchild);
+
 #endif

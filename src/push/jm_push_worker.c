@@ -184,6 +184,14 @@ apr_status_t jm_push_tick(int *pdone, jm_db_t *db, const jm_push_env_t *env,
     for (i = 0; i < rows->nelts; i++) {
         const jm_push_row_t *r = APR_ARRAY_IDX(rows, i, jm_push_row_t *);
         apr_pool_t *sub;
+
+        if (env->stop && apr_atomic_read32(env->stop)) {
+            /* stopping: another process or node sends it, without waiting
+             * for this lease to run out */
+            jm_store_push_retry(db, r->id, owner, r->failures,
+                                apr_time_as_msec(apr_time_now()), p);
+            continue;
+        }
         apr_pool_create(&sub, p);
         rv = one(db, r, owner, env, sub);
         apr_pool_destroy(sub);

@@ -6,6 +6,7 @@
 
 #include <apr_pools.h>
 #include <apr_tables.h>
+#include <apr_atomic.h>
 #include <openssl/evp.h>
 #include "core/jm_request.h"
 
@@ -44,6 +45,9 @@ typedef struct {
     const apr_array_header_t *shares;     /**< jm_share_rule_t, may be NULL */
     const apr_array_header_t *ro_users;   /**< const char*, may be NULL */
     const char *node;                     /**< this node's lease owner prefix */
+    /** set when the process stops: the rest of a claimed batch is given
+     *  back (due now) instead of sent; NULL: never */
+    volatile apr_uint32_t *stop;
 } jm_push_env_t;
 
 /** One tick of the worker: delete expired subscriptions, claim at most
