@@ -9,6 +9,8 @@
 #include <apr_dbd.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
+#include <apr_file_info.h>
+#include <apr_file_io.h>
 #include "store/jm_db.h"
 #include "tap.h"
 
@@ -22,6 +24,47 @@ static jm_db_t *tdb_open(apr_pool_t *pool, const apr_dbd_driver_t *drv, const ch
         return NULL;
     }
     return db;
+}
+
+/* The SQLite half: run(db, "sqlite3") on a new database t.db in
+ * /tmp/jm-test-<tag>.<pid> (*pdir), closed after. The sqlite3 driver, or
+ * NULL when apr_dbd has none (the caller skips). */
+static __attribute__((unused)) const apr_dbd_driver_t *
+tdb_on_sqlite(apr_pool_t *pool, const char *tag,
+              void (*run)(jm_db_t *db, const char *label), const char **pdir)
+{
+    const apr_dbd_driver_t *drv;
+    jm_db_t *db;
+
+    if (apr_dbd_get_driver(pool, "sqlite3", &drv) != APR_SUCCESS) {
+        return NULL;
+    }
+    *pdir = apr_psprintf(pool, "/tmp/jm-test-%s.%d", tag, (int)getpid());
+    apr_dir_make_recursive(*pdir, APR_OS_DEFAULT, pool);
+    db = tdb_open(pool, drv, apr_pstrcat(pool, *pdir, "/t.db", NULL));
+    ok(db != NULL, "open SQLite");
+    if (db) {
+        run(db, "sqlite3");
+        apr_dbd_close(db->driver, db->handle);   /* nothing left for LeakSanitizer */
+    }
+    return drv;
+}
+
+/* Remove a test directory and the files in it (databases, -wal, -shm). */
+static __attribute__((unused)) void tdb_remove_dir(apr_pool_t *pool, const char *dir)
+{
+    apr_dir_t *d;
+    apr_finfo_t fi;
+
+    if (apr_dir_open(&d, dir, pool) == APR_SUCCESS) {
+        while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
+            if (fi.filetype == APR_REG) {
+                apr_file_remove(apr_pstrcat(pool, dir, "/", fi.name, NULL), pool);
+            }
+        }
+        apr_dir_close(d);
+    }
+    apr_dir_remove(dir, pool);
 }
 
 /* run(db, "pgsql") on database "jmt_<tag>_<pid>", closed before it is

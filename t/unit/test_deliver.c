@@ -237,7 +237,6 @@ int main(void)
 {
     const apr_dbd_driver_t *drv;
     const char *dir;
-    jm_db_t *db;
 
     apr_initialize();
     atexit(apr_terminate);
@@ -245,22 +244,11 @@ int main(void)
     apr_dbd_init(pool);
     jm_mime_global_init();
     test_username();
-    if (apr_dbd_get_driver(pool, "sqlite3", &drv) != APR_SUCCESS) {
+    if (!(drv = tdb_on_sqlite(pool, "deliver", run, &dir))) {
         printf("1..0 # SKIP no sqlite3 apr_dbd driver\n");
         return 0;
     }
-    dir = apr_psprintf(pool, "/tmp/jm-test-deliver.%d", (int)getpid());
-    apr_dir_make_recursive(dir, APR_OS_DEFAULT, pool);
-    db = tdb_open(pool, drv, apr_pstrcat(pool, dir, "/t.db", NULL));
-    ok(db != NULL, "open SQLite");
-    if (db) {
-        run(db, "sqlite3");
-        apr_dbd_close(db->driver, db->handle);
-    }
     tdb_on_pgsql(pool, "deliver", run);
-    apr_file_remove(apr_pstrcat(pool, dir, "/t.db", NULL), pool);
-    apr_file_remove(apr_pstrcat(pool, dir, "/t.db-wal", NULL), pool);
-    apr_file_remove(apr_pstrcat(pool, dir, "/t.db-shm", NULL), pool);
-    apr_dir_remove(dir, pool);
+    tdb_remove_dir(pool, dir);
     return done_testing();
 }

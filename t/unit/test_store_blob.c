@@ -318,28 +318,17 @@ int main(void)
 {
     const apr_dbd_driver_t *drv;
     const char *dir;
-    jm_db_t *db;
 
     apr_initialize();
     atexit(apr_terminate);
     apr_pool_create(&pool, NULL);
     apr_dbd_init(pool);
-    if (apr_dbd_get_driver(pool, "sqlite3", &drv) != APR_SUCCESS) {
+    if (!(drv = tdb_on_sqlite(pool, "store-blob", run, &dir))) {
         printf("1..0 # SKIP no sqlite3 apr_dbd driver\n");
         return 0;
     }
-    dir = apr_psprintf(pool, "/tmp/jm-test-store-blob.%d", (int)getpid());
-    apr_dir_make_recursive(dir, APR_OS_DEFAULT, pool);
-    db = tdb_open(pool, drv, apr_pstrcat(pool, dir, "/t.db", NULL));
-    ok(db != NULL, "open SQLite");
-    if (db) {
-        run(db, "sqlite3");
-        apr_dbd_close(db->driver, db->handle);
-    }
     migration_step(drv, dir);
     tdb_on_pgsql(pool, "store_blob", run);
-    apr_file_remove(apr_pstrcat(pool, dir, "/t.db", NULL), pool);
-    apr_file_remove(apr_pstrcat(pool, dir, "/v3.db", NULL), pool);
-    apr_dir_remove(dir, pool);
+    tdb_remove_dir(pool, dir);
     return done_testing();
 }

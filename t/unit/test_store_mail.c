@@ -312,25 +312,16 @@ int main(void)
 {
     const apr_dbd_driver_t *drv;
     const char *dir;
-    jm_db_t *db;
 
     apr_initialize();
     atexit(apr_terminate);
     apr_pool_create(&pool, NULL);
     apr_dbd_init(pool);
-    if (apr_dbd_get_driver(pool, "sqlite3", &drv) != APR_SUCCESS) {
+    if (!(drv = tdb_on_sqlite(pool, "store-mail", run, &dir))) {
         printf("1..0 # SKIP no sqlite3 apr_dbd driver\n");
         return 0;
     }
-    dir = apr_psprintf(pool, "/tmp/jm-test-store-mail.%d", (int)getpid());
-    apr_dir_make_recursive(dir, APR_OS_DEFAULT, pool);
-    db = tdb_open(pool, drv, apr_pstrcat(pool, dir, "/t.db", NULL));
-    ok(db != NULL, "open SQLite");
-    if (db) {
-        run(db, "sqlite3");
-        apr_dbd_close(db->driver, db->handle);   /* nothing left for LeakSanitizer */
-    }
     tdb_on_pgsql(pool, "store_mail", run);
-    apr_dir_remove(dir, pool);
+    tdb_remove_dir(pool, dir);
     return done_testing();
 }
