@@ -16,7 +16,7 @@
 #   JMAP_FUZZ_TARGETS    targets to run (default: all six)
 #   JMAP_FUZZ_PARALLEL   targets at a time (default 2)
 #   JMAP_FUZZ_OUT        where logs, crash inputs and the grown corpora go
-#                        (default: a temp dir, kept and printed when
+#                        (default: a temp dir under TMPDIR or /var/tmp, kept and printed when
 #                        something was found)
 #   JMAP_FUZZ_APR_BUILD=0  do not try to build the pool-debug APR
 #                        (t/fuzz/build-apr.sh, 1-5 minutes, cached in
@@ -31,7 +31,7 @@ SECS=${1:-60}
 SRCDIR=$(cd "$(dirname "$0")/../.." && pwd)
 TARGETS=${JMAP_FUZZ_TARGETS:-fuzz_request fuzz_email_set fuzz_mime_get fuzz_certdir fuzz_lmtp fuzz_vacation fuzz_push fuzz_webpush}
 PAR=${JMAP_FUZZ_PARALLEL:-2}
-OUT=${JMAP_FUZZ_OUT:-$(mktemp -d /tmp/jm-fuzz-run.XXXXXX)}
+OUT=${JMAP_FUZZ_OUT:-$(mktemp -d "${TMPDIR:-/var/tmp}/jm-fuzz-run.XXXXXX")}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 start=$(date +%s)
