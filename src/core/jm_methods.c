@@ -4,15 +4,14 @@
 #include "mail/jm_mail.h"
 #include "mail/jm_email_import.h"
 #include "mail/jm_blob.h"
+#include "mail/jm_submission.h"
 
 /* Advertised in the session: a capability is listed once its methods work. */
 const char *const jm_capabilities[] = {
-    JM_CAP_CORE, JM_CAP_MAIL, JM_CAP_SMIME, NULL
+    JM_CAP_CORE, JM_CAP_MAIL, JM_CAP_SUBMISSION, JM_CAP_SMIME, NULL
 };
 
-/* Accepted in "using": also urn:ietf:params:jmap:submission, because
- * Identity/get (RFC 8621 §6) belongs to it and already works; it is not
- * advertised until EmailSubmission does. */
+/* Accepted in "using". */
 const char *const jm_capabilities_accepted[] = {
     JM_CAP_CORE, JM_CAP_MAIL, JM_CAP_SMIME, JM_CAP_SUBMISSION, NULL
 };
@@ -29,6 +28,16 @@ static const jm_method_t methods[] = {
     { "Mailbox/queryChanges", JM_CAP_MAIL, jm_mailbox_querychanges,
       JM_METHOD_NEEDS_ACCOUNT },
     { "Identity/get", JM_CAP_SUBMISSION, jm_identity_get, JM_METHOD_NEEDS_ACCOUNT },
+    { "EmailSubmission/get", JM_CAP_SUBMISSION, jm_submission_get,
+      JM_METHOD_NEEDS_ACCOUNT },
+    { "EmailSubmission/set", JM_CAP_SUBMISSION, jm_submission_set,
+      JM_METHOD_NEEDS_ACCOUNT | JM_METHOD_WRITES },
+    { "EmailSubmission/changes", JM_CAP_SUBMISSION, jm_submission_changes,
+      JM_METHOD_NEEDS_ACCOUNT },
+    { "EmailSubmission/query", JM_CAP_SUBMISSION, jm_submission_query,
+      JM_METHOD_NEEDS_ACCOUNT },
+    { "EmailSubmission/queryChanges", JM_CAP_SUBMISSION, jm_submission_querychanges,
+      JM_METHOD_NEEDS_ACCOUNT },
     { "Email/get",    JM_CAP_MAIL, jm_email_get,    JM_METHOD_NEEDS_ACCOUNT },
     { "Email/changes", JM_CAP_MAIL, jm_email_changes, JM_METHOD_NEEDS_ACCOUNT },
     { "Thread/get",   JM_CAP_MAIL, jm_thread_get,   JM_METHOD_NEEDS_ACCOUNT },

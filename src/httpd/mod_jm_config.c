@@ -11,6 +11,7 @@
 #include "httpd/mod_jm_config.h"
 #include "core/jm_util.h"
 #include "mail/jm_deliver.h"
+#include "httpd/mod_jm_submit.h"
 
 #define UNSET_LIMIT(l) do { (l).max_size_upload = (l).max_concurrent_upload = \
     (l).max_size_request = (l).max_concurrent_requests = \
@@ -60,6 +61,7 @@ void *jm_config_create_srv(apr_pool_t *p, server_rec *s)
     sc->dir.cache_max = -1;
     sc->lmtp.enabled = sc->lmtp.user_from = sc->lmtp.create_accounts = -1;
     sc->lmtp.max_size = sc->lmtp.timeout = -1;
+    jm_submit_conf_init(&sc->submit);
     return sc;
 }
 
@@ -120,6 +122,7 @@ void *jm_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     MERGE_NUM(lmtp.create_accounts);
     MERGE_NUM(lmtp.max_size);
     MERGE_NUM(lmtp.timeout);
+    jm_submit_conf_merge(&sc->submit, &base->submit, &add->submit);
     return sc;
 }
 
@@ -155,6 +158,7 @@ void jm_config_resolve(jm_srv_conf_t *sc)
     DEFAULT_NUM(lmtp.create_accounts, 0);
     DEFAULT_NUM(lmtp.max_size, DEFAULT_LMTP_MAX_SIZE);
     DEFAULT_NUM(lmtp.timeout, DEFAULT_LMTP_TIMEOUT);
+    jm_submit_conf_resolve(&sc->submit);
 }
 
 /* ---- handlers --------------------------------------------------------- */
@@ -643,6 +647,9 @@ static const char *set_long(cmd_parms *cmd, void *d, const char *arg)
 #define BUDGET(name, field, help) AP_INIT_TAKE1(name, set_long, OFF(limits.field), \
     RSRC_CONF, help)
 
+#define SUBMIT_NUM(name, field, help) AP_INIT_TAKE1(name, jm_submit_set_number, \
+    (void *)APR_OFFSETOF(jm_submit_conf_t, field), RSRC_CONF, help)
+
 const command_rec jm_config_cmds[] = {
     AP_INIT_TAKE1("JMAPBaseURL", set_base_url, NULL, RSRC_CONF,
                   "public base URL (scheme://host[:port]) when behind a proxy"),
@@ -660,6 +667,25 @@ const command_rec jm_config_cmds[] = {
                   "largest message LMTP accepts, in bytes (SIZE)"),
     AP_INIT_TAKE1("JMAPLMTPTimeout", set_long, OFF(lmtp.timeout), RSRC_CONF,
                   "seconds LMTP waits for the client"),
+    AP_INIT_TAKE1("JMAPSubmissionURL", jm_submit_set_url, NULL, RSRC_CONF,
+                  "the SMTP relay EmailSubmission sends through: "
+                  "smtp or smtps URL with host and port"),
+    AP_INIT_TAKE1("JMAPSubmissionStartTLS", jm_submit_set_starttls, NULL, RSRC_CONF,
+                  "STARTTLS to an smtp relay: required | optional | off"),
+    AP_INIT_TAKE1("JMAPSubmissionAuthFile", jm_submit_set_auth_file, NULL, RSRC_CONF,
+                  "file with user:password for SMTP AUTH (not readable by all)"),
+    SUBMIT_NUM("JMAPSubmissionConnectTimeout", connect_timeout,
+               "seconds to connect to the relay and read its greeting"),
+    SUBMIT_NUM("JMAPSubmissionTimeout", timeout,
+               "seconds one SMTP transaction may take"),
+    SUBMIT_NUM("JMAPSubmissionRetryTime", retry_time,
+               "seconds temporary failures are retried before giving up"),
+    SUBMIT_NUM("JMAPSubmissionMaxRecipients", max_rcpts,
+               "rcptTo addresses of one EmailSubmission"),
+    SUBMIT_NUM("JMAPSubmissionMaxDelayedSend", max_delayed,
+               "maxDelayedSend: seconds a submission may be held; 0: none"),
+    SUBMIT_NUM("JMAPSubmissionMaxMessageSize", max_size,
+               "bytes of the largest message sent"),
     LIMIT("JMAPMaxSizeUpload", max_size_upload),
     LIMIT("JMAPMaxConcurrentUpload", max_concurrent_upload),
     LIMIT("JMAPMaxSizeRequest", max_size_request),

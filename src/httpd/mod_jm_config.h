@@ -7,6 +7,7 @@
 #include "core/jm_request.h"
 #include "directory/jm_certdir.h"
 #include "smime/jm_keystore.h"
+#include "mail/jm_submission.h"
 
 /** LMTP delivery (src/httpd/mod_jm_lmtp.c); numbers -1 when unset. */
 typedef struct {
@@ -32,6 +33,8 @@ typedef struct jm_srv_conf_t {
     int legacy_display;             /**< -1 unset */
     jm_certdir_conf_t dir;          /**< pointers NULL / numbers -1 when unset */
     jm_lmtp_srv_conf_t lmtp;           /**< JMAPLMTP* (defaults applied by resolve) */
+    jm_submit_conf_t submit;        /**< JMAPSubmission* (mod_jm_submit.c;
+                                     *   defaults applied by resolve) */
     /* resolved at post_config / child_init: */
     jm_limits_t eff_limits;
     jm_smime_policy_t smime;

@@ -80,7 +80,8 @@ static void run(jm_db_t *db, const char *label)
 
     diag("--- %s", label);
     ok(jm_schema_migrate(db, &from, &err, pool) == APR_SUCCESS, "schema (%s)", err ? err : "");
-    is_str(q1(db, "SELECT version FROM jm_schema"), "5", "schema version 5");
+    is_str(q1(db, "SELECT version FROM jm_schema"), apr_itoa(pool, db->dialect->schema_version),
+           "schema at the current version");
     ok(jm_store_account_ensure(&a, &created, db, apr_psprintf(pool, "a%d", (int)getpid()),
                                pool) == APR_SUCCESS, "account A");
     ok(jm_store_account_ensure(&b, &created, db, apr_psprintf(pool, "b%d", (int)getpid()),
