@@ -51,7 +51,7 @@ json_t *jm_submission_capability(const jm_submit_conf_t *conf, apr_pool_t *p)
 
 json_t *jm_submission_json(const jm_sub_row_t *s, apr_pool_t *p)
 {
-    json_t *ds = json_object(), *env = jm_json_text(s->envelope);
+    json_t *ds = json_object(), *env = json_loads(s->envelope, 0, NULL);
     int i;
 
     for (i = 0; i < s->rcpts->nelts; i++) {

@@ -216,7 +216,7 @@ $e = create_err({ identityId => $IA, emailId => $c->{id}, envelope => {
     mailFrom => { email => 'alice@example.com', parameters => { HOLDFOR => '3601' } },
     rcptTo => [{ email => 'b@example.com' }] } }, 'held too long');
 is($e->{type}, 'invalidProperties', 'HOLDFOR past maxDelayedSend');
-my ($big) = $t->create_email('alice', $t->text_draft('alice', body => ('x' x 70 . "\n") x 400));
+my ($big) = $t->create_email('alice', $t->text_draft('alice', body => join('', ('x' x 70 . "\n") x 400)));
 $e = create_err({ identityId => $IA, emailId => $big->{id} }, 'too large');
 is($e->{type}, 'tooLarge', 'tooLarge');
 is($e->{maxSize}, 20000, '... with maxSize');

@@ -12,10 +12,10 @@ answered with 550, one whose local part starts with "defer" with 451 (a
 temporary failure), so tests can provoke per-recipient failures.
 
 The reply to a message names its queue id: "250 2.0.0 Ok: queued as NNNN".
-A message whose Message-ID the sink has saved before is not saved again:
-it is answered with the first copy's queue id (as a relay that recognises
-a retried message would) and recorded as a line "NNNN <message-id>" in
-OUTDIR/duplicates.log. A file OUTDIR/delay-data holding a number of
+A message whose Message-ID the sink has saved before for the same
+recipients is not saved again: it is answered with the first copy's queue
+id (as a relay that recognises a retried message would) and recorded as a
+line "NNNN <message-id>" in OUTDIR/duplicates.log. A file OUTDIR/delay-data holding a number of
 seconds makes the sink wait that long after the message data before it
 saves the message and answers (a client that dies meanwhile).
 PIDFILE (default OUTDIR/sink.pid) is written once the socket listens and
@@ -49,8 +49,14 @@ class RawDirHandler:
             if f.endswith(".eml"):
                 with open(os.path.join(outdir, f), "rb") as fh:
                     mid = message_id(fh.read())
-                if mid and mid not in self.by_msgid:
-                    self.by_msgid[mid] = f[:-4]
+                try:
+                    with open(os.path.join(outdir, f[:-4] + ".json")) as fh:
+                        rcpts = json.load(fh)["rcpt_tos"]
+                except (OSError, ValueError, KeyError):
+                    continue
+                key = (mid, tuple(sorted(r.lower() for r in rcpts)))
+                if mid and key not in self.by_msgid:
+                    self.by_msgid[key] = f[:-4]
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.split("@", 1)[0].lower().startswith("reject"):
@@ -71,13 +77,14 @@ class RawDirHandler:
         except (OSError, ValueError):
             pass
         mid = message_id(data)
+        key = (mid, tuple(sorted(r.lower() for r in envelope.rcpt_tos)))
         with self.lock:
-            first = self.by_msgid.get(mid) if mid else None
+            first = self.by_msgid.get(key) if mid else None
             if first is None:
                 self.count += 1
                 qid = "%04d" % self.count
                 if mid:
-                    self.by_msgid[mid] = qid
+                    self.by_msgid[key] = qid
         if first is not None:
             with open(os.path.join(self.outdir, "duplicates.log"), "a") as f:
                 f.write("%s <%s>\n" % (first, mid))
