@@ -326,6 +326,32 @@ is(sub_get($s6)->{undoStatus}, 'pending', 'pending after the restart');
 is(scalar @m, $n1 + 1, 'sent after the restart, when due');
 is_deeply(envelope_of($m[-1])->{rcpt_tos}, ['frank@example.com'], 'to its recipient');
 
+# ---- a crash after the relay took the message, before the result was
+# recorded: the lease runs out, the message goes again with the same
+# Message-ID, and the relay (the sink) recognises it: one copy
+my ($cc) = $t->create_email('alice', $t->text_draft('alice', subject => 'crash'));
+my $n3 = () = $t->sink_messages;
+open(my $dh, '>', $t->sink_dir . '/delay-data') or die;
+print $dh "6\n";
+close $dh;
+$rs = call('alice', ['EmailSubmission/set', { accountId => $acct,
+    create => { s8 => { identityId => $IA, emailId => $cc->{id} } } }, 's']);
+my $s8 = $rs->[0][1]{created}{s8}{id};
+@m = wait_sink($n3 + 1, 20);
+is(scalar @m, $n3 + 1, 'the relay has the message (its reply is held back)');
+$t->crash_httpd;
+unlink $t->sink_dir . '/delay-data';
+$t->restart;
+$o = sub_get($s8);
+is($o->{deliveryStatus}{'bob@example.com'}{delivered}, 'queued',
+   'after the crash: not recorded as relayed');
+$o = wait_final($s8, 40);     # the lease: connect 2 s + transaction 5 s + 10 s
+is($o->{deliveryStatus}{'bob@example.com'}{delivered}, 'unknown', 'then relayed');
+like($o->{deliveryStatus}{'bob@example.com'}{smtpReply}, qr/^250\b/, 'with a 250');
+is(scalar(() = $t->sink_messages), $n3 + 1, 'one copy at the relay');
+like(slurp($t->sink_dir . '/duplicates.log'), qr/^\d+ <[^>]+>$/m,
+     'the second attempt was recognised by the relay (same Message-ID)');
+
 # ---- signed and encrypted: the relayed bytes verify and decrypt -----------
 my $pki = $t->pki_dir;
 my ($ce) = $t->create_email('alice', $t->text_draft('alice', subject => 'secret'),

@@ -276,6 +276,11 @@ Stop the SMTP sink (the relay is down: connections are refused) / start
 it again on the same port and directory (it keeps counting from the
 messages there and recognises their Message-IDs).
 
+=item crash_httpd
+
+SIGKILL httpd and all its children at once (a crash: nothing is finished
+or cleaned up); C<restart> starts it again.
+
 =item restart / stop
 
 Stop and start httpd on the same config and database / stop everything.
@@ -885,6 +890,14 @@ sub _kill_httpd {
     # children left behind by a killed parent with it.
     kill 'KILL', -$pid;
     delete $self->{httpd_pid};
+}
+
+sub crash_httpd {
+    my ($self) = @_;
+    my $pid = $self->{httpd_pid} or return;
+    kill 'KILL', -$pid;
+    kill 'KILL', $pid;
+    _wait_gone($pid, 5);
 }
 
 sub restart {

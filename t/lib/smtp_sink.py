@@ -16,8 +16,9 @@ A message whose Message-ID the sink has saved before for the same
 recipients is not saved again: it is answered with the first copy's queue
 id (as a relay that recognises a retried message would) and recorded as a
 line "NNNN <message-id>" in OUTDIR/duplicates.log. A file OUTDIR/delay-data holding a number of
-seconds makes the sink wait that long after the message data before it
-saves the message and answers (a client that dies meanwhile).
+seconds makes the sink wait that long after it saved a message before it
+answers (the relay has the message; a client that dies meanwhile never
+hears so).
 PIDFILE (default OUTDIR/sink.pid) is written once the socket listens and
 removed on SIGTERM/SIGINT. Needs Debian's python3-aiosmtpd (run with
 /usr/bin/python3, not a pyenv python).
@@ -71,11 +72,6 @@ class RawDirHandler:
         if data is None:
             data = envelope.content if isinstance(envelope.content, bytes) \
                 else envelope.content.encode("utf-8", "surrogateescape")
-        try:
-            with open(os.path.join(self.outdir, "delay-data")) as f:
-                await asyncio.sleep(float(f.read().strip() or 0))
-        except (OSError, ValueError):
-            pass
         mid = message_id(data)
         key = (mid, tuple(sorted(r.lower() for r in envelope.rcpt_tos)))
         with self.lock:
@@ -108,6 +104,11 @@ class RawDirHandler:
         if LMTP:
             await asyncio.get_running_loop().run_in_executor(
                 None, relay, envelope.mail_from, envelope.rcpt_tos, data)
+        try:
+            with open(os.path.join(self.outdir, "delay-data")) as f:
+                await asyncio.sleep(float(f.read().strip() or 0))
+        except (OSError, ValueError):
+            pass
         return "250 2.0.0 Ok: queued as %s" % qid
 
 
