@@ -324,6 +324,7 @@ static apr_status_t set_create(jm_set_t *set, const char *cid, json_t *obj,
     const char *ident, *msgid = NULL;
     env_t e;
     jm_sub_row_t *s;
+    apr_hash_t *copies;
     apr_status_t rv;
     int i;
 
@@ -400,11 +401,19 @@ static apr_status_t set_create(jm_set_t *set, const char *cid, json_t *obj,
     s->send_at = b->now + e.hold;
     s->give_up_at = s->send_at + conf->retry_time;
     s->undo_status = "pending";
+    /* a Bcc recipient of an encrypted Email gets its own copy */
+    if ((rv = jm_store_bcc_copies(&copies, call->ctx->db, call->ctx->account->id,
+                                  email->id, p)) != APR_SUCCESS) {
+        return rv;
+    }
     s->rcpts = apr_array_make(p, e.rcpts->nelts, sizeof(jm_sub_rcpt_t));
     for (i = 0; i < e.rcpts->nelts; i++) {
         jm_sub_rcpt_t *r = apr_array_push(s->rcpts);
+        const char *own;
         r->seq = i;
         r->address = APR_ARRAY_IDX(e.rcpts, i, const char *);
+        own = apr_hash_get(copies, jm_util_strlower(r->address, p), APR_HASH_KEY_STRING);
+        r->blob_id = own ? own : "";
         r->delivered = "queued";
         r->smtp_reply = "";
         r->displayed = "unknown";

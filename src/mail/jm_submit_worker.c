@@ -98,60 +98,86 @@ static apr_int64_t backoff(apr_int64_t tries)
     return d < BACKOFF_MAX ? d : BACKOFF_MAX;
 }
 
-/* Send one claimed submission and record the outcome. */
-static apr_status_t work_on(jm_db_t *db, const jm_submit_conf_t *conf,
-                            jm_queue_item_t *it, const char *owner, apr_pool_t *p)
+/* One SMTP transaction: the queued recipients whose copy is blob ("": the
+ * message itself), with those bytes. */
+static apr_status_t send_group(jm_db_t *db, const jm_submit_conf_t *conf,
+                               jm_queue_item_t *it, const char *blob, apr_pool_t *p)
 {
     const unsigned char *raw;
-    const char *msg, *queue = "done";
+    const char *msg;
     const char **rcpts = apr_pcalloc(p, sizeof(char *) * (it->rcpts->nelts + 1));
     int *sent = apr_pcalloc(p, sizeof(int) * (it->rcpts->nelts + 1));
-    apr_int64_t now, next = 0;
     jm_smtp_result_t res;
     apr_size_t len, mlen;
     apr_status_t rv;
-    int i, n = 0, waiting = 0;
+    int i, n = 0;
 
     for (i = 0; i < it->rcpts->nelts; i++) {
         jm_sub_rcpt_t *r = &APR_ARRAY_IDX(it->rcpts, i, jm_sub_rcpt_t);
-        if (!strcmp(r->delivered, "queued")) {
+        if (!strcmp(r->delivered, "queued") && !strcmp(r->blob_id, blob)) {
             sent[n] = i;
             rcpts[n++] = r->address;
         }
     }
-    rv = jm_store_blob_get(&raw, &len, NULL, db, it->account_id, it->blob_id, p);
+    if (!n) {
+        return APR_SUCCESS;
+    }
+    rv = jm_store_blob_get(&raw, &len, NULL, db, it->account_id,
+                           *blob ? blob : it->blob_id, p);
     if (rv == APR_NOTFOUND) {
         for (i = 0; i < n; i++) {
             set_rcpt(&APR_ARRAY_IDX(it->rcpts, sent[i], jm_sub_rcpt_t), "no",
                      "554 5.6.0 The message is no longer stored");
         }
-        n = 0;
+        return APR_SUCCESS;
     }
-    else if (rv != APR_SUCCESS) {
+    if (rv != APR_SUCCESS) {
         return rv;                      /* the lease runs out; tried again */
     }
-    if (n > 0) {
-        /* §7.5: no Bcc field goes to the relay; nothing else changes */
-        jm_submit_strip_bcc(&msg, &mlen, (const char *)raw, len, p);
-        if (it->tries > 1) {
-            jm_log_perror(JM_LOG_MARK, JM_LOG_INFO, 0, p, JMLOGNO(15001)
-                          "submission %s (Message-ID <%s>): attempt %" APR_INT64_T_FMT
-                          " for %d recipient(s)", it->id, it->message_id, it->tries, n);
+    /* §7.5: no Bcc field goes to the relay; nothing else changes */
+    jm_submit_strip_bcc(&msg, &mlen, (const char *)raw, len, p);
+    if (it->tries > 1) {
+        jm_log_perror(JM_LOG_MARK, JM_LOG_INFO, 0, p, JMLOGNO(15001)
+                      "submission %s (Message-ID <%s>): attempt %" APR_INT64_T_FMT
+                      " for %d recipient(s)", it->id, it->message_id, it->tries, n);
+    }
+    if ((rv = jm_smtp_send(&res, conf, it->mail_from, rcpts, n, msg, mlen, p))
+        != APR_SUCCESS) {
+        return rv;
+    }
+    if (apply(it, &res, sent, n, p)) {
+        it->undo_status = "final";
+        it->relay_reply = res.eod_reply;
+    }
+    jm_log_perror(JM_LOG_MARK, JM_LOG_INFO, 0, p, JMLOGNO(15002)
+                  "submission %s (Message-ID <%s>%s) from <%s>: %s%s%s", it->id,
+                  it->message_id, *blob ? ", a Bcc recipient's copy" : "",
+                  it->mail_from,
+                  res.eod_reply ? res.eod_reply : res.mail_reply ? res.mail_reply
+                  : "no reply", res.error ? "; " : "", res.error ? res.error : "");
+    return APR_SUCCESS;
+}
+
+/* Send one claimed submission (one transaction per copy) and record the
+ * outcome. */
+static apr_status_t work_on(jm_db_t *db, const jm_submit_conf_t *conf,
+                            jm_queue_item_t *it, const char *owner, apr_pool_t *p)
+{
+    const char *queue = "done";
+    apr_hash_t *done = apr_hash_make(p);
+    apr_int64_t now, next = 0;
+    apr_status_t rv;
+    int i, waiting = 0;
+
+    for (i = 0; i < it->rcpts->nelts; i++) {
+        const char *b = APR_ARRAY_IDX(it->rcpts, i, jm_sub_rcpt_t).blob_id;
+        if (apr_hash_get(done, b, APR_HASH_KEY_STRING)) {
+            continue;
         }
-        if ((rv = jm_smtp_send(&res, conf, it->mail_from, rcpts, n, msg, mlen, p))
-            != APR_SUCCESS) {
+        apr_hash_set(done, b, APR_HASH_KEY_STRING, "");
+        if ((rv = send_group(db, conf, it, b, p)) != APR_SUCCESS) {
             return rv;
         }
-        if (apply(it, &res, sent, n, p)) {
-            it->undo_status = "final";
-            it->relay_reply = res.eod_reply;
-        }
-        jm_log_perror(JM_LOG_MARK, JM_LOG_INFO, 0, p, JMLOGNO(15002)
-                      "submission %s (Message-ID <%s>) from <%s>: %s%s%s", it->id,
-                      it->message_id, it->mail_from,
-                      res.eod_reply ? res.eod_reply : res.mail_reply ? res.mail_reply
-                      : "no reply", res.error ? "; " : "",
-                      res.error ? res.error : "");
     }
     now = apr_time_sec(apr_time_now());
     for (i = 0; i < it->rcpts->nelts; i++) {

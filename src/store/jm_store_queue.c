@@ -28,7 +28,7 @@ apr_status_t jm_store_submission_insert(jm_db_t *db, const char *account_id,
         const jm_sub_rcpt_t *r = &APR_ARRAY_IDX(s->rcpts, i, jm_sub_rcpt_t);
         rv = EXEC(db, JM_SQL_SUB_RCPT_INSERT, p, account_id, s->id,
                   jm_i64(r->seq, p), r->address, r->delivered, r->smtp_reply,
-                  r->displayed);
+                  r->displayed, r->blob_id ? r->blob_id : "");
     }
     return rv == APR_SUCCESS ? change(db, account_id, s->id, "created", p) : rv;
 }
@@ -52,6 +52,7 @@ static apr_status_t read_rcpts(apr_array_header_t **prcpts, jm_db_t *db,
         r->delivered = COL(rows, i, 2);
         r->smtp_reply = COL(rows, i, 3);
         r->displayed = COL(rows, i, 4);
+        r->blob_id = COL(rows, i, 5);
     }
     *prcpts = out;
     return APR_SUCCESS;
@@ -234,4 +235,30 @@ apr_status_t jm_store_queue_finish(jm_db_t *db, const jm_queue_item_t *it,
         return rv;
     }
     return jm_db_commit(db);
+}
+
+apr_status_t jm_store_bcc_copy_insert(jm_db_t *db, const char *account_id,
+                                      const char *email_id, const char *address,
+                                      const char *blob_id, apr_pool_t *p)
+{
+    return EXEC(db, JM_SQL_BCC_COPY_INSERT, p, account_id, email_id, address, blob_id);
+}
+
+apr_status_t jm_store_bcc_copies(apr_hash_t **pcopies, jm_db_t *db,
+                                 const char *account_id, const char *email_id,
+                                 apr_pool_t *p)
+{
+    apr_array_header_t *rows;
+    apr_status_t rv;
+    int i;
+
+    *pcopies = apr_hash_make(p);
+    if ((rv = SELECT(&rows, db, JM_SQL_BCC_COPIES, p, account_id, email_id))
+        != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; i < rows->nelts; i++) {
+        apr_hash_set(*pcopies, COL(rows, i, 0), APR_HASH_KEY_STRING, COL(rows, i, 1));
+    }
+    return APR_SUCCESS;
 }

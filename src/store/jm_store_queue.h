@@ -14,6 +14,8 @@ typedef struct {
     int seq;
     const char *address;
     const char *delivered, *smtp_reply, *displayed;
+    const char *blob_id;             /**< its own copy (a Bcc recipient of an
+                                      *   encrypted Email), "": the message */
 } jm_sub_rcpt_t;
 
 /** A submission as EmailSubmission/get shows it (times in seconds). */
@@ -86,5 +88,16 @@ apr_status_t jm_store_queue_claim(apr_array_header_t **pclaimed, jm_db_t *db,
 apr_status_t jm_store_queue_finish(jm_db_t *db, const jm_queue_item_t *it,
                                    const char *owner, const char *queue,
                                    apr_int64_t next_try, apr_pool_t *p);
+
+/** Inside the caller's transaction: record blob_id as address's own copy
+ *  of email_id (address lower-case). */
+apr_status_t jm_store_bcc_copy_insert(jm_db_t *db, const char *account_id,
+                                      const char *email_id, const char *address,
+                                      const char *blob_id, apr_pool_t *p);
+
+/** The copies of email_id: lower-case address -> blob id. */
+apr_status_t jm_store_bcc_copies(apr_hash_t **pcopies, jm_db_t *db,
+                                 const char *account_id, const char *email_id,
+                                 apr_pool_t *p);
 
 #endif

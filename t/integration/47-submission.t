@@ -374,5 +374,55 @@ my $ver = system("openssl cms -verify -in $dir/inner.eml -CAfile $pki/ca.pem -ou
 is($ver, 0, 'openssl cms -verify of the decrypted part') or diag(slurp("$dir/err"));
 like(slurp("$dir/plain"), qr/the numbers are in: 42/, 'the text inside');
 
+# ---- Bcc of an encrypted email: its own copy; the To copy reveals nothing
+sub serial_of {
+    my $o = `openssl x509 -in $_[0] -noout -serial`;
+    $o =~ /serial=([0-9A-F]+)/i ? $1 : 'none';
+}
+sub cms_print { my $o = `openssl cms -cmsout -print -in $_[0] 2>/dev/null`; $o }
+my ($cb) = $t->create_email('alice', $t->text_draft('alice', subject => 'bcc secret',
+    bcc => [{ email => 'carol@example.com' }]),
+    smimeSign => JSON::PP::true, smimeEncrypt => JSON::PP::true);
+my $n4 = () = $t->sink_messages;
+$rs = call('alice', ['EmailSubmission/set', { accountId => $acct,
+    create => { s9 => { identityId => $IA, emailId => $cb->{id} } } }, 's']);
+my $s9 = $rs->[0][1]{created}{s9}{id};
+ok($s9, 'encrypted with a Bcc: submitted') or diag(explain($rs));
+@m = wait_sink($n4 + 2, 30);
+is(scalar @m, $n4 + 2, 'two transactions: the To copy and the Bcc copy');
+my ($to_copy, $bcc_copy);
+for my $f (@m[$n4 .. $#m]) {
+    my $rc = envelope_of($f)->{rcpt_tos};
+    $to_copy = $f if "@$rc" eq 'bob@example.com';
+    $bcc_copy = $f if "@$rc" eq 'carol@example.com';
+}
+ok($to_copy && $bcc_copy, 'bob in one envelope, carol alone in the other');
+SKIP: {
+    skip 'copies missing', 8 unless $to_copy && $bcc_copy;
+    is(slurp($to_copy), do { (my $x = blob_of('alice', $cb->{id}))
+                             =~ s/^Bcc:[^\r\n]*\r\n(?:[ \t][^\r\n]*\r\n)*//mi; $x },
+       'the To copy is the Email\'s blob without its Bcc field');
+    unlike(slurp($to_copy), qr/carol/i, 'no Bcc address in the To copy\'s bytes');
+    my ($sc_carol, $sc_bob) = (serial_of("$pki/carol.pem"), serial_of("$pki/bob.pem"));
+    my $p_to = cms_print($to_copy);
+    like($p_to, qr/serialNumber:.*/, 'the To copy\'s RecipientInfos print');
+    ok(index(lc $p_to, lc(sprintf('0x%s', $sc_carol))) < 0
+       && $p_to !~ /carol/i, 'no RecipientInfo for the Bcc certificate in the To copy')
+        or diag("carol serial $sc_carol");
+    isnt(system("openssl cms -decrypt -in $to_copy -recip $pki/carol-full.pem -out /dev/null 2>/dev/null"),
+         0, 'the Bcc key cannot decrypt the To copy');
+    is(system("openssl cms -decrypt -in $to_copy -recip $pki/bob-full.pem -out $dir/to.inner 2>$dir/err"),
+       0, 'bob decrypts the To copy') or diag(slurp("$dir/err"));
+    is(system("openssl cms -decrypt -in $bcc_copy -recip $pki/carol-full.pem -out $dir/bcc.inner 2>$dir/err"),
+       0, 'the Bcc copy decrypts with the Bcc key') or diag(slurp("$dir/err"));
+    isnt(system("openssl cms -decrypt -in $bcc_copy -recip $pki/bob-full.pem -out /dev/null 2>/dev/null"),
+         0, 'bob cannot decrypt the Bcc copy');
+    is(system("openssl cms -verify -in $dir/bcc.inner -CAfile $pki/ca.pem -out /dev/null 2>$dir/err"),
+       0, 'the Bcc copy verifies') or diag(slurp("$dir/err"));
+    is(slurp("$dir/bcc.inner"), slurp("$dir/to.inner"), 'both carry the same signed payload');
+}
+$o = wait_final($s9, 10);
+is($o->{deliveryStatus}{'carol@example.com'}{delivered}, 'unknown', 'the Bcc recipient relayed');
+
 $t->check_error_log(qr/JM1500[0-9]/);
 done_testing;

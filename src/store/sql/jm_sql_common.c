@@ -128,15 +128,15 @@ const char *const jm_sql_common[JM_SQL__COUNT] = {
         " created, undo_status, queue, next_try, give_up_at) VALUES (%s, %s, %s, %s,"
         " %s, %s, %s, %s, %s, %lld, %lld, %s, %s, %lld, %lld)",
     [JM_SQL_SUB_RCPT_INSERT] = "INSERT INTO jm_submission_rcpts (account_id,"
-        " submission_id, seq, address, delivered, smtp_reply, displayed)"
-        " VALUES (%s, %s, %lld, %s, %s, %s, %s)",
+        " submission_id, seq, address, delivered, smtp_reply, displayed, blob_id)"
+        " VALUES (%s, %s, %lld, %s, %s, %s, %s, %s)",
     [JM_SQL_SUB_LIST] = "SELECT id, identity_id, email_id, thread_id, envelope,"
         " send_at, undo_status FROM jm_submissions WHERE account_id = %s"
         " AND destroyed = 0 ORDER BY created, id",
     [JM_SQL_SUB_GET] = "SELECT id, identity_id, email_id, thread_id, envelope,"
         " send_at, undo_status FROM jm_submissions WHERE account_id = %s AND id = %s"
         " AND destroyed = 0",
-    [JM_SQL_SUB_RCPTS] = "SELECT seq, address, delivered, smtp_reply, displayed"
+    [JM_SQL_SUB_RCPTS] = "SELECT seq, address, delivered, smtp_reply, displayed, blob_id"
         " FROM jm_submission_rcpts WHERE account_id = %s AND submission_id = %s"
         " ORDER BY seq",
     /* only a submission no worker holds: one being sent cannot be recalled */
@@ -162,6 +162,10 @@ const char *const jm_sql_common[JM_SQL__COUNT] = {
         " WHERE account_id = %s AND id = %s",
     [JM_SQL_QUEUE_RCPT_SET] = "UPDATE jm_submission_rcpts SET delivered = %s,"
         " smtp_reply = %s WHERE account_id = %s AND submission_id = %s AND seq = %lld",
+    [JM_SQL_BCC_COPY_INSERT] = "INSERT INTO jm_email_bcc_copies (account_id, email_id,"
+        " address, blob_id) VALUES (%s, %s, %s, %s)",
+    [JM_SQL_BCC_COPIES] = "SELECT address, blob_id FROM jm_email_bcc_copies"
+        " WHERE account_id = %s AND email_id = %s",
     [JM_SQL_QUEUE_RELEASE] = "UPDATE jm_submissions SET queue = %s, next_try = %lld,"
         " undo_status = %s, relay_reply = %s, lease_until = 0"
         " WHERE account_id = %s AND id = %s AND lease_owner = %s AND queue = 'sending'",

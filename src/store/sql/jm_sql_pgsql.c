@@ -179,7 +179,11 @@ static const char *const v6_submission[] = {
     "CREATE TABLE jm_submission_rcpts (account_id TEXT NOT NULL,"
     " submission_id TEXT NOT NULL, seq INTEGER NOT NULL, address TEXT NOT NULL,"
     " delivered TEXT NOT NULL, smtp_reply TEXT NOT NULL, displayed TEXT NOT NULL,"
-    " PRIMARY KEY (account_id, submission_id, seq))",
+    " blob_id TEXT NOT NULL, PRIMARY KEY (account_id, submission_id, seq))",
+    /* a Bcc recipient's own copy of an encrypted Email (mail/jm_email_bcc.c) */
+    "CREATE TABLE jm_email_bcc_copies (account_id TEXT NOT NULL,"
+    " email_id TEXT NOT NULL, address TEXT NOT NULL, blob_id TEXT NOT NULL,"
+    " PRIMARY KEY (account_id, email_id, address))",
     NULL
 };
 static const char *const *const migrations[] = { v1, v2, v3, v4, v5,
