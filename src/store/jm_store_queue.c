@@ -165,6 +165,7 @@ static apr_status_t read_item(jm_queue_item_t **pit, jm_db_t *db,
     it->tries = apr_atoi64(COL(rows, 0, 4));
     it->undo_status = COL(rows, 0, 5);
     it->relay_reply = COL(rows, 0, 6);
+    it->destroyed = atoi(COL(rows, 0, 9));
     *pit = it;
     return read_rcpts(&it->rcpts, db, account_id, id, p);
 }
@@ -227,7 +228,7 @@ apr_status_t jm_store_queue_finish(jm_db_t *db, const jm_queue_item_t *it,
         rv = EXEC(db, JM_SQL_QUEUE_RCPT_SET, p, r->delivered, r->smtp_reply,
                   it->account_id, it->id, jm_i64(r->seq, p));
     }
-    if (rv == APR_SUCCESS) {
+    if (rv == APR_SUCCESS && !it->destroyed) {
         rv = change(db, it->account_id, it->id, "updated", p);
     }
     if (rv != APR_SUCCESS) {

@@ -63,6 +63,8 @@ typedef struct {
     const char *blob_id, *message_id, *mail_from;
     const char *undo_status, *relay_reply;
     apr_int64_t give_up_at, tries;
+    int destroyed;                   /**< hidden from the client (no change
+                                      *   is logged for it then) */
     apr_array_header_t *rcpts;       /**< jm_sub_rcpt_t: the worker sets
                                       *   delivered and smtp_reply */
 } jm_queue_item_t;

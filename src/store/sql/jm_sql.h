@@ -98,7 +98,7 @@ typedef enum {
                                  * (nrows 0: taken by another) */
     JM_SQL_QUEUE_ITEM,          /* account, id -> blob, message-id, mail from, give up
                                  * at, tries, undo status, relay reply, queue,
-                                 * lease owner */
+                                 * lease owner, destroyed */
     JM_SQL_QUEUE_RCPT_SET,      /* delivered, smtp reply, account, submission, seq */
     JM_SQL_QUEUE_RELEASE,       /* queue, next try, undo status, relay reply, account,
                                  * id, owner (nrows 0: the lease was lost) */

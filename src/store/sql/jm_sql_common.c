@@ -158,7 +158,7 @@ const char *const jm_sql_common[JM_SQL__COUNT] = {
         " WHERE account_id = %s AND id = %s AND ((queue = 'wait' AND next_try <= %lld)"
         " OR (queue = 'sending' AND lease_until < %lld))",
     [JM_SQL_QUEUE_ITEM] = "SELECT blob_id, message_id, mail_from, give_up_at, tries,"
-        " undo_status, relay_reply, queue, lease_owner FROM jm_submissions"
+        " undo_status, relay_reply, queue, lease_owner, destroyed FROM jm_submissions"
         " WHERE account_id = %s AND id = %s",
     [JM_SQL_QUEUE_RCPT_SET] = "UPDATE jm_submission_rcpts SET delivered = %s,"
         " smtp_reply = %s WHERE account_id = %s AND submission_id = %s AND seq = %lld",
