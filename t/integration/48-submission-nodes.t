@@ -35,6 +35,7 @@ ok($ident, 'identity');
 my $drafts = $a->mailbox_id('alice', 'drafts');
 
 my @sub_ids;
+my $t_start = time;
 for my $round (0 .. $N / $PER - 1) {
     my $node = $round % 2 ? $b : $a;
     my (%emails, %subs);
@@ -69,6 +70,7 @@ while (time < $end) {
     sleep 0.5;
 }
 is(scalar @m, $N, "the sink got $N messages");
+diag(sprintf('%d submissions made and relayed in %.1f s', scalar @m, time - $t_start));
 sleep 3;   # a second copy would come now
 @m = $a->sink_messages;
 my %by_id;

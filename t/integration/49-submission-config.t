@@ -55,7 +55,8 @@ $v->stop if $v;
 
 # a private AUTH file starts; limits may differ per <VirtualHost>
 chmod 0600, "$dir/open.auth";
-my $t = eval { JMAPTest->new(ldap => 0, extra_conf => "JMAPSubmissionAuthFile $dir/open.auth\n",
+my $t = eval { JMAPTest->new(extra_conf => "JMAPSubmissionAuthFile $dir/open.auth\n"
+                                                   . "JMAPSubmissionRetryTime 3\n",
                              vhosts => ["JMAPSubmissionMaxDelayedSend 0\n"]) };
 ok($t, 'a private AUTH file starts') or diag($@);
 if ($t) {
@@ -68,6 +69,40 @@ if ($t) {
     my $vc = $vs->{accounts}{$acct}{accountCapabilities}{'urn:ietf:params:jmap:submission'} || {};
     is($vc->{maxDelayedSend}, 0, 'the vhost: maxDelayedSend 0');
     is_deeply($vc->{submissionExtensions}, {}, '... and no FUTURERELEASE');
+
+    # a recipient that only gets 4xx is given up after the retry time
+    my $using = [qw(urn:ietf:params:jmap:core urn:ietf:params:jmap:mail
+                    urn:ietf:params:jmap:submission)];
+    my $r = $t->api('alice', $using, [['Identity/get', { accountId => $acct }, 'i']]);
+    my ($ident) = map { $_->{id} } grep { $_->{email} eq 'alice@example.com' }
+                  @{ $r->{methodResponses}[0][1]{list} };
+    $r = $t->api('alice', $using, [
+        ['Email/set', { accountId => $acct, create => { k => $t->text_draft('alice') } }, 'e'],
+        ['EmailSubmission/set', { accountId => $acct, create => { s => {
+            identityId => $ident, emailId => '#k', envelope => {
+                mailFrom => { email => 'alice@example.com' },
+                rcptTo => [{ email => 'defer-always@example.net' },
+                           { email => 'bob@example.com' }] } } } }, 's']]);
+    my $sid = $r->{methodResponses}[1][1]{created}{s}{id};
+    ok($sid, 'submitted (the relay offers no AUTH: sent without)') or diag(explain($r));
+    my ($o, $end) = (undef, time + 20);
+    while (time < $end) {
+        $r = $t->api('alice', $using, [['EmailSubmission/get', { accountId => $acct,
+                                                                 ids => [$sid] }, 'g']]);
+        $o = $r->{methodResponses}[0][1]{list}[0];
+        last if $o && $o->{deliveryStatus}{'defer-always@example.net'}{delivered} ne 'queued';
+        sleep 1;
+    }
+    is($o->{deliveryStatus}{'defer-always@example.net'}{delivered}, 'no',
+       'deferred past the retry time: no');
+    like($o->{deliveryStatus}{'defer-always@example.net'}{smtpReply},
+         qr/^550 5\.4\.7 Delivery time expired after 3 seconds; last reply: 451 4\.2\.0 /,
+         '... with the reason and the last reply');
+    is($o->{deliveryStatus}{'bob@example.com'}{delivered}, 'unknown', 'the other relayed at once');
+    is($o->{undoStatus}, 'final', 'final');
+    my @m = $t->sink_messages;
+    is(scalar @m, 1, 'one message at the relay');
+    $t->check_error_log;
     $t->stop;
 }
 
