@@ -13,6 +13,7 @@
 #include <apr_strings.h>
 #include "mail/jm_submission.h"
 #include "mail/jm_submit_smtp.h"
+#include "mail/jm_submit_dsn.h"
 #include "store/jm_store_queue.h"
 #include "core/jm_log.h"
 
@@ -165,10 +166,16 @@ static apr_status_t work_on(jm_db_t *db, const jm_submit_conf_t *conf,
 {
     const char *queue = "done";
     apr_hash_t *done = apr_hash_make(p);
+    apr_array_header_t *failed = apr_array_make(p, 2, sizeof(jm_sub_rcpt_t *));
+    char *was_queued = apr_pcalloc(p, it->rcpts->nelts + 1);
     apr_int64_t now, next = 0;
     apr_status_t rv;
     int i, waiting = 0;
 
+    for (i = 0; i < it->rcpts->nelts; i++) {
+        was_queued[i] = !strcmp(APR_ARRAY_IDX(it->rcpts, i, jm_sub_rcpt_t).delivered,
+                                "queued");
+    }
     for (i = 0; i < it->rcpts->nelts; i++) {
         const char *b = APR_ARRAY_IDX(it->rcpts, i, jm_sub_rcpt_t).blob_id;
         if (apr_hash_get(done, b, APR_HASH_KEY_STRING)) {
@@ -207,6 +214,16 @@ static apr_status_t work_on(jm_db_t *db, const jm_submit_conf_t *conf,
         it->undo_status = "final";
     }
     rv = jm_store_queue_finish(db, it, owner, queue, next, p);
+    if (rv == APR_SUCCESS) {
+        /* a bounce for those that failed now, once the failure is recorded */
+        for (i = 0; i < it->rcpts->nelts; i++) {
+            jm_sub_rcpt_t *r = &APR_ARRAY_IDX(it->rcpts, i, jm_sub_rcpt_t);
+            if (was_queued[i] && !strcmp(r->delivered, "no")) {
+                APR_ARRAY_PUSH(failed, jm_sub_rcpt_t *) = r;
+            }
+        }
+        jm_submit_bounce(db, it, failed, p);
+    }
     if (rv == APR_EBUSY) {
         jm_log_perror(JM_LOG_MARK, JM_LOG_WARNING, 0, p, JMLOGNO(15003)
                       "submission %s: the lease ran out before the result was "

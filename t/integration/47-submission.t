@@ -162,6 +162,22 @@ is($o->{deliveryStatus}{'reject-me@example.net'}{delivered}, 'no', 'refused reci
 like($o->{deliveryStatus}{'reject-me@example.net'}{smtpReply}, qr/^550 5\.1\.1 /,
      'its smtpReply is the RCPT reply');
 is($o->{deliveryStatus}{'erin@example.net'}{delivered}, 'unknown', 'the other relayed');
+# the bounce: an RFC 3464 report in alice's Inbox
+my $inbox = $t->mailbox_id('alice', 'inbox');
+my $bounce;
+for (1 .. 20) {
+    $rs = call('alice', ['Email/query', { accountId => $acct, filter => {
+        inMailbox => $inbox, subject => 'Undelivered Mail Returned to Sender' } }, 'q']);
+    last if ($bounce) = @{ $rs->[0][1]{ids} || [] };
+    sleep 0.3;
+}
+ok($bounce, 'a delivery status notification in the sender\'s Inbox');
+my $dsn = $bounce ? blob_of('alice', $bounce) : '';
+like($dsn, qr{^Content-Type: multipart/report; report-type=delivery-status;}m, 'multipart/report');
+like($dsn, qr{^Final-Recipient: rfc822; reject-me\@example\.net\r\nAction: failed\r\nStatus: 5\.1\.1\r\n}m,
+     'Final-Recipient, Action failed, Status 5.1.1 (RFC 3464)');
+like($dsn, qr{^Original-Envelope-Id: \Q$s2->{id}\E\r$}m, 'names the submission');
+unlike($dsn, qr/erin\@example/, 'only the failed recipient');
 
 # ---- errors ------------------------------------------------------------------
 sub create_err {
