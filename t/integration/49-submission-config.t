@@ -73,7 +73,7 @@ if ($t) {
     # a recipient that only gets 4xx is given up after the retry time
     my $using = [qw(urn:ietf:params:jmap:core urn:ietf:params:jmap:mail
                     urn:ietf:params:jmap:submission)];
-    my $r = $t->api('alice', $using, [['Identity/get', { accountId => $acct }, 'i']]);
+    $r = $t->api('alice', $using, [['Identity/get', { accountId => $acct }, 'i']]);
     my ($ident) = map { $_->{id} } grep { $_->{email} eq 'alice@example.com' }
                   @{ $r->{methodResponses}[0][1]{list} };
     $r = $t->api('alice', $using, [
