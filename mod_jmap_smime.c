@@ -19,6 +19,7 @@
 #include "httpd/mod_jm_lmtp.h"
 #include "httpd/mod_jm_push.h"
 #include "httpd/mod_jm_webpush.h"
+#include "httpd/mod_jm_submit.h"
 #include "core/jm_log.h"
 #include "store/jm_db.h"
 #include "mime/jm_mime.h"
@@ -73,7 +74,8 @@ static int jm_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
      * the set-up, child_init's call then finds it done */
     jm_mime_global_init();
     if ((rc = jm_dbd_migrate_all(pconf, ptemp, s)) != OK
-        || (rc = jm_push_post_config(pconf, s)) != OK) {
+        || (rc = jm_push_post_config(pconf, s)) != OK
+        || (rc = jm_submit_post_config(pconf, s)) != OK) {
         return rc;
     }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, JMLOGNO_GLUE(01202)
@@ -92,6 +94,7 @@ static void jm_child_init(apr_pool_t *pchild, server_rec *s)
     jm_limits_child_init(s);
     jm_push_child_init(pchild, s);
     jm_webpush_child_init(pchild);
+    jm_submit_child_init(pchild, s);
     if (jm_db_process_init(pchild) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, JMLOGNO_GLUE(01204)
                      "cannot create the store's write lock");

@@ -5,17 +5,16 @@
 #include "mail/jm_email_import.h"
 #include "mail/jm_blob.h"
 #include "push/jm_webpush.h"
+#include "mail/jm_submission.h"
 
 /* Advertised in the session: a capability is listed once its methods work. */
 const char *const jm_capabilities[] = {
-    JM_CAP_CORE, JM_CAP_MAIL, JM_CAP_SMIME, NULL
+    JM_CAP_CORE, JM_CAP_MAIL, JM_CAP_SUBMISSION, JM_CAP_SMIME, NULL
 };
 
-/* Accepted in "using": also urn:ietf:params:jmap:submission, because
- * Identity (RFC 8621 §6) belongs to it and already works, and
- * urn:ietf:params:jmap:vacationresponse (§8), whose settings work; neither
- * is advertised until mail really leaves (EmailSubmission; vacation
- * replies are queued in jm_vacation_outbox for it, mail/jm_vacation.h). */
+/* Accepted in "using": also urn:ietf:params:jmap:vacationresponse (RFC 8621
+ * §8), whose settings work; it is not advertised until its replies really
+ * leave (they are queued in jm_vacation_outbox, mail/jm_vacation.h). */
 const char *const jm_capabilities_accepted[] = {
     JM_CAP_CORE, JM_CAP_MAIL, JM_CAP_SMIME, JM_CAP_SUBMISSION, JM_CAP_VACATION, NULL
 };
@@ -43,6 +42,16 @@ static const jm_method_t methods[] = {
       JM_METHOD_NEEDS_ACCOUNT },
     { "VacationResponse/set", JM_CAP_VACATION, jm_vacation_set,
       JM_METHOD_NEEDS_ACCOUNT | JM_METHOD_WRITES },
+    { "EmailSubmission/get", JM_CAP_SUBMISSION, jm_submission_get,
+      JM_METHOD_NEEDS_ACCOUNT },
+    { "EmailSubmission/set", JM_CAP_SUBMISSION, jm_submission_set,
+      JM_METHOD_NEEDS_ACCOUNT | JM_METHOD_WRITES },
+    { "EmailSubmission/changes", JM_CAP_SUBMISSION, jm_submission_changes,
+      JM_METHOD_NEEDS_ACCOUNT },
+    { "EmailSubmission/query", JM_CAP_SUBMISSION, jm_submission_query,
+      JM_METHOD_NEEDS_ACCOUNT },
+    { "EmailSubmission/queryChanges", JM_CAP_SUBMISSION, jm_submission_querychanges,
+      JM_METHOD_NEEDS_ACCOUNT },
     { "Email/get",    JM_CAP_MAIL, jm_email_get,    JM_METHOD_NEEDS_ACCOUNT },
     { "Email/changes", JM_CAP_MAIL, jm_email_changes, JM_METHOD_NEEDS_ACCOUNT },
     { "Thread/get",   JM_CAP_MAIL, jm_thread_get,   JM_METHOD_NEEDS_ACCOUNT },

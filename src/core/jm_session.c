@@ -4,6 +4,7 @@
 #include "core/jm_session.h"
 #include "core/jm_util.h"
 #include "mail/jm_mail.h"
+#include "mail/jm_submission.h"
 #include "std/jm_std_collation.h"
 #include "push/jm_webpush.h"
 
@@ -58,6 +59,8 @@ static json_t *account_json(const jm_ctx_t *ctx, const jm_account_t *a)
         if (strcmp(*c, JM_CAP_CORE) != 0) {
             json_object_set_new(acaps, *c, strcmp(*c, JM_CAP_MAIL) == 0
                                 ? mail_account_capability(ctx->limits, a->read_only)
+                                : strcmp(*c, JM_CAP_SUBMISSION) == 0
+                                ? jm_submission_capability(ctx->submit, ctx->pool)
                                 : json_object());
         }
     }
@@ -131,6 +134,11 @@ static const char *state_of(const jm_ctx_t *ctx, const char *base_url,
     if (ctx->push && ctx->push->vapid_public) {
         text = apr_pstrcat(p, text, "|vapid:", ctx->push->vapid_public, NULL);
     }
+    /* the submission capability's value (its FUTURERELEASE date-time moves
+     * with the clock, the limit it comes from does not) */
+    text = apr_psprintf(p, "%s|submit:%d:%ld", text,
+                        ctx->submit && ctx->submit->url ? 1 : 0,
+                        ctx->submit ? ctx->submit->max_delayed : 0);
     /* the shared accounts: a share added, removed or made read-only in the
      * configuration changes the session (RFC 8620 §2 "state") */
     for (i = 0; ctx->shared && i < ctx->shared->nelts; i++) {

@@ -13,6 +13,7 @@
 #include "mail/jm_deliver.h"
 #include "mail/jm_sendauth.h"
 #include "mail/jm_vacation.h"
+#include "httpd/mod_jm_submit.h"
 
 #define UNSET_LIMIT(l) do { (l).max_size_upload = (l).max_concurrent_upload = \
     (l).max_size_request = (l).max_concurrent_requests = \
@@ -68,6 +69,7 @@ void *jm_config_create_srv(apr_pool_t *p, server_rec *s)
     sc->lmtp.max_size = sc->lmtp.timeout = sc->lmtp.vacation_period = -1;
     sc->es.max_connections = sc->es.max_duration = sc->es.min_ping = -1;
     jm_push_config_init(&sc->push);
+    jm_submit_conf_init(&sc->submit);
     return sc;
 }
 
@@ -134,6 +136,7 @@ void *jm_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     MERGE_NUM(es.max_duration);
     MERGE_NUM(es.min_ping);
     jm_push_config_merge(&sc->push, &base->push, &add->push);
+    jm_submit_conf_merge(&sc->submit, &base->submit, &add->submit);
     return sc;
 }
 
@@ -174,6 +177,7 @@ void jm_config_resolve(jm_srv_conf_t *sc)
     DEFAULT_NUM(es.max_connections, DEFAULT_ES_MAX_CONNECTIONS);
     DEFAULT_NUM(es.max_duration, DEFAULT_ES_MAX_DURATION);
     DEFAULT_NUM(es.min_ping, DEFAULT_ES_MIN_PING);
+    jm_submit_conf_resolve(&sc->submit);
 }
 
 /* ---- handlers --------------------------------------------------------- */
@@ -685,6 +689,9 @@ static const char *set_min_ping(cmd_parms *cmd, void *d, const char *arg)
 #define BUDGET(name, field, help) AP_INIT_TAKE1(name, set_long, OFF(limits.field), \
     RSRC_CONF, help)
 
+#define SUBMIT_NUM(name, field, help) AP_INIT_TAKE1(name, jm_submit_set_number, \
+    (void *)APR_OFFSETOF(jm_submit_conf_t, field), RSRC_CONF, help)
+
 const command_rec jm_config_cmds[] = {
     AP_INIT_TAKE1("JMAPBaseURL", set_base_url, NULL, RSRC_CONF,
                   "public base URL (scheme://host[:port]) when behind a proxy"),
@@ -710,6 +717,25 @@ const command_rec jm_config_cmds[] = {
                   RSRC_CONF, "seconds after which an event-source stream is ended"),
     AP_INIT_TAKE1("JMAPEventSourceMinPing", set_min_ping, NULL, RSRC_CONF,
                   "shortest ping interval, in seconds (1-30)"),
+    AP_INIT_TAKE1("JMAPSubmissionURL", jm_submit_set_url, NULL, RSRC_CONF,
+                  "the SMTP relay EmailSubmission sends through: "
+                  "smtp or smtps URL with host and port"),
+    AP_INIT_TAKE1("JMAPSubmissionStartTLS", jm_submit_set_starttls, NULL, RSRC_CONF,
+                  "STARTTLS to an smtp relay: required | optional | off"),
+    AP_INIT_TAKE1("JMAPSubmissionAuthFile", jm_submit_set_auth_file, NULL, RSRC_CONF,
+                  "file with user:password for SMTP AUTH (not readable by all)"),
+    SUBMIT_NUM("JMAPSubmissionConnectTimeout", connect_timeout,
+               "seconds to connect to the relay and read its greeting"),
+    SUBMIT_NUM("JMAPSubmissionTimeout", timeout,
+               "seconds one SMTP transaction may take"),
+    SUBMIT_NUM("JMAPSubmissionRetryTime", retry_time,
+               "seconds temporary failures are retried before giving up"),
+    SUBMIT_NUM("JMAPSubmissionMaxRecipients", max_rcpts,
+               "rcptTo addresses of one EmailSubmission"),
+    SUBMIT_NUM("JMAPSubmissionMaxDelayedSend", max_delayed,
+               "maxDelayedSend: seconds a submission may be held; 0: none"),
+    SUBMIT_NUM("JMAPSubmissionMaxMessageSize", max_size,
+               "bytes of the largest message sent"),
     LIMIT("JMAPMaxSizeUpload", max_size_upload),
     LIMIT("JMAPMaxConcurrentUpload", max_concurrent_upload),
     LIMIT("JMAPMaxSizeRequest", max_size_request),

@@ -8,6 +8,7 @@
 #include "directory/jm_certdir.h"
 #include "smime/jm_keystore.h"
 #include "httpd/mod_jm_webpush.h"
+#include "mail/jm_submission.h"
 
 /** LMTP delivery (src/httpd/mod_jm_lmtp.c); numbers -1 when unset. */
 typedef struct {
@@ -44,6 +45,8 @@ typedef struct jm_srv_conf_t {
     jm_lmtp_srv_conf_t lmtp;           /**< JMAPLMTP* (defaults applied by resolve) */
     jm_es_srv_conf_t es;            /**< JMAPEventSource* (defaults applied by resolve) */
     jm_push_srv_conf_t push;        /**< JMAPPush* (resolved in post_config) */
+    jm_submit_conf_t submit;        /**< JMAPSubmission* (mod_jm_submit.c;
+                                     *   defaults applied by resolve) */
     /* resolved at post_config / child_init: */
     jm_limits_t eff_limits;
     jm_smime_policy_t smime;

@@ -171,6 +171,7 @@ static int make_ctx(jm_ctx_t *ctx, request_rec *r, jm_srv_conf_t *sc,
     ctx->send_as_rules = sc->send_as;
     ctx->smime = &sc->smime;
     ctx->push = &sc->push.eff;
+    ctx->submit = &sc->submit;
     jm_budget_init(&ctx->budget, ctx->limits, r->request_time);
     if ((rv = jm_dbd_acquire(&ctx->db, r)) != APR_SUCCESS) {
         return problem(r, HTTP_SERVICE_UNAVAILABLE, "serverUnavailable", NULL,

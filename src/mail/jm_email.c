@@ -8,6 +8,7 @@
 #include "mail/jm_email_update.h"
 #include "mail/jm_email_store.h"
 #include "mail/jm_sendauth.h"
+#include "mail/jm_email_bcc.h"
 #include "store/jm_store.h"
 #include "mail/jm_blob.h"
 #include "mime/jm_mime.h"
@@ -66,6 +67,7 @@ typedef struct {
     jm_email_row_t row;
     const char *bytes;
     apr_size_t len;
+    jm_bcc_copies_t bcc;        /* Bcc recipients' own copies (encrypted) */
 } pending_t;
 
 /* SetErrors here are borrowed references owned by the call's pool, like
@@ -202,7 +204,8 @@ static const char *status_name(jm_cert_status_t s)
 }
 
 /* Certificates of the sender and every To/Cc/Bcc recipient (draft §4). */
-static json_t *collect_recipients(STACK_OF(X509) **precips, jm_call_t *call,
+static json_t *collect_recipients(STACK_OF(X509) **precips,
+                                  apr_array_header_t **paddrs, jm_call_t *call,
                                   jm_mime_msg_t *msg, const char *sender)
 {
     apr_pool_t *p = call->pool;
@@ -270,6 +273,7 @@ static json_t *collect_recipients(STACK_OF(X509) **precips, jm_call_t *call,
     }
     json_decref(failed);
     *precips = recips;
+    *paddrs = all;              /* one certificate each, in this order */
     return NULL;
 }
 
@@ -309,6 +313,7 @@ static apr_status_t prepare_create(pending_t **ppend, json_t **perr,
     const char *bad = NULL, *signer_addr = NULL;
     const jm_signer_t *signer = NULL;
     STACK_OF(X509) *recips = NULL;
+    apr_array_header_t *cert_addrs = NULL;
     pending_t *pend;
     jm_mime_limits_t lim;
     apr_status_t rv;
@@ -368,7 +373,8 @@ static apr_status_t prepare_create(pending_t **ppend, json_t **perr,
             return APR_SUCCESS;
         }
         if (a.encrypt) {
-            if ((*perr = collect_recipients(&recips, call, msg, signer_addr)) != NULL) {
+            if ((*perr = collect_recipients(&recips, &cert_addrs, call, msg,
+                                            signer_addr)) != NULL) {
                 return APR_SUCCESS;
             }
             apr_pool_cleanup_register(p, recips, free_x509_stack,
@@ -383,6 +389,10 @@ static apr_status_t prepare_create(pending_t **ppend, json_t **perr,
         o.signer = signer;
         o.recips = recips;
         o.enc = call->ctx->smime->enc;
+        if (a.encrypt) {
+            /* no RecipientInfo of a Bcc recipient in what To/Cc get */
+            jm_email_bcc_split(&o, &pend->bcc, recips, cert_addrs, msg, p);
+        }
         memset(&cerr, 0, sizeof(cerr));
         rv = jm_smime_protect(&pend->bytes, &pend->len, msg, &o, &cerr, p);
         if (rv != APR_SUCCESS) {
@@ -402,6 +412,13 @@ static apr_status_t prepare_create(pending_t **ppend, json_t **perr,
     }
     else if (APR_SUCCESS != (rv = jm_mime_to_bytes(&pend->bytes, &pend->len, msg, p))) {
         return rv;
+    }
+    for (i = 0; i < pend->bcc.n; i++) {
+        if (!jm_budget_take_build(&call->ctx->budget, pend->bcc.len[i])) {
+            call->ctx->budget.build_left = 0;
+            *perr = set_error(p, "tooLarge", NULL, too_much_built(call));
+            return APR_SUCCESS;
+        }
     }
     if (!jm_budget_take_build(&call->ctx->budget, pend->len)) {
         call->ctx->budget.build_left = 0;   /* the ones after it fail too */
@@ -444,7 +461,9 @@ static apr_status_t commit_all(const char **pnew_state, jm_call_t *call,
     for (i = 0; i < pending->nelts; i++) {
         pending_t *pe = APR_ARRAY_IDX(pending, i, pending_t *);
         if (APR_SUCCESS != (rv = jm_email_store_row(ctx->db, acc, &pe->row, pe->bytes,
-                                                    pe->len, call->pool))) {
+                                                    pe->len, call->pool))
+            || APR_SUCCESS != (rv = jm_email_bcc_store(ctx->db, acc, pe->row.id,
+                                                       &pe->bcc, call->pool))) {
             jm_db_rollback(ctx->db);
             return rv;
         }

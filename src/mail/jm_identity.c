@@ -224,6 +224,41 @@ apr_status_t jm_identity_emails(apr_array_header_t **pemails, jm_db_t *db,
     return APR_SUCCESS;
 }
 
+apr_status_t jm_identity_lookup(const char **pemail, jm_call_t *call, const char *id)
+{
+    const apr_array_header_t *allowed;
+    apr_array_header_t *rows;
+    apr_status_t rv;
+    int i, j;
+
+    if ((rv = jm_sendauth_addresses(&allowed, call)) != APR_SUCCESS
+        || (rv = jm_store_identities(&rows, call->ctx->db, jm_ctx_self(call->ctx)->id,
+                                     call->pool)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; i < rows->nelts; i++) {
+        jm_identity_row_t *r = APR_ARRAY_IDX(rows, i, jm_identity_row_t *);
+        if (strcmp(r->id, id)) {
+            continue;
+        }
+        for (j = 0; j < allowed->nelts; j++) {
+            if (jm_sendauth_match(APR_ARRAY_IDX(allowed, j, const char *), r->email)) {
+                *pemail = r->email;
+                return APR_SUCCESS;
+            }
+        }
+        return APR_NOTFOUND;
+    }
+    for (j = 0; j < allowed->nelts; j++) {
+        const char *a = APR_ARRAY_IDX(allowed, j, const char *);
+        if (!strcmp(jm_identity_default_id(a, call->pool), id)) {
+            *pemail = a;
+            return APR_SUCCESS;
+        }
+    }
+    return APR_NOTFOUND;
+}
+
 static apr_status_t unavailable(jm_call_t *call)
 {
     return jm_call_error(call, "serverUnavailable", "The directory that lists "

@@ -19,4 +19,11 @@ apr_status_t jm_identity_ensure_defaults(jm_call_t *call);
 apr_status_t jm_identity_emails(apr_array_header_t **pemails, jm_db_t *db,
                                 const char *account_id, apr_pool_t *p);
 
+/** The email of the person's Identity id (mail/jm_sendauth.h rights as
+ *  of now: a stored identity whose address is no longer granted is not
+ *  found; a default identity of a granted address is found before it is
+ *  stored). Reads only. APR_NOTFOUND: no such identity; APR_EAGAIN: the
+ *  directory is unreachable. */
+apr_status_t jm_identity_lookup(const char **pemail, jm_call_t *call, const char *id);
+
 #endif

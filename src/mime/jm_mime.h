@@ -82,6 +82,10 @@ void jm_mime_from_sender(apr_array_header_t **pfrom, const char **psender,
  *  case-insensitively, in order of appearance (const char*). */
 apr_array_header_t *jm_mime_recipients(jm_mime_msg_t *msg, apr_pool_t *p);
 
+/** The Bcc addresses that are not also in To or Cc (const char *,
+ *  deduplicated case-insensitively, in order). */
+apr_array_header_t *jm_mime_bcc_only(jm_mime_msg_t *msg, apr_pool_t *p);
+
 /** 1 if raw reads as a message [RFC5322] (GMime builds one from it; MIME
  *  errors inside are tolerated, as Email/get tolerates them), 0 if not.
  *  *preceived (may be NULL): the date of the most recent Received field,

@@ -268,18 +268,20 @@ void jm_mime_from_sender(apr_array_header_t **pfrom, const char **psender,
     *pfrom = from;
 }
 
-apr_array_header_t *jm_mime_recipients(jm_mime_msg_t *msg, apr_pool_t *p)
+/* The addresses of To and Cc (to_cc), of Bcc (bcc), each once, into out;
+ * seen holds the lower-cased ones already there. */
+static void collect_fields(apr_array_header_t *out, apr_hash_t *seen,
+                           jm_mime_msg_t *msg, int to_cc, int bcc, apr_pool_t *p)
 {
-    apr_array_header_t *out = apr_array_make(p, 8, sizeof(const char *));
-    apr_hash_t *seen = apr_hash_make(p);
     int i, j;
 
     for (i = 0; i < msg->hdrs->nelts; ++i) {
         jm_hdr_t *h = &APR_ARRAY_IDX(msg->hdrs, i, jm_hdr_t);
+        int is_bcc = !strcasecmp(h->name, "Bcc");
         apr_array_header_t *mbs;
 
-        if (strcasecmp(h->name, "To") && strcasecmp(h->name, "Cc")
-            && strcasecmp(h->name, "Bcc")) {
+        if (is_bcc ? !bcc : (!to_cc || (strcasecmp(h->name, "To")
+                                        && strcasecmp(h->name, "Cc")))) {
             continue;
         }
         mbs = field_mailboxes(h->raw, p);
@@ -289,10 +291,29 @@ apr_array_header_t *jm_mime_recipients(jm_mime_msg_t *msg, apr_pool_t *p)
 
             if (!apr_hash_get(seen, key, APR_HASH_KEY_STRING)) {
                 apr_hash_set(seen, key, APR_HASH_KEY_STRING, a);
-                APR_ARRAY_PUSH(out, const char *) = a;
+                if (out) {
+                    APR_ARRAY_PUSH(out, const char *) = a;
+                }
             }
         }
     }
+}
+
+apr_array_header_t *jm_mime_recipients(jm_mime_msg_t *msg, apr_pool_t *p)
+{
+    apr_array_header_t *out = apr_array_make(p, 8, sizeof(const char *));
+
+    collect_fields(out, apr_hash_make(p), msg, 1, 1, p);
+    return out;
+}
+
+apr_array_header_t *jm_mime_bcc_only(jm_mime_msg_t *msg, apr_pool_t *p)
+{
+    apr_array_header_t *out = apr_array_make(p, 4, sizeof(const char *));
+    apr_hash_t *seen = apr_hash_make(p);
+
+    collect_fields(NULL, seen, msg, 1, 0, p);     /* To and Cc: not Bcc-only */
+    collect_fields(out, seen, msg, 0, 1, p);
     return out;
 }
 

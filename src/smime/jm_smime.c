@@ -269,11 +269,28 @@ apr_status_t jm_smime_protect(const char **pdata, apr_size_t *plen,
         }
     }
     if (opts->encrypt) {
+        const char *head = apr_pstrcat(p, hdr_section(outer, p),
+                                       "MIME-Version: 1.0\r\n", NULL);
+        int i;
+
+        /* the copies: the same signed payload, each its own recipients */
+        for (i = 0; i < opts->ncopies; i++) {
+            const char *ce;
+            apr_size_t clen;
+            if (APR_SUCCESS != (rv = jm_cms_encrypt(&der, &dlen, opts->copy_recips[i],
+                                                    entity, elen, &opts->enc, err, p))) {
+                return rv;
+            }
+            ce = pkcs7_entity(&clen, jm_cms_smime_type(opts->enc.cipher), der, dlen, p);
+            opts->copy_data[i] = concat(&opts->copy_len[i], head, ce, clen, p);
+        }
         if (APR_SUCCESS != (rv = jm_cms_encrypt(&der, &dlen, opts->recips, entity, elen,
                                                 &opts->enc, err, p))) {
             return rv;
         }
         entity = pkcs7_entity(&elen, jm_cms_smime_type(opts->enc.cipher), der, dlen, p);
+        *pdata = concat(plen, head, entity, elen, p);
+        return APR_SUCCESS;
     }
     *pdata = concat(plen, apr_pstrcat(p, hdr_section(outer, p),
                                       "MIME-Version: 1.0\r\n", NULL),

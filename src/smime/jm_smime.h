@@ -17,6 +17,13 @@ typedef struct {
     const jm_signer_t *signer;   /**< required when sign */
     STACK_OF(X509) *recips;      /**< required when encrypt: sender + To/Cc/Bcc */
     jm_cms_encrypt_opts_t enc;
+    /** With encrypt: more copies of the same signed payload, each
+     *  encrypted for copy_recips[i] only (a Bcc recipient's own copy);
+     *  copy_data/copy_len (ncopies each, the caller's) receive them. */
+    int ncopies;
+    STACK_OF(X509) **copy_recips;
+    const char **copy_data;
+    apr_size_t *copy_len;
 } jm_smime_opts_t;
 
 /**

@@ -270,6 +270,17 @@ apply).
 Sorted list of the .eml paths the SMTP sink saved (each has a NNNN.json
 envelope next to it).
 
+=item stop_sink / start_sink
+
+Stop the SMTP sink (the relay is down: connections are refused) / start
+it again on the same port and directory (it keeps counting from the
+messages there and recognises their Message-IDs).
+
+=item crash_httpd
+
+SIGKILL httpd and all its children at once (a crash: nothing is finished
+or cleaned up); C<restart> starts it again.
+
 =item restart / stop
 
 Stop and start httpd on the same config and database / stop everything.
@@ -493,6 +504,20 @@ sub db_params { $_[0]{db_params} }
 sub db_driver { $_[0]{db_driver} }
 sub sink_dir  { "$_[0]{root}/mail" }
 
+sub stop_sink {
+    my ($self) = @_;
+    my $pid = delete $self->{sink_pid} or return;
+    kill 'TERM', $pid;
+    kill 'KILL', $pid unless _wait_gone($pid, 10);
+    waitpid($pid, 0);
+}
+
+sub start_sink {
+    my ($self) = @_;
+    die "JMAPTest: the sink is running\n" if $self->{sink_pid};
+    $self->_start_sink($self->{smtp_port});
+}
+
 sub _start_slapd {
     my ($self) = @_;
     my $start = "$LIBDIR/slapd-start.sh";
@@ -532,11 +557,11 @@ sub _kill_slapd {
 }
 
 sub _start_sink {
-    my ($self) = @_;
+    my ($self, $fixed_port) = @_;
     my $outdir = $self->sink_dir;
     my $pidfile = "$self->{root}/run/sink.pid";
     for my $try (1 .. 3) {
-        my $port = _free_port();
+        my $port = $fixed_port || _free_port();
         unlink $pidfile;
         my $pid = fork;
         die "JMAPTest: fork: $!" unless defined $pid;
@@ -865,6 +890,14 @@ sub _kill_httpd {
     # children left behind by a killed parent with it.
     kill 'KILL', -$pid;
     delete $self->{httpd_pid};
+}
+
+sub crash_httpd {
+    my ($self) = @_;
+    my $pid = $self->{httpd_pid} or return;
+    kill 'KILL', -$pid;
+    kill 'KILL', $pid;
+    _wait_gone($pid, 5);
 }
 
 sub restart {

@@ -8,7 +8,17 @@ line ends kept, no added headers) as OUTDIR/NNNN.eml, and its envelope as
 OUTDIR/NNNN.json: {"mail_from": ..., "rcpt_tos": [...], "peer": ...}.
 The .json is written after the .eml, so a reader that sees NNNN.json finds the
 complete message. RCPT TO an address whose local part starts with "reject" is
-answered with 550, so tests can provoke per-recipient failures.
+answered with 550, one whose local part starts with "defer" with 451 (a
+temporary failure), so tests can provoke per-recipient failures.
+
+The reply to a message names its queue id: "250 2.0.0 Ok: queued as NNNN".
+A message whose Message-ID the sink has saved before for the same
+recipients is not saved again: it is answered with the first copy's queue
+id (as a relay that recognises a retried message would) and recorded as a
+line "NNNN <message-id>" in OUTDIR/duplicates.log. A file OUTDIR/delay-data holding a number of
+seconds makes the sink wait that long after it saved a message before it
+answers (the relay has the message; a client that dies meanwhile never
+hears so).
 PIDFILE (default OUTDIR/sink.pid) is written once the socket listens and
 removed on SIGTERM/SIGINT. Needs Debian's python3-aiosmtpd (run with
 /usr/bin/python3, not a pyenv python).
@@ -21,6 +31,7 @@ the LMTP replies are printed (the SMTP client still gets 250).
 import asyncio
 import json
 import os
+import re
 import signal
 import smtplib
 import sys
@@ -34,21 +45,49 @@ class RawDirHandler:
         self.outdir = outdir
         self.lock = threading.Lock()
         self.count = len([f for f in os.listdir(outdir) if f.endswith(".eml")])
+        self.by_msgid = {}
+        for f in sorted(os.listdir(outdir)):
+            if f.endswith(".eml"):
+                with open(os.path.join(outdir, f), "rb") as fh:
+                    mid = message_id(fh.read())
+                try:
+                    with open(os.path.join(outdir, f[:-4] + ".json")) as fh:
+                        rcpts = json.load(fh)["rcpt_tos"]
+                except (OSError, ValueError, KeyError):
+                    continue
+                key = (mid, tuple(sorted(r.lower() for r in rcpts)))
+                if mid and key not in self.by_msgid:
+                    self.by_msgid[key] = f[:-4]
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.split("@", 1)[0].lower().startswith("reject"):
             return "550 5.1.1 <%s>: recipient rejected by test sink" % address
+        if address.split("@", 1)[0].lower().startswith("defer"):
+            return "451 4.2.0 <%s>: try again later (test sink)" % address
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        with self.lock:
-            self.count += 1
-            base = os.path.join(self.outdir, "%04d" % self.count)
         data = envelope.original_content
         if data is None:
             data = envelope.content if isinstance(envelope.content, bytes) \
                 else envelope.content.encode("utf-8", "surrogateescape")
+        mid = message_id(data)
+        key = (mid, tuple(sorted(r.lower() for r in envelope.rcpt_tos)))
+        with self.lock:
+            first = self.by_msgid.get(key) if mid else None
+            if first is None:
+                self.count += 1
+                qid = "%04d" % self.count
+                if mid:
+                    self.by_msgid[key] = qid
+        if first is not None:
+            with open(os.path.join(self.outdir, "duplicates.log"), "a") as f:
+                f.write("%s <%s>\n" % (first, mid))
+            print("smtp_sink: %s again (Message-ID <%s>), not saved" % (first, mid),
+                  flush=True)
+            return "250 2.0.0 Ok: queued as %s" % first
+        base = os.path.join(self.outdir, qid)
         tmp = base + ".eml.tmp"
         with open(tmp, "wb") as f:
             f.write(data)
@@ -65,7 +104,19 @@ class RawDirHandler:
         if LMTP:
             await asyncio.get_running_loop().run_in_executor(
                 None, relay, envelope.mail_from, envelope.rcpt_tos, data)
-        return "250 Message accepted for delivery"
+        try:
+            with open(os.path.join(self.outdir, "delay-data")) as f:
+                await asyncio.sleep(float(f.read().strip() or 0))
+        except (OSError, ValueError):
+            pass
+        return "250 2.0.0 Ok: queued as %s" % qid
+
+
+def message_id(data):
+    """The Message-ID of the header section, or None."""
+    head = re.split(rb"\r?\n\r?\n", data, maxsplit=1)[0]
+    m = re.search(rb"^message-id:\s*<([^>\r\n]*)>", head, re.I | re.M)
+    return m.group(1).decode("utf-8", "replace") if m else None
 
 
 # SMTP_SINK_LMTP=HOST:PORT:DOMAIN (see the docstring)

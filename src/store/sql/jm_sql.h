@@ -109,6 +109,32 @@ typedef enum {
     JM_SQL_PUSH_CHECKED,        /* pushed states, next attempt, id, owner */
     JM_SQL_PUSH_RETRY,          /* failures, next attempt, id, owner */
     JM_SQL_PUSH_GONE,           /* id, owner */
+    /* the submission queue (store/jm_store_queue.c) */
+    JM_SQL_SUB_INSERT,          /* account, id, identity, email, thread, blob, message-id,
+                                 * mail from, envelope, send at, created, undo status,
+                                 * queue, next try, give up at */
+    JM_SQL_SUB_RCPT_INSERT,     /* account, submission, seq, address, delivered,
+                                 * smtp reply, displayed, blob ('' the message's) */
+    JM_SQL_SUB_LIST,            /* account -> id, identity, email, thread, envelope,
+                                 * send at, undo status (not destroyed) */
+    JM_SQL_SUB_GET,             /* account, id -> the same */
+    JM_SQL_SUB_RCPTS,           /* account, submission -> seq, address, delivered,
+                                 * smtp reply, displayed, blob */
+    JM_SQL_SUB_CANCEL,          /* account, id (nrows 0: not pending and waiting) */
+    JM_SQL_SUB_RCPTS_CANCEL,    /* smtp reply, account, submission (queued ones) */
+    JM_SQL_SUB_DESTROY,         /* account, id (nrows 0: none) */
+    JM_SQL_QUEUE_DUE,           /* now, now, limit -> account, id (PostgreSQL:
+                                 * FOR UPDATE SKIP LOCKED) */
+    JM_SQL_QUEUE_CLAIM,         /* owner, lease until, account, id, now, now
+                                 * (nrows 0: taken by another) */
+    JM_SQL_QUEUE_ITEM,          /* account, id -> blob, message-id, mail from, give up
+                                 * at, tries, undo status, relay reply, queue,
+                                 * lease owner, destroyed */
+    JM_SQL_QUEUE_RCPT_SET,      /* delivered, smtp reply, account, submission, seq */
+    JM_SQL_QUEUE_RELEASE,       /* queue, next try, undo status, relay reply, account,
+                                 * id, owner (nrows 0: the lease was lost) */
+    JM_SQL_BCC_COPY_INSERT,     /* account, email, address (lower-case), blob */
+    JM_SQL_BCC_COPIES,          /* account, email -> address, blob */
     JM_SQL__COUNT
 } jm_sql_id_t;
 

@@ -180,6 +180,52 @@ const char *const jm_sql_common[JM_SQL__COUNT] = {
         " next_attempt = %lld, lease_until = 0, lease_owner = ''"
         " WHERE id = %s AND lease_owner = %s",
     [JM_SQL_PUSH_GONE] = "DELETE FROM jm_push_subscriptions WHERE id = %s AND lease_owner = %s",
+    [JM_SQL_SUB_INSERT] = "INSERT INTO jm_submissions (account_id, id, identity_id,"
+        " email_id, thread_id, blob_id, message_id, mail_from, envelope, send_at,"
+        " created, undo_status, queue, next_try, give_up_at) VALUES (%s, %s, %s, %s,"
+        " %s, %s, %s, %s, %s, %lld, %lld, %s, %s, %lld, %lld)",
+    [JM_SQL_SUB_RCPT_INSERT] = "INSERT INTO jm_submission_rcpts (account_id,"
+        " submission_id, seq, address, delivered, smtp_reply, displayed, blob_id)"
+        " VALUES (%s, %s, %lld, %s, %s, %s, %s, %s)",
+    [JM_SQL_SUB_LIST] = "SELECT id, identity_id, email_id, thread_id, envelope,"
+        " send_at, undo_status FROM jm_submissions WHERE account_id = %s"
+        " AND destroyed = 0 ORDER BY created, id",
+    [JM_SQL_SUB_GET] = "SELECT id, identity_id, email_id, thread_id, envelope,"
+        " send_at, undo_status FROM jm_submissions WHERE account_id = %s AND id = %s"
+        " AND destroyed = 0",
+    [JM_SQL_SUB_RCPTS] = "SELECT seq, address, delivered, smtp_reply, displayed, blob_id"
+        " FROM jm_submission_rcpts WHERE account_id = %s AND submission_id = %s"
+        " ORDER BY seq",
+    /* only a submission no worker holds: one being sent cannot be recalled */
+    [JM_SQL_SUB_CANCEL] = "UPDATE jm_submissions SET undo_status = 'canceled',"
+        " queue = 'done' WHERE account_id = %s AND id = %s AND destroyed = 0"
+        " AND undo_status = 'pending' AND queue = 'wait'",
+    [JM_SQL_SUB_RCPTS_CANCEL] = "UPDATE jm_submission_rcpts SET delivered = 'no',"
+        " smtp_reply = %s WHERE account_id = %s AND submission_id = %s"
+        " AND delivered = 'queued'",
+    [JM_SQL_SUB_DESTROY] = "UPDATE jm_submissions SET destroyed = 1"
+        " WHERE account_id = %s AND id = %s AND destroyed = 0",
+    [JM_SQL_QUEUE_DUE] = "SELECT account_id, id FROM jm_submissions"
+        " WHERE (queue = 'wait' AND next_try <= %lld)"
+        " OR (queue = 'sending' AND lease_until < %lld) ORDER BY next_try LIMIT %lld",
+    /* the claim is atomic on its own (the row is re-checked under its
+     * lock), whatever the select before it saw */
+    [JM_SQL_QUEUE_CLAIM] = "UPDATE jm_submissions SET queue = 'sending',"
+        " lease_owner = %s, lease_until = %lld, tries = tries + 1"
+        " WHERE account_id = %s AND id = %s AND ((queue = 'wait' AND next_try <= %lld)"
+        " OR (queue = 'sending' AND lease_until < %lld))",
+    [JM_SQL_QUEUE_ITEM] = "SELECT blob_id, message_id, mail_from, give_up_at, tries,"
+        " undo_status, relay_reply, queue, lease_owner, destroyed FROM jm_submissions"
+        " WHERE account_id = %s AND id = %s",
+    [JM_SQL_QUEUE_RCPT_SET] = "UPDATE jm_submission_rcpts SET delivered = %s,"
+        " smtp_reply = %s WHERE account_id = %s AND submission_id = %s AND seq = %lld",
+    [JM_SQL_BCC_COPY_INSERT] = "INSERT INTO jm_email_bcc_copies (account_id, email_id,"
+        " address, blob_id) VALUES (%s, %s, %s, %s)",
+    [JM_SQL_BCC_COPIES] = "SELECT address, blob_id FROM jm_email_bcc_copies"
+        " WHERE account_id = %s AND email_id = %s",
+    [JM_SQL_QUEUE_RELEASE] = "UPDATE jm_submissions SET queue = %s, next_try = %lld,"
+        " undo_status = %s, relay_reply = %s, lease_until = 0"
+        " WHERE account_id = %s AND id = %s AND lease_owner = %s AND queue = 'sending'",
 };
 
 /* Email/query. A mailbox that every result must be in drives the query

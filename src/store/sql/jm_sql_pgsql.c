@@ -203,7 +203,34 @@ static const char *const v8_push[] = {
     "CREATE INDEX jm_push_by_due ON jm_push_subscriptions (next_attempt)",
     NULL
 };
-static const char *const *const migrations[] = { v1, v2, v3, v4, v5, v6, v7_identity, v8_push, NULL };
+/* Version 8 -> 9: the submission queue (EmailSubmission, RFC 8621 §7):
+ * one row per submission and one per (submission, recipient), committed
+ * before EmailSubmission/set answers; store/jm_store_queue.c. queue is
+ * "wait" (due at next_try), "sending" (claimed by lease_owner until
+ * lease_until) or "done". */
+static const char *const v9_submission[] = {
+    "CREATE TABLE jm_submissions (account_id TEXT NOT NULL, id TEXT NOT NULL,"
+    " identity_id TEXT NOT NULL, email_id TEXT NOT NULL, thread_id TEXT NOT NULL,"
+    " blob_id TEXT NOT NULL, message_id TEXT NOT NULL, mail_from TEXT NOT NULL,"
+    " envelope TEXT NOT NULL, send_at BIGINT NOT NULL, created BIGINT NOT NULL,"
+    " undo_status TEXT NOT NULL, queue TEXT NOT NULL, next_try BIGINT NOT NULL,"
+    " give_up_at BIGINT NOT NULL, lease_owner TEXT NOT NULL DEFAULT '',"
+    " lease_until BIGINT NOT NULL DEFAULT 0, tries INTEGER NOT NULL DEFAULT 0,"
+    " relay_reply TEXT NOT NULL DEFAULT '', destroyed INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (account_id, id))",
+    "CREATE INDEX jm_submissions_due ON jm_submissions (queue, next_try)",
+    "CREATE TABLE jm_submission_rcpts (account_id TEXT NOT NULL,"
+    " submission_id TEXT NOT NULL, seq INTEGER NOT NULL, address TEXT NOT NULL,"
+    " delivered TEXT NOT NULL, smtp_reply TEXT NOT NULL, displayed TEXT NOT NULL,"
+    " blob_id TEXT NOT NULL, PRIMARY KEY (account_id, submission_id, seq))",
+    /* a Bcc recipient's own copy of an encrypted Email (mail/jm_email_bcc.c) */
+    "CREATE TABLE jm_email_bcc_copies (account_id TEXT NOT NULL,"
+    " email_id TEXT NOT NULL, address TEXT NOT NULL, blob_id TEXT NOT NULL,"
+    " PRIMARY KEY (account_id, email_id, address))",
+    NULL
+};
+static const char *const *const migrations[] = { v1, v2, v3, v4, v5, v6,
+    v7_identity, v8_push, v9_submission, NULL };
 
 static const char *const on_connect[] = {
     /* never wait forever on a lock held by a stuck node */
@@ -292,11 +319,16 @@ const jm_sql_dialect_t jm_sql_pgsql = {
             " JOIN jm_content_chunks c ON c.content_key = b.content_key"
             " WHERE b.account_id = %s AND b.id = %s AND c.seq = %lld",
         /* the vector lives in the row: nothing of its own to delete */
+        /* rows another node is claiming are passed over, not waited for */
+        [JM_SQL_QUEUE_DUE] = "SELECT account_id, id FROM jm_submissions"
+            " WHERE (queue = 'wait' AND next_try <= %lld)"
+            " OR (queue = 'sending' AND lease_until < %lld) ORDER BY next_try"
+            " LIMIT %lld FOR UPDATE SKIP LOCKED",
         [JM_SQL_EMAIL_FTS_DELETE] = "UPDATE jm_emails SET fts = NULL"
             " WHERE account_id = %s AND id = %s",
     },
     .migrations = migrations,
-    .schema_version = 8,
+    .schema_version = 9,
     .on_connect = on_connect,
     .buffered_selects = 1,
     /* commits are durable with the server's defaults (synchronous_commit

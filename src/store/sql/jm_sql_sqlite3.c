@@ -364,7 +364,34 @@ static const char *const v8_push[] = {
     "CREATE INDEX jm_push_by_due ON jm_push_subscriptions (next_attempt)",
     NULL
 };
-static const char *const *const migrations[] = { v1, v2, v3, v4, v5, v6, v7_identity, v8_push, NULL };
+/* Version 8 -> 9: the submission queue (EmailSubmission, RFC 8621 §7):
+ * one row per submission and one per (submission, recipient), committed
+ * before EmailSubmission/set answers; store/jm_store_queue.c. queue is
+ * "wait" (due at next_try), "sending" (claimed by lease_owner until
+ * lease_until) or "done". */
+static const char *const v9_submission[] = {
+    "CREATE TABLE jm_submissions (account_id TEXT NOT NULL, id TEXT NOT NULL,"
+    " identity_id TEXT NOT NULL, email_id TEXT NOT NULL, thread_id TEXT NOT NULL,"
+    " blob_id TEXT NOT NULL, message_id TEXT NOT NULL, mail_from TEXT NOT NULL,"
+    " envelope TEXT NOT NULL, send_at INTEGER NOT NULL, created INTEGER NOT NULL,"
+    " undo_status TEXT NOT NULL, queue TEXT NOT NULL, next_try INTEGER NOT NULL,"
+    " give_up_at INTEGER NOT NULL, lease_owner TEXT NOT NULL DEFAULT '',"
+    " lease_until INTEGER NOT NULL DEFAULT 0, tries INTEGER NOT NULL DEFAULT 0,"
+    " relay_reply TEXT NOT NULL DEFAULT '', destroyed INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (account_id, id))",
+    "CREATE INDEX jm_submissions_due ON jm_submissions (queue, next_try)",
+    "CREATE TABLE jm_submission_rcpts (account_id TEXT NOT NULL,"
+    " submission_id TEXT NOT NULL, seq INTEGER NOT NULL, address TEXT NOT NULL,"
+    " delivered TEXT NOT NULL, smtp_reply TEXT NOT NULL, displayed TEXT NOT NULL,"
+    " blob_id TEXT NOT NULL, PRIMARY KEY (account_id, submission_id, seq))",
+    /* a Bcc recipient's own copy of an encrypted Email (mail/jm_email_bcc.c) */
+    "CREATE TABLE jm_email_bcc_copies (account_id TEXT NOT NULL,"
+    " email_id TEXT NOT NULL, address TEXT NOT NULL, blob_id TEXT NOT NULL,"
+    " PRIMARY KEY (account_id, email_id, address))",
+    NULL
+};
+static const char *const *const migrations[] = { v1, v2, v3, v4, v5, v6,
+    v7_identity, v8_push, v9_submission, NULL };
 
 static const char *const on_connect[] = {
     /* in WAL mode NORMAL keeps the database consistent on power loss and
@@ -416,7 +443,7 @@ const jm_sql_dialect_t jm_sql_sqlite3 = {
             " (SELECT num FROM jm_emails WHERE account_id = %s AND id = %s)",
     },
     .migrations = migrations,
-    .schema_version = 8,
+    .schema_version = 9,
     .on_connect = on_connect,
     .on_connect_returns_rows = 1,
     .serialize_writers = 1,

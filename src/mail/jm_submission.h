@@ -1,0 +1,78 @@
+/* EmailSubmission (RFC 8621 §7): the methods (jm_submission.c,
+ * jm_submission_set.c), the envelope rules (jm_submit_envelope.c), the
+ * relay configuration and the background worker (jm_submit_worker.c). */
+#ifndef JM_SUBMISSION_H
+#define JM_SUBMISSION_H
+
+#include "core/jm_request.h"
+#include "store/jm_store_queue.h"
+
+/** STARTTLS towards an smtp:// relay. */
+typedef enum {
+    JM_SMTP_TLS_OFF = 0, JM_SMTP_TLS_OPTIONAL = 1, JM_SMTP_TLS_REQUIRED = 2
+} jm_smtp_tls_t;
+
+/** The relay and the queue's bounds (JMAPSubmission*; seconds). */
+typedef struct jm_submit_conf_t {
+    const char *url;              /**< smtp:// or smtps://host:port; NULL: no
+                                   *   relay, creations are forbiddenToSend */
+    int starttls;                 /**< jm_smtp_tls_t */
+    const char *user, *password;  /**< AUTH, NULL: none */
+    long connect_timeout;         /**< per attempt, connecting and greeting */
+    long timeout;                 /**< per attempt, whole transaction */
+    long retry_time;              /**< temporary failures retried this long */
+    long max_rcpts;               /**< rcptTo of one submission */
+    long max_delayed;             /**< maxDelayedSend (RFC 4865 HOLDFOR) */
+    long max_size;                /**< bytes of a message sent */
+} jm_submit_conf_t;
+
+apr_status_t jm_submission_get(jm_call_t *call);
+apr_status_t jm_submission_set(jm_call_t *call);
+apr_status_t jm_submission_changes(jm_call_t *call);
+apr_status_t jm_submission_query(jm_call_t *call);
+apr_status_t jm_submission_querychanges(jm_call_t *call);
+
+/** The EmailSubmission object of a stored row (new reference). */
+json_t *jm_submission_json(const jm_sub_row_t *s, apr_pool_t *p);
+
+/** The account capability (RFC 8621 §1.3.2); conf may be NULL. */
+json_t *jm_submission_capability(const jm_submit_conf_t *conf, apr_pool_t *p);
+
+/* ---- envelope (jm_submit_envelope.c; pure) ------------------------------ */
+
+/** RFC 5321 Mailbox, as far as a relay is concerned: local@domain, no
+ *  white space, controls, brackets, at most 254 octets. */
+int jm_submit_valid_address(const char *addr);
+
+/** §7 derivation of an envelope from the message's header fields
+ *  (jm_hdr_t): mailFrom from the last Sender, else the last From, if it
+ *  holds one address (-1 and *pwhy naming "sender" or "from" when a field
+ *  is repeated or holds several); rcptTo the deduplicated To, Cc, Bcc.
+ *  *pfrom is "" when there is no such field. */
+int jm_submit_derive(const char **pfrom, apr_array_header_t **prcpts,
+                     const char **pwhy, const apr_array_header_t *hdrs,
+                     int max_items, apr_pool_t *p);
+
+/** The message to relay: raw with every top-level Bcc field removed
+ *  (§7.5), byte for byte otherwise; *pout may be raw itself. */
+void jm_submit_strip_bcc(const char **pout, apr_size_t *plen, const char *raw,
+                         apr_size_t len, apr_pool_t *p);
+
+/** An SMTP reply as §7 wants it: multi-line replies joined (hyphen after
+ *  the code replaced by a space, the first line's prefix stripped from the
+ *  others, CRLF to space). lines: const char *, without CRLF. */
+const char *jm_submit_join_reply(const apr_array_header_t *lines, apr_pool_t *p);
+
+/* ---- the worker (jm_submit_worker.c) ------------------------------------ */
+
+/** Once per process, before threads (curl_global_init), and its end. */
+apr_status_t jm_submit_global_init(void);
+void jm_submit_global_cleanup(void);
+
+/** One pass of the worker: claim due submissions on db, send each over
+ *  SMTP, record the results. owner names this worker in leases. Returns
+ *  the number of submissions worked on, or -1 when the store failed. */
+int jm_submit_run_once(jm_db_t *db, const jm_submit_conf_t *conf,
+                       const char *owner, apr_pool_t *p);
+
+#endif
