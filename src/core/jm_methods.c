@@ -7,14 +7,15 @@
 #include "push/jm_webpush.h"
 #include "mail/jm_submission.h"
 
-/* Advertised in the session: a capability is listed once its methods work. */
+/* Advertised in the session: a capability is listed once its methods work
+ * (urn:ietf:params:jmap:vacationresponse only with a relay its replies
+ * can leave through: jm_session.c). */
 const char *const jm_capabilities[] = {
-    JM_CAP_CORE, JM_CAP_MAIL, JM_CAP_SUBMISSION, JM_CAP_SMIME, NULL
+    JM_CAP_CORE, JM_CAP_MAIL, JM_CAP_SUBMISSION, JM_CAP_VACATION, JM_CAP_SMIME, NULL
 };
 
-/* Accepted in "using": also urn:ietf:params:jmap:vacationresponse (RFC 8621
- * §8), whose settings work; it is not advertised until its replies really
- * leave (they are queued in jm_vacation_outbox, mail/jm_vacation.h). */
+/* Accepted in "using" (vacationresponse also without a relay: its
+ * settings work, replies are not made). */
 const char *const jm_capabilities_accepted[] = {
     JM_CAP_CORE, JM_CAP_MAIL, JM_CAP_SMIME, JM_CAP_SUBMISSION, JM_CAP_VACATION, NULL
 };

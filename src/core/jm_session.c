@@ -48,6 +48,13 @@ static json_t *mail_account_capability(const jm_limits_t *l, int read_only)
                      "mayCreateTopLevelMailbox", !read_only);
 }
 
+/* Whether cap is in this session: vacationresponse only where its replies
+ * can leave (a relay is configured, RFC 8621 §8). */
+static int advertised(const jm_ctx_t *ctx, const char *cap)
+{
+    return strcmp(cap, JM_CAP_VACATION) != 0 || (ctx->submit && ctx->submit->url);
+}
+
 /* One Account object (RFC 8620 §2): a shared one is named after its owner
  * and is not personal (§1.6.2). */
 static json_t *account_json(const jm_ctx_t *ctx, const jm_account_t *a)
@@ -56,7 +63,7 @@ static json_t *account_json(const jm_ctx_t *ctx, const jm_account_t *a)
     const char *const *c;
 
     for (c = jm_capabilities; *c; c++) {
-        if (strcmp(*c, JM_CAP_CORE) != 0) {
+        if (strcmp(*c, JM_CAP_CORE) != 0 && advertised(ctx, *c)) {
             json_object_set_new(acaps, *c, strcmp(*c, JM_CAP_MAIL) == 0
                                 ? mail_account_capability(ctx->limits, a->read_only)
                                 : strcmp(*c, JM_CAP_SUBMISSION) == 0
@@ -80,6 +87,9 @@ static json_t *session_without_state(const jm_ctx_t *ctx, const char *base_url,
     int i;
 
     for (c = jm_capabilities; *c; c++) {
+        if (!advertised(ctx, *c)) {
+            continue;
+        }
         if (strcmp(*c, JM_CAP_CORE) == 0) {
             json_object_set_new(caps, *c, core_capability(ctx->limits));
             continue;
@@ -129,7 +139,7 @@ static const char *state_of(const jm_ctx_t *ctx, const char *base_url,
     int i;
 
     for (c = jm_capabilities; *c; c++) {
-        text = apr_pstrcat(p, text, "|", *c, NULL);
+        text = advertised(ctx, *c) ? apr_pstrcat(p, text, "|", *c, NULL) : text;
     }
     if (ctx->push && ctx->push->vapid_public) {
         text = apr_pstrcat(p, text, "|vapid:", ctx->push->vapid_public, NULL);

@@ -12,6 +12,7 @@
 #include <http_config.h>
 #include <http_connection.h>
 #include <http_core.h>
+#include <http_main.h>
 #include <scoreboard.h>
 #include "httpd/mod_jm_lmtp.h"
 #include "httpd/mod_jm_config.h"
@@ -161,6 +162,8 @@ int jm_lmtp_process_connection(conn_rec *c)
     s->dc.domains = sc->lmtp.domains;
     s->dc.create_accounts = sc->lmtp.create_accounts == 1;
     s->dc.vacation_period = sc->lmtp.vacation_period;
+    /* the worker sends through the main server's relay (mod_jm_submit.c) */
+    s->dc.no_relay = !jm_config_get(ap_server_conf)->submit.url;
     conf.hostname = c->base_server->server_hostname;
     conf.max_message = (apr_size_t)sc->lmtp.max_size;
     conf.max_recipients = 100;          /* RFC 5321 §4.5.3.1.8's minimum */

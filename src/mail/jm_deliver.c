@@ -183,7 +183,7 @@ void jm_deliver_message(jm_db_t *db, const jm_deliver_conf_t *c, const char *fro
         const char *id = NULL;
         vac_t vac;
 
-        vac.rcpt = addresses ? addresses[i] : NULL;
+        vac.rcpt = addresses && !(c && c->no_relay) ? addresses[i] : NULL;
         vac.from = from ? from : "";
         vac.period = c && c->vacation_period > 0 ? c->vacation_period
                                                  : JM_VACATION_DEFAULT_PERIOD;

@@ -23,6 +23,8 @@ typedef struct {
     int create_accounts;              /**< JMAPLMTPAccounts create */
     apr_int64_t vacation_period;      /**< JMAPVacationPeriod: seconds between
                                        *   vacation replies to one sender */
+    int no_relay;                     /**< no JMAPSubmissionURL: no vacation
+                                       *   reply is made (none could leave) */
 } jm_deliver_conf_t;
 
 /** The user name an address maps to: the rule's part, lower-cased (user

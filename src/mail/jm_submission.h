@@ -75,4 +75,14 @@ void jm_submit_global_cleanup(void);
 int jm_submit_run_once(jm_db_t *db, const jm_submit_conf_t *conf,
                        const char *owner, apr_pool_t *p);
 
+/** Seconds to wait after the tries-th failed attempt: 1, 2, 4 ... at most
+ *  15 minutes. */
+apr_int64_t jm_submit_backoff(apr_int64_t tries);
+
+/** The vacation replies' pass (jm_submit_autoreply.c), part of
+ *  jm_submit_run_once: claim due replies, send each from the null reverse
+ *  path, delete what is finished. Returns the number worked on, or -1. */
+int jm_submit_autoreplies_once(jm_db_t *db, const jm_submit_conf_t *conf,
+                               const char *owner, apr_pool_t *p);
+
 #endif

@@ -89,7 +89,7 @@ static int apply(jm_queue_item_t *it, const jm_smtp_result_t *res,
     return accepted;
 }
 
-static apr_int64_t backoff(apr_int64_t tries)
+apr_int64_t jm_submit_backoff(apr_int64_t tries)
 {
     apr_int64_t d = BACKOFF_FIRST;
 
@@ -204,7 +204,7 @@ static apr_status_t work_on(jm_db_t *db, const jm_submit_conf_t *conf,
     }
     if (waiting) {
         queue = "wait";
-        next = now + backoff(it->tries);
+        next = now + jm_submit_backoff(it->tries);
         if (next > it->give_up_at) {
             next = it->give_up_at;
         }
@@ -242,7 +242,7 @@ int jm_submit_run_once(jm_db_t *db, const jm_submit_conf_t *conf,
     /* longer than one attempt can take: a live worker keeps its claim */
     apr_int64_t lease = conf->connect_timeout + conf->timeout + 10;
     apr_status_t rv;
-    int i;
+    int i, n;
 
     rv = jm_store_queue_claim(&items, db, owner, now, lease, CLAIM_BATCH, p);
     if (rv != APR_SUCCESS) {
@@ -265,5 +265,7 @@ int jm_submit_run_once(jm_db_t *db, const jm_submit_conf_t *conf,
         }
         apr_pool_destroy(sub);
     }
-    return items->nelts;
+    /* vacation replies go through the same relay, after the user's mail */
+    n = jm_submit_autoreplies_once(db, conf, owner, p);
+    return n < 0 ? -1 : items->nelts + n;
 }

@@ -81,11 +81,10 @@ jm_vac_decision_t jm_vacation_decide(const jm_vacation_in_t *in);
 const char *jm_vacation_decision_name(jm_vac_decision_t d);
 
 /**
- * Hand a built reply (msg, len bytes, CRLF) to the outgoing mail. The tree
- * has no SMTP client yet, so it is queued in jm_vacation_outbox (account,
- * mail_from "" — the null reverse path of RFC 3834 §4 —, rcpt, bytes,
- * created) inside the caller's transaction, for the submission queue to
- * send. Nothing leaves the server until that queue exists.
+ * Hand a built reply (msg, len bytes, CRLF) to the outgoing mail: queued
+ * in jm_vacation_outbox (account, mail_from "" — the null reverse path of
+ * RFC 3834 §4 —, rcpt, bytes, created) inside the caller's transaction;
+ * the submission worker sends it (mail/jm_submit_autoreply.c).
  */
 apr_status_t jm_vacation_send(jm_db_t *db, const char *account_id,
                               const char *rcpt, const char *msg, apr_size_t len,

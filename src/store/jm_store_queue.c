@@ -263,3 +263,94 @@ apr_status_t jm_store_bcc_copies(apr_hash_t **pcopies, jm_db_t *db,
     }
     return APR_SUCCESS;
 }
+
+/* ---- vacation replies -------------------------------------------------------- */
+
+apr_status_t jm_store_autoreply_claim(apr_array_header_t **pclaimed, jm_db_t *db,
+                                      const char *owner, apr_int64_t now,
+                                      apr_int64_t lease, int limit, apr_pool_t *p)
+{
+    apr_array_header_t *rows, *item, *out = apr_array_make(p, limit + 1,
+                                                           sizeof(jm_autoreply_row_t *));
+    const char *snow = jm_i64(now, p);
+    apr_status_t rv;
+    int i;
+
+    *pclaimed = out;
+    if ((rv = jm_db_begin(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = SELECT(&rows, db, JM_SQL_AUTOREPLY_DUE, p, snow, snow, jm_i64(limit, p));
+    for (i = 0; rv == APR_SUCCESS && i < rows->nelts; i++) {
+        const char *id = COL(rows, i, 0);
+        jm_autoreply_row_t *a;
+        int n = 0;
+
+        rv = EXECN(db, &n, JM_SQL_AUTOREPLY_CLAIM, p, owner, jm_i64(now + lease, p),
+                   id, snow, snow);
+        if (rv != APR_SUCCESS || n != 1
+            || (rv = SELECT(&item, db, JM_SQL_AUTOREPLY_ITEM, p, id, owner))
+               != APR_SUCCESS
+            || item->nelts != 1) {
+            continue;
+        }
+        a = apr_pcalloc(p, sizeof(*a));
+        a->id = apr_atoi64(id);
+        a->account_id = COL(item, 0, 0);
+        a->mail_from = COL(item, 0, 1);
+        a->rcpt = COL(item, 0, 2);
+        a->message = COL(item, 0, 3);
+        a->tries = apr_atoi64(COL(item, 0, 4));
+        a->created = apr_atoi64(COL(item, 0, 5));
+        a->last_reply = COL(item, 0, 6);
+        APR_ARRAY_PUSH(out, jm_autoreply_row_t *) = a;
+    }
+    if (rv != APR_SUCCESS) {
+        jm_db_rollback(db);
+        out->nelts = 0;
+        return rv;
+    }
+    if ((rv = jm_db_commit(db)) != APR_SUCCESS) {
+        out->nelts = 0;
+    }
+    return rv;
+}
+
+/* one statement in a transaction of its own, on the row owner holds */
+static apr_status_t autoreply_exec(jm_db_t *db, jm_sql_id_t id, const char **args,
+                                   int nargs, apr_pool_t *p)
+{
+    apr_status_t rv;
+    int n = 0;
+
+    if ((rv = jm_db_begin(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = jm_db_exec(db, &n, id, nargs, args, p);
+    if (rv == APR_SUCCESS && n == 0) {
+        rv = APR_EBUSY;
+    }
+    if (rv != APR_SUCCESS) {
+        jm_db_rollback(db);
+        return rv;
+    }
+    return jm_db_commit(db);
+}
+
+apr_status_t jm_store_autoreply_done(jm_db_t *db, const jm_autoreply_row_t *a,
+                                     const char *owner, apr_pool_t *p)
+{
+    const char *args[] = { jm_i64(a->id, p), owner };
+
+    return autoreply_exec(db, JM_SQL_AUTOREPLY_DONE, args, 2, p);
+}
+
+apr_status_t jm_store_autoreply_retry(jm_db_t *db, const jm_autoreply_row_t *a,
+                                      const char *owner, apr_int64_t next_try,
+                                      const char *reply, apr_pool_t *p)
+{
+    const char *args[] = { jm_i64(next_try, p), reply ? reply : "",
+                           jm_i64(a->id, p), owner };
+
+    return autoreply_exec(db, JM_SQL_AUTOREPLY_RETRY, args, 4, p);
+}

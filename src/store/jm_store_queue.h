@@ -102,4 +102,33 @@ apr_status_t jm_store_bcc_copies(apr_hash_t **pcopies, jm_db_t *db,
                                  const char *account_id, const char *email_id,
                                  apr_pool_t *p);
 
+/* ---- vacation replies (jm_vacation_outbox) --------------------------------
+ * Built at delivery (mail/jm_vacation_deliver.c) and sent by the same
+ * worker as submissions (mail/jm_submit_autoreply.c), claimed the same way. */
+
+/** One reply waiting (times in seconds). */
+typedef struct {
+    apr_int64_t id;
+    const char *account_id, *mail_from, *rcpt, *message, *last_reply;
+    apr_int64_t tries, created;
+} jm_autoreply_row_t;
+
+/** In a transaction of its own: claim up to limit due replies for owner
+ *  until now + lease (PostgreSQL: rows other nodes hold are passed over).
+ *  *pclaimed: jm_autoreply_row_t *. */
+apr_status_t jm_store_autoreply_claim(apr_array_header_t **pclaimed, jm_db_t *db,
+                                      const char *owner, apr_int64_t now,
+                                      apr_int64_t lease, int limit, apr_pool_t *p);
+
+/** The reply is finished (sent, refused for good or given up): deleted,
+ *  while owner holds it (APR_EBUSY: the lease was lost). */
+apr_status_t jm_store_autoreply_done(jm_db_t *db, const jm_autoreply_row_t *a,
+                                     const char *owner, apr_pool_t *p);
+
+/** Try again at next_try; reply: the relay's last answer. APR_EBUSY as
+ *  jm_store_autoreply_done. */
+apr_status_t jm_store_autoreply_retry(jm_db_t *db, const jm_autoreply_row_t *a,
+                                      const char *owner, apr_int64_t next_try,
+                                      const char *reply, apr_pool_t *p);
+
 #endif

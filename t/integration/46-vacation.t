@@ -1,11 +1,13 @@
 # 46-vacation.t — VacationResponse/get and /set (RFC 8621 §8: the one
 # object "singleton", singleton SetErrors for create and destroy, dates,
 # bad values) and the vacation reply at LMTP delivery (RFC 3834): a reply
-# is queued in jm_vacation_outbox (null reverse path) exactly once per
-# sender per period, never for a list, bulk, auto-submitted or bounced
+# reaches the relay (the SMTP sink) from the null reverse path exactly once
+# per sender per period, never for a list, bulk, auto-submitted or bounced
 # message, a Bcc, the account's own address, or outside fromDate..toDate;
-# the delivered message is stored in every case. The capability is
-# accepted in "using" but not advertised (nothing sends the replies yet).
+# the delivered message is stored in every case. With the relay down a
+# reply waits and goes once it is back. Without a relay
+# (JMAPSubmissionURL) the capability is not advertised and no reply is
+# made.
 use strict;
 use warnings;
 use FindBin;
@@ -19,8 +21,9 @@ my $T = JSON::PP::true;
 my $F = JSON::PP::false;
 my $VAC = 'urn:ietf:params:jmap:vacationresponse';
 my @USING = ('urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail', $VAC);
-my $t = JMAPTest->new(ldap => 0, pki => 0, smtp => 0,
-                      extra_conf => "JMAPVacationPeriod 86400\n",
+my $t = JMAPTest->new(ldap => 0, pki => 0,
+                      extra_conf => "JMAPVacationPeriod 86400\n"
+                                  . "JMAPSubmissionConnectTimeout 2\n",
                       lmtp => "    JMAPLMTPDomains example.com\n");
 
 sub call1 {
@@ -41,9 +44,12 @@ my $ALICE = $t->account_id('alice');
 my $BOB = $t->account_id('bob');
 ok($ALICE && $BOB, 'accounts') or do { done_testing; exit };
 
-subtest 'not advertised, but accepted' => sub {
+subtest 'advertised (a relay is configured)' => sub {
     my $s = $t->session('alice');
-    ok(!exists $s->{capabilities}{$VAC}, 'not in the session capabilities');
+    ok(exists $s->{capabilities}{$VAC}, 'in the session capabilities');
+    is_deeply($s->{accounts}{$ALICE}{accountCapabilities}{$VAC}, {},
+              'and in the account\'s, empty (RFC 8621 §1.3.3)');
+    is($s->{primaryAccounts}{$VAC}, $ALICE, 'primary account: her own');
     my ($n) = call1('alice', 'VacationResponse/get', { accountId => $ALICE },
                     ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail']);
     is($n, 'error', 'without it in using: an error');
@@ -158,10 +164,36 @@ sub deliver {
     return $r[-1];
 }
 
+# The replies the relay got, "mail from|rcpt" in order ("<>": the null
+# reverse path), once the outbox
+# (what the worker has not finished) is empty: the worker runs every second.
 sub outbox {
-    my $rows = $t->db_sql("SELECT account_id || '|' || mail_from || '|' || rcpt"
-                          . " FROM jm_vacation_outbox ORDER BY id");
-    return [grep { length } split /\n/, $rows];
+    for (1 .. 100) {
+        last if ($t->db_sql("SELECT COUNT(*) FROM jm_vacation_outbox") // '') =~ /^0\s*$/;
+        select(undef, undef, undef, 0.2);
+    }
+    my @r;
+    for my $eml ($t->sink_messages) {
+        (my $js = $eml) =~ s/\.eml\z/.json/;
+        open(my $fh, '<', $js) or next;
+        my $m = decode_json(do { local $/; <$fh> });
+        push @r, join('|', $m->{mail_from} // '', @{ $m->{rcpt_tos} });
+    }
+    return \@r;
+}
+
+# the bytes of the reply relayed to rcpt
+sub reply_to {
+    my ($rcpt) = @_;
+    for my $eml ($t->sink_messages) {
+        (my $js = $eml) =~ s/\.eml\z/.json/;
+        open(my $fh, '<', $js) or next;
+        my $m = decode_json(do { local $/; <$fh> });
+        next unless grep { $_ eq $rcpt } @{ $m->{rcpt_tos} };
+        open(my $e, '<:raw', $eml) or die;
+        return do { local $/; <$e> };
+    }
+    return '';
 }
 
 sub inbox_total {
@@ -174,8 +206,8 @@ subtest 'a reply to the first message of a sender, once per period' => sub {
     my $before = inbox_total();
     like(deliver(), qr/^250 2\.0\.0 /, 'delivered');
     my $o = outbox();
-    is_deeply($o, ["$ALICE||bob\@example.org"], 'one reply queued, null reverse path, to bob');
-    my $msg = $t->db_sql("SELECT message FROM jm_vacation_outbox ORDER BY id LIMIT 1");
+    is_deeply($o, ["<>|bob\@example.org"], 'one reply relayed, null reverse path, to bob');
+    my $msg = reply_to('bob@example.org');
     like($msg, qr/^From: alice\@example\.com\r?$/mi, 'From: the recipient address');
     like($msg, qr/^To: bob\@example\.org\r?$/mi, 'To: the sender');
     like($msg, qr/^Subject: Away until Monday\r?$/m, 'Subject from the settings');
@@ -191,7 +223,7 @@ subtest 'a reply to the first message of a sender, once per period' => sub {
     like(deliver(from => 'BOB@example.org'), qr/^250 /, '... in another case');
     is(scalar @{ outbox() }, 1, 'no second reply within the period');
     like(deliver(from => 'carol@example.org'), qr/^250 /, 'another sender');
-    is_deeply(outbox()->[1], "$ALICE||carol\@example.org", 'she gets one');
+    is_deeply(outbox()->[1], "<>|carol\@example.org", 'she gets one');
     is(inbox_total(), $before + 4, 'every message was stored');
 };
 
@@ -225,7 +257,7 @@ subtest 'no reply: lists, bulk, machines, bounces, Bcc, own address' => sub {
          'Auto-Submitted: no');
     like(deliver(from => 'cc@example.org', to => 'x@example.org', headers => "Cc: alice\@example.com\r\n"),
          qr/^250 /, 'alice in Cc');
-    is_deeply([@{ outbox() }[2, 3]], ["$ALICE||yes\@example.org", "$ALICE||cc\@example.org"],
+    is_deeply([@{ outbox() }[2, 3]], ["<>|yes\@example.org", "<>|cc\@example.org"],
               'both answered');
 };
 
@@ -244,7 +276,7 @@ subtest 'dates and isEnabled' => sub {
         singleton => { toDate => '2099-01-01T00:00:00Z', subject => undef, htmlBody => undef } } });
     like(deliver(from => 'now@example.org'), qr/^250 /, 'inside the window');
     is(scalar @{ outbox() }, 5, 'a reply');
-    my $msg = $t->db_sql("SELECT message FROM jm_vacation_outbox WHERE rcpt = 'now\@example.org'");
+    my $msg = reply_to('now@example.org');
     like($msg, qr/^Subject: Auto: Question \d+\r?$/m, 'subject null: Auto: + the original');
     unlike($msg, qr{text/html}i, 'htmlBody null: text only');
     $s = ok_call('alice', 'VacationResponse/set', { accountId => $ALICE, update => {
@@ -253,5 +285,46 @@ subtest 'dates and isEnabled' => sub {
     is(scalar @{ outbox() }, 5, 'disabled: no reply');
 };
 
+subtest 'the relay down: the reply waits, then goes once' => sub {
+    ok_call('alice', 'VacationResponse/set', { accountId => $ALICE, update => {
+        singleton => { isEnabled => $T } } });
+    my $before = scalar @{ outbox() };
+    $t->stop_sink;
+    like(deliver(from => 'later@example.org'), qr/^250 2\.0\.0 /, 'delivered while the relay is down');
+    my $waiting;
+    for (1 .. 50) {
+        $waiting = $t->db_sql("SELECT tries || '|' || last_reply FROM jm_vacation_outbox"
+                              . " WHERE rcpt = 'later\@example.org'") // '';
+        last if $waiting =~ /^[1-9]/;
+        select(undef, undef, undef, 0.2);
+    }
+    like($waiting, qr/^[1-9]\d*\|no reply/, 'it waits, with the failed attempt counted');
+    $t->start_sink;
+    my $o = outbox();
+    is(scalar @$o, $before + 1, 'relayed once the relay is back');
+    is($o->[-1], '<>|later@example.org', 'to the sender, from the null reverse path');
+    like($t->error_log, qr/JM15007: vacation reply of account \S+ to <later\@example\.org> relayed: 250/,
+         'the relay\'s 250 is logged');
+};
+
 $t->check_error_log();
+
+subtest 'no relay: not advertised, no reply made' => sub {
+    my $u = JMAPTest->new(ldap => 0, pki => 0, smtp => 0,
+                          lmtp => "    JMAPLMTPDomains example.com\n");
+    my $ua = $u->account_id('alice');
+    my $s = $u->session('alice');
+    ok(!exists $s->{capabilities}{$VAC}, 'not in the session capabilities');
+    ok(!exists $s->{accounts}{$ua}{accountCapabilities}{$VAC}, 'nor the account\'s');
+    my $r = $u->api('alice', \@USING, [['VacationResponse/set', { accountId => $ua,
+        update => { singleton => { isEnabled => $T } } }, 'v']]);
+    ok(exists $r->{methodResponses}[0][1]{updated}{singleton}, 'the settings still work');
+    my $t0 = $t;
+    $t = $u;                    # deliver() to this server
+    like(deliver(from => 'nobody@example.org'), qr/^250 2\.0\.0 /, 'delivered');
+    $t = $t0;
+    is($u->db_sql("SELECT COUNT(*) FROM jm_vacation_outbox") =~ s/\s+//gr, '0', 'no reply queued');
+    $u->check_error_log();
+};
+
 done_testing;

@@ -176,6 +176,57 @@ static jm_sub_row_t *row(const char *id, apr_int64_t send_at, int nrcpts)
     return s;
 }
 
+/* the vacation replies' queue: claimed, retried and finished like
+ * submissions, by one worker at a time */
+static void run_autoreplies(jm_db_t *db, const char *acc, apr_int64_t now)
+{
+    apr_array_header_t *c1, *c2;
+    jm_autoreply_row_t *a, *b;
+
+    ok(jm_db_begin(db, pool) == APR_SUCCESS
+       && jm_store_vacation_outbox_add(db, acc, "", "x@example.org",
+                                       "To: x@example.org\r\n\r\nAway\r\n", now, pool)
+          == APR_SUCCESS
+       && jm_store_vacation_outbox_add(db, acc, "", "y@example.org",
+                                       "To: y@example.org\r\n\r\nAway\r\n", now, pool)
+          == APR_SUCCESS
+       && jm_db_commit(db) == APR_SUCCESS, "two vacation replies queued");
+    ok(jm_store_autoreply_claim(&c1, db, "w1", now, 30, 10, pool) == APR_SUCCESS
+       && c1->nelts == 2, "w1 claims both (due at once)");
+    ok(jm_store_autoreply_claim(&c2, db, "w2", now + 1, 30, 10, pool) == APR_SUCCESS
+       && c2->nelts == 0, "w2 gets nothing while the leases hold");
+    if (c1->nelts != 2) {
+        return;
+    }
+    a = APR_ARRAY_IDX(c1, 0, jm_autoreply_row_t *);
+    b = APR_ARRAY_IDX(c1, 1, jm_autoreply_row_t *);
+    ok(!strcmp(a->rcpt, "x@example.org") && !strcmp(a->mail_from, "")
+       && !strcmp(a->account_id, acc) && a->tries == 1 && a->created == now
+       && !strcmp(a->message, "To: x@example.org\r\n\r\nAway\r\n"),
+       "the first read back: null reverse path, bytes, one try");
+    ok(jm_store_autoreply_done(db, b, "w2", pool) == APR_EBUSY,
+       "another worker cannot finish it");
+    ok(jm_store_autoreply_done(db, b, "w1", pool) == APR_SUCCESS, "the owner finishes it");
+    ok(jm_store_autoreply_done(db, b, "w1", pool) == APR_EBUSY, "once");
+    ok(jm_store_autoreply_retry(db, a, "w1", now + 5, "451 4.3.0 later", pool)
+       == APR_SUCCESS, "the other waits for a retry");
+    ok(jm_store_autoreply_claim(&c2, db, "w2", now + 4, 30, 10, pool) == APR_SUCCESS
+       && c2->nelts == 0, "not due before its next try");
+    ok(jm_store_autoreply_claim(&c2, db, "w2", now + 5, 30, 10, pool) == APR_SUCCESS
+       && c2->nelts == 1, "due at it, for another worker");
+    a = c2->nelts ? APR_ARRAY_IDX(c2, 0, jm_autoreply_row_t *) : NULL;
+    ok(a && a->tries == 2 && !strcmp(a->last_reply, "451 4.3.0 later"),
+       "second try, with the last reply");
+    ok(jm_store_autoreply_claim(&c2, db, "w3", now + 36, 30, 10, pool) == APR_SUCCESS
+       && c2->nelts == 1, "after the lease, a third worker takes it over");
+    ok(a && jm_store_autoreply_done(db, a, "w2", pool) == APR_EBUSY,
+       "the second owner lost it");
+    a = c2->nelts ? APR_ARRAY_IDX(c2, 0, jm_autoreply_row_t *) : NULL;
+    ok(a && jm_store_autoreply_done(db, a, "w3", pool) == APR_SUCCESS
+       && jm_store_autoreply_claim(&c2, db, "w3", now + 100, 30, 10, pool) == APR_SUCCESS
+       && c2->nelts == 0, "finished: nothing left");
+}
+
 static void run(jm_db_t *db, const char *label)
 {
     const char *err = NULL, *acc;
@@ -244,6 +295,7 @@ static void run(jm_db_t *db, const char *label)
        && jm_db_commit(db) == APR_SUCCESS, "destroy hides it once");
     ok(jm_store_submission_get(&got, db, acc, "S3", pool) == APR_NOTFOUND,
        "destroyed: not found");
+    run_autoreplies(db, acc, now);
 }
 
 int main(void)

@@ -135,6 +135,14 @@ typedef enum {
                                  * id, owner (nrows 0: the lease was lost) */
     JM_SQL_BCC_COPY_INSERT,     /* account, email, address (lower-case), blob */
     JM_SQL_BCC_COPIES,          /* account, email -> address, blob */
+    /* vacation replies waiting in jm_vacation_outbox (store/jm_store_queue.c) */
+    JM_SQL_AUTOREPLY_DUE,       /* now, now, limit -> id (PostgreSQL: FOR UPDATE
+                                 * SKIP LOCKED) */
+    JM_SQL_AUTOREPLY_CLAIM,     /* owner, lease until, id, now, now (nrows 0: taken) */
+    JM_SQL_AUTOREPLY_ITEM,      /* id, owner -> account, mail from, rcpt, message,
+                                 * tries, created, last reply */
+    JM_SQL_AUTOREPLY_DONE,      /* id, owner */
+    JM_SQL_AUTOREPLY_RETRY,     /* next try, last reply, id, owner */
     JM_SQL__COUNT
 } jm_sql_id_t;
 

@@ -223,6 +223,19 @@ const char *const jm_sql_common[JM_SQL__COUNT] = {
         " address, blob_id) VALUES (%s, %s, %s, %s)",
     [JM_SQL_BCC_COPIES] = "SELECT address, blob_id FROM jm_email_bcc_copies"
         " WHERE account_id = %s AND email_id = %s",
+    /* a row is due when it waits (next_try passed) and no live lease
+     * holds it; the claim re-checks that under the row's lock */
+    [JM_SQL_AUTOREPLY_DUE] = "SELECT id FROM jm_vacation_outbox WHERE next_try <= %lld"
+        " AND lease_until < %lld ORDER BY next_try, id LIMIT %lld",
+    [JM_SQL_AUTOREPLY_CLAIM] = "UPDATE jm_vacation_outbox SET lease_owner = %s,"
+        " lease_until = %lld, tries = tries + 1 WHERE id = %lld AND next_try <= %lld"
+        " AND lease_until < %lld",
+    [JM_SQL_AUTOREPLY_ITEM] = "SELECT account_id, mail_from, rcpt, message, tries,"
+        " created, last_reply FROM jm_vacation_outbox WHERE id = %lld AND lease_owner = %s",
+    [JM_SQL_AUTOREPLY_DONE] = "DELETE FROM jm_vacation_outbox WHERE id = %lld"
+        " AND lease_owner = %s",
+    [JM_SQL_AUTOREPLY_RETRY] = "UPDATE jm_vacation_outbox SET next_try = %lld,"
+        " last_reply = %s, lease_until = 0 WHERE id = %lld AND lease_owner = %s",
     [JM_SQL_QUEUE_RELEASE] = "UPDATE jm_submissions SET queue = %s, next_try = %lld,"
         " undo_status = %s, relay_reply = %s, lease_until = 0"
         " WHERE account_id = %s AND id = %s AND lease_owner = %s AND queue = 'sending'",

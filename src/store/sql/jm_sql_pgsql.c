@@ -223,6 +223,15 @@ static const char *const v9_submission[] = {
     " submission_id TEXT NOT NULL, seq INTEGER NOT NULL, address TEXT NOT NULL,"
     " delivered TEXT NOT NULL, smtp_reply TEXT NOT NULL, displayed TEXT NOT NULL,"
     " blob_id TEXT NOT NULL, PRIMARY KEY (account_id, submission_id, seq))",
+    /* the vacation replies waiting to be sent get the queue's columns:
+     * due at next_try (s), claimed by lease_owner until lease_until (s),
+     * tries so far and the relay's last reply (mail/jm_submit_autoreply.c) */
+    "ALTER TABLE jm_vacation_outbox ADD COLUMN next_try BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE jm_vacation_outbox ADD COLUMN lease_owner TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE jm_vacation_outbox ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE jm_vacation_outbox ADD COLUMN tries INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE jm_vacation_outbox ADD COLUMN last_reply TEXT NOT NULL DEFAULT ''",
+    "CREATE INDEX jm_vacation_outbox_due ON jm_vacation_outbox (next_try)",
     /* a Bcc recipient's own copy of an encrypted Email (mail/jm_email_bcc.c) */
     "CREATE TABLE jm_email_bcc_copies (account_id TEXT NOT NULL,"
     " email_id TEXT NOT NULL, address TEXT NOT NULL, blob_id TEXT NOT NULL,"
@@ -324,6 +333,9 @@ const jm_sql_dialect_t jm_sql_pgsql = {
             " WHERE (queue = 'wait' AND next_try <= %lld)"
             " OR (queue = 'sending' AND lease_until < %lld) ORDER BY next_try"
             " LIMIT %lld FOR UPDATE SKIP LOCKED",
+        [JM_SQL_AUTOREPLY_DUE] = "SELECT id FROM jm_vacation_outbox WHERE next_try <= %lld"
+            " AND lease_until < %lld ORDER BY next_try, id LIMIT %lld"
+            " FOR UPDATE SKIP LOCKED",
         [JM_SQL_EMAIL_FTS_DELETE] = "UPDATE jm_emails SET fts = NULL"
             " WHERE account_id = %s AND id = %s",
     },
