@@ -77,7 +77,7 @@ for f in $(cd "$SRCDIR" && find src -path src/httpd -prune -o -name '*.c' -print
 done
 HARNESS=("$SRCDIR/t/fuzz/fuzz_common.c" "$SRCDIR/t/fuzz/fake_ldap.c")
 
-HEADERS=$(ls -t $(find "$SRCDIR/src" -name '*.h') "$SRCDIR"/t/fuzz/*.h | head -1)
+HEADERS=$(ls -t $(find "$SRCDIR/src" -name '*.h') "$SRCDIR"/t/fuzz/*.h | sed -n 1p)
 # other compiler or flags: everything again
 if [ "$(cat "$OUTDIR/obj/flags" 2>/dev/null)" != "$CC $CPPFLAGS $CFLAGS" ]; then
     rm -f "$OUTDIR"/obj/*.o
@@ -118,7 +118,7 @@ if [ "$(cat "$OUTDIR/apr" 2>/dev/null)" != "$APR_USED" ]; then
 fi
 for t in $TARGETS; do
     bin="$OUTDIR/$t"
-    newest=$(ls -t "${OBJS[@]}" "$OUTDIR/obj/$t.o" | head -1)
+    newest=$(ls -t "${OBJS[@]}" "$OUTDIR/obj/$t.o" | sed -n 1p)
     if [ -z "$relink" ] && [ -x "$bin" ] && [ "$bin" -nt "$newest" ]; then
         continue
     fi

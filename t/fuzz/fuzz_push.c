@@ -73,7 +73,7 @@ static void check_id(const char *id, const jm_push_args_t *a, apr_pool_t *p)
     change = jm_push_state_change(got, now, accs, a, p);
     if (change) {
         json_error_t err;
-        json_t *j = json_loads(change, 0, &err), *changed;
+        json_t *j = json_loads(change, 0, &err), *changed = NULL;
         const char *key;
         json_t *v;
 
