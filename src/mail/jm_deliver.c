@@ -4,7 +4,9 @@
 #include "mail/jm_deliver.h"
 #include "mail/jm_email_store.h"
 #include "mail/jm_vacation.h"
+#include "mail/jm_submission.h"
 #include "store/jm_store.h"
+#include "store/jm_store_queue.h"
 #include "core/jm_util.h"
 #include "core/jm_log.h"
 
@@ -102,12 +104,14 @@ typedef struct {
  * APR_NOTFOUND: no Inbox. */
 static apr_status_t store_one(const char **pid, jm_db_t *db, const char *account_id,
                               const jm_email_row_t *tmpl, const char *msg,
-                              apr_size_t len, const vac_t *vac, apr_pool_t *p)
+                              apr_size_t len, const vac_t *vac,
+                              const jm_report_ref_t *report, apr_pool_t *p)
 {
     jm_email_row_t row = *tmpl;
     apr_array_header_t *boxes;
     const char *inbox, *existing = NULL;
     apr_status_t rv;
+    int nreports = 0;
 
     if ((rv = jm_db_begin_durable(db, p)) != APR_SUCCESS) {
         return rv;
@@ -141,7 +145,15 @@ static apr_status_t store_one(const char **pid, jm_db_t *db, const char *account
         || (vac->rcpt && (rv = jm_vacation_deliver(db, account_id, vac->rcpt,
                                                    vac->from, vac->src, vac->period,
                                                    apr_time_now(), p))
-                         != APR_SUCCESS)) {
+                         != APR_SUCCESS)
+        /* a DSN or MDN about a submission of this account: dsnBlobIds /
+         * mdnBlobIds (RFC 8621 §7), in the same transaction */
+        || (report && (rv = jm_store_submission_add_report(&nreports, db, account_id,
+                                                           report->envelope_id,
+                                                           report->message_id,
+                                                           report->mdn, report->displayed,
+                                                           row.blob_id, p))
+                      != APR_SUCCESS)) {
         jm_db_rollback(db);
         return rv;
     }
@@ -159,9 +171,10 @@ void jm_deliver_message(jm_db_t *db, const jm_deliver_conf_t *c, const char *fro
 {
     jm_vacation_src_t src;
     jm_email_row_t tmpl;
+    jm_report_ref_t report;
     apr_pool_t *sub;
     apr_status_t rv;
-    int i;
+    int i, is_report;
 
     memset(&tmpl, 0, sizeof(tmpl));
     /* parsed once for every recipient (outside any transaction) */
@@ -173,6 +186,7 @@ void jm_deliver_message(jm_db_t *db, const jm_deliver_conf_t *c, const char *fro
         }
         return;
     }
+    is_report = jm_submit_report_ref(&report, msg, len, p);
     tmpl.keywords = "{}";
     tmpl.received_at = apr_time_now();  /* RFC 8621 §4.1.1: arrival time */
     memset(&src, 0, sizeof(src));
@@ -190,7 +204,8 @@ void jm_deliver_message(jm_db_t *db, const jm_deliver_conf_t *c, const char *fro
         vac.src = &src;
         apr_pool_clear(sub);
         src.read = 0;       /* its facts live in sub: read again if needed */
-        rv = store_one(&id, db, account_ids[i], &tmpl, msg, len, &vac, sub);
+        rv = store_one(&id, db, account_ids[i], &tmpl, msg, len, &vac,
+                       is_report ? &report : NULL, sub);
         if (rv == APR_SUCCESS) {
             reply(&replies[i], 250, "2.0.0",
                   apr_psprintf(p, "Delivered as Email %s", id));

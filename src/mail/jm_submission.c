@@ -49,6 +49,18 @@ json_t *jm_submission_capability(const jm_submit_conf_t *conf, apr_pool_t *p)
                      "submissionExtensions", ext);
 }
 
+/* a stored JSON array of blob ids, [] when unreadable */
+static json_t *blob_list(const char *text)
+{
+    json_t *a = text ? json_loads(text, 0, NULL) : NULL;
+
+    if (!json_is_array(a)) {
+        json_decref(a);
+        a = json_array();
+    }
+    return a;
+}
+
 json_t *jm_submission_json(const jm_sub_row_t *s, apr_pool_t *p)
 {
     json_t *ds = json_object(), *env = json_loads(s->envelope, 0, NULL);
@@ -60,12 +72,13 @@ json_t *jm_submission_json(const jm_sub_row_t *s, apr_pool_t *p)
             "smtpReply", r->smtp_reply, "delivered", r->delivered,
             "displayed", r->displayed));
     }
-    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:o, s:[], s:[]}",
+    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:o, s:o, s:o}",
         "id", s->id, "identityId", s->identity_id, "emailId", s->email_id,
         "threadId", s->thread_id, "envelope", env ? env : json_null(),
         "sendAt", jm_util_utcdate(apr_time_from_sec(s->send_at), p),
         "undoStatus", s->undo_status, "deliveryStatus", ds,
-        "dsnBlobIds", "mdnBlobIds");
+        "dsnBlobIds", blob_list(s->dsn_blob_ids),
+        "mdnBlobIds", blob_list(s->mdn_blob_ids));
 }
 
 const char *jm_submission_state(jm_call_t *call)

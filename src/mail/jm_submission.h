@@ -63,6 +63,26 @@ void jm_submit_strip_bcc(const char **pout, apr_size_t *plen, const char *raw,
  *  others, CRLF to space). lines: const char *, without CRLF. */
 const char *jm_submit_join_reply(const apr_array_header_t *lines, apr_pool_t *p);
 
+/* ---- delivery reports (jm_submit_reports.c) ------------------------------ */
+
+/** What a delivered message says about a message sent: a delivery status
+ *  notification (RFC 3464, multipart/report with message/delivery-status)
+ *  or a disposition notification (RFC 8098, with
+ *  message/disposition-notification). Strings NULL when absent. */
+typedef struct {
+    int mdn;                        /**< 1: a disposition notification */
+    const char *envelope_id;        /**< Original-Envelope-Id (RFC 3464 §2.2.1) */
+    const char *message_id;         /**< the original's Message-ID: the returned
+                                     *   header (DSN), Original-Message-ID (MDN) */
+    const char *displayed;          /**< MDN with disposition "displayed": its
+                                     *   Final-Recipient address */
+} jm_report_ref_t;
+
+/** 1 and *r filled when msg (len bytes) is such a report naming what it is
+ *  about, else 0. Bounded (parts three levels deep); never fails. */
+int jm_submit_report_ref(jm_report_ref_t *r, const char *msg, apr_size_t len,
+                         apr_pool_t *p);
+
 /* ---- the worker (jm_submit_worker.c) ------------------------------------ */
 
 /** Once per process, before threads (curl_global_init), and its end. */

@@ -4,6 +4,7 @@
 #include <apr_strings.h>
 #include "store/jm_store_queue.h"
 #include "store/jm_store_int.h"
+#include "core/jm_json.h"
 
 static apr_status_t change(jm_db_t *db, const char *account_id, const char *id,
                            const char *kind, apr_pool_t *p)
@@ -70,6 +71,8 @@ static apr_status_t row_of(jm_sub_row_t **ps, apr_array_header_t *rows, int i,
     s->envelope = COL(rows, i, 4);
     s->send_at = apr_atoi64(COL(rows, i, 5));
     s->undo_status = COL(rows, i, 6);
+    s->dsn_blob_ids = COL(rows, i, 7);
+    s->mdn_blob_ids = COL(rows, i, 8);
     *ps = s;
     return read_rcpts(&s->rcpts, db, account_id, s->id, p);
 }
@@ -109,6 +112,67 @@ apr_status_t jm_store_submission_get(jm_sub_row_t **ps, jm_db_t *db,
         return APR_NOTFOUND;
     }
     return row_of(ps, rows, 0, db, account_id, p);
+}
+
+/* list (a JSON array text) with blob_id added when it is not there; NULL
+ * when nothing changes */
+static const char *with_blob(const char *list, const char *blob_id, apr_pool_t *p)
+{
+    json_t *a = json_loads(list, 0, NULL);
+    const char *out = NULL;
+    json_t *v;
+    size_t i;
+
+    if (!json_is_array(a)) {
+        json_decref(a);
+        a = json_array();
+    }
+    json_array_foreach(a, i, v) {
+        if (json_is_string(v) && !strcmp(json_string_value(v), blob_id)) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    json_array_append_new(a, json_string(blob_id));
+    out = jm_json_dump(a, p);
+    json_decref(a);
+    return out;
+}
+
+apr_status_t jm_store_submission_add_report(int *pn, jm_db_t *db, const char *account_id,
+                                            const char *ref_id, const char *message_id,
+                                            int mdn, const char *displayed,
+                                            const char *blob_id, apr_pool_t *p)
+{
+    apr_array_header_t *rows;
+    apr_status_t rv;
+    int i;
+
+    *pn = 0;
+    if ((!ref_id || !*ref_id) && (!message_id || !*message_id)) {
+        return APR_SUCCESS;
+    }
+    rv = SELECT(&rows, db, JM_SQL_SUB_BY_REF, p, account_id, ref_id ? ref_id : "",
+                message_id && *message_id ? message_id : "\n");
+    for (i = 0; rv == APR_SUCCESS && i < rows->nelts; i++) {
+        const char *dsn = COL(rows, i, 1), *mdns = COL(rows, i, 2);
+        const char *now = with_blob(mdn ? mdns : dsn, blob_id, p);
+
+        ++*pn;
+        if (!now) {
+            continue;
+        }
+        rv = EXEC(db, JM_SQL_SUB_SET_REPORTS, p, mdn ? dsn : now, mdn ? now : mdns,
+                  account_id, COL(rows, i, 0));
+        if (rv == APR_SUCCESS && displayed && *displayed) {
+            rv = EXEC(db, JM_SQL_SUB_RCPT_DISPLAYED, p, account_id, COL(rows, i, 0),
+                      displayed);
+        }
+        if (rv == APR_SUCCESS) {
+            rv = change(db, account_id, COL(rows, i, 0), "updated", p);
+        }
+    }
+    return rv;
 }
 
 apr_status_t jm_store_submission_cancel(jm_db_t *db, const char *account_id,

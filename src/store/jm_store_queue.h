@@ -25,6 +25,7 @@ typedef struct {
     apr_int64_t send_at;
     const char *undo_status;         /**< pending | final | canceled */
     apr_array_header_t *rcpts;       /**< jm_sub_rcpt_t */
+    const char *dsn_blob_ids, *mdn_blob_ids;  /**< JSON arrays of blob ids */
     /* for the insert only */
     const char *blob_id, *message_id, *mail_from;
     apr_int64_t created, give_up_at;
@@ -101,6 +102,19 @@ apr_status_t jm_store_bcc_copy_insert(jm_db_t *db, const char *account_id,
 apr_status_t jm_store_bcc_copies(apr_hash_t **pcopies, jm_db_t *db,
                                  const char *account_id, const char *email_id,
                                  apr_pool_t *p);
+
+/** Inside the caller's transaction: blob_id (a delivery status
+ *  notification when mdn is 0, a disposition notification when 1, just
+ *  stored in the account) is a report about the account's submissions
+ *  whose id is ref_id or whose Message-ID is message_id (either may be
+ *  NULL); added to their dsnBlobIds / mdnBlobIds once, each change
+ *  logged; displayed (an MDN's final recipient whose disposition is
+ *  "displayed", or NULL): that recipient's displayed becomes "yes"
+ *  (RFC 8621 §7). *pn: how many submissions it named. */
+apr_status_t jm_store_submission_add_report(int *pn, jm_db_t *db, const char *account_id,
+                                            const char *ref_id, const char *message_id,
+                                            int mdn, const char *displayed,
+                                            const char *blob_id, apr_pool_t *p);
 
 /* ---- vacation replies (jm_vacation_outbox) --------------------------------
  * Built at delivery (mail/jm_vacation_deliver.c) and sent by the same

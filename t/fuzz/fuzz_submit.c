@@ -5,7 +5,9 @@
  * input with whole header lines removed (the body, from the first empty
  * line on, is the same), no header line left starts a Bcc field, and
  * every derived recipient is a non-empty address given once
- * (case-insensitively). A violation aborts. */
+ * (case-insensitively); the same bytes read as a delivered DSN or MDN
+ * (src/mail/jm_submit_reports.c) name something when they are one, and
+ * "displayed" only for an MDN. A violation aborts. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +113,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         pos = end + 1;
     }
     (void)jm_submit_join_reply(lines, p);
+    /* the same bytes delivered: a DSN / MDN names a message it is about,
+     * and what it names is text a store query can take */
+    {
+        jm_report_ref_t r;
+        if (jm_submit_report_ref(&r, in, size, p)) {
+            if (!r.envelope_id && !r.message_id) {
+                finding("a report that names nothing");
+            }
+            if (r.displayed && (!r.mdn || !strchr(r.displayed, '@'))) {
+                finding("displayed outside an MDN, or no address");
+            }
+            if (r.message_id && !*r.message_id) {
+                finding("an empty Message-ID named");
+            }
+        }
+    }
     fz_run_pool_done(p);
     return 0;
 }

@@ -178,6 +178,11 @@ like($dsn, qr{^Final-Recipient: rfc822; reject-me\@example\.net\r\nAction: faile
      'Final-Recipient, Action failed, Status 5.1.1 (RFC 3464)');
 like($dsn, qr{^Original-Envelope-Id: \Q$s2->{id}\E\r$}m, 'names the submission');
 unlike($dsn, qr/erin\@example/, 'only the failed recipient');
+my $bblob = $bounce ? call('alice', ['Email/get', { accountId => $acct, ids => [$bounce],
+                                                   properties => ['blobId'] }, 'g'])
+                       ->[0][1]{list}[0]{blobId} : '';
+is_deeply(sub_get($s2->{id})->{dsnBlobIds}, [$bblob], 'dsnBlobIds lists the bounce (RFC 8621 §7)');
+is_deeply(sub_get($s2->{id})->{mdnBlobIds}, [], 'mdnBlobIds empty');
 
 # ---- errors ------------------------------------------------------------------
 sub create_err {

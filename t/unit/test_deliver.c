@@ -30,7 +30,7 @@ static const char *sync_mode(jm_db_t *db)
 static void test_username(void)
 {
     apr_array_header_t *doms = apr_array_make(pool, 2, sizeof(const char *));
-    jm_deliver_conf_t c = { JM_DELIVER_LOCALPART, NULL, 0, 0 };
+    jm_deliver_conf_t c = { JM_DELIVER_LOCALPART, NULL, 0, 0, 0 };
     jm_lmtp_reply_t r = { 0, NULL, NULL };
 
     is_str(jm_deliver_username(&c, "Alice@Example.com", &r, pool), "alice",
@@ -60,7 +60,7 @@ static void test_username(void)
 
 static void run(jm_db_t *db, const char *label)
 {
-    jm_deliver_conf_t c = { JM_DELIVER_LOCALPART, NULL, 0, 0 };
+    jm_deliver_conf_t c = { JM_DELIVER_LOCALPART, NULL, 0, 0, 0 };
     jm_lmtp_reply_t r = { 0, NULL, NULL }, rep[3];
     const char *user = apr_psprintf(pool, "deliv%d", (int)getpid());
     const char *addr = apr_pstrcat(pool, user, "@example.com", NULL);

@@ -147,6 +147,82 @@ static void test_join(void)
 
 /* ---- the queue ----------------------------------------------------------- */
 
+static void test_reports(void)
+{
+    jm_report_ref_t r;
+    const char *dsn =
+        "From: MAILER-DAEMON@relay.example\r\nTo: alice@example.com\r\n"
+        "Subject: Undelivered\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/report; report-type=delivery-status;\r\n"
+        " boundary=\"b1\"\r\n\r\n"
+        "--b1\r\nContent-Type: text/plain\r\n\r\nIt failed.\r\n"
+        "--b1\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; relay.example\r\nOriginal-Envelope-Id: Sabc\r\n\r\n"
+        "Final-Recipient: rfc822; bob@example.net\r\nAction: failed\r\n"
+        "Status: 5.1.1\r\n\r\n"
+        "--b1\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        "From: alice@example.com\r\nMessage-ID: <orig.1@example.com>\r\n"
+        "Subject: hi\r\n\r\n--b1--\r\n";
+    const char *dsn822 =
+        "From: MAILER-DAEMON@relay.example\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: Multipart/Report; report-type=delivery-status; boundary=b2\r\n\r\n"
+        "--b2\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; relay.example\r\n\r\nFinal-Recipient: rfc822; x@y.z\r\n"
+        "Action: delayed\r\nStatus: 4.4.1\r\n\r\n"
+        "--b2\r\nContent-Type: message/rfc822\r\n\r\n"
+        "From: alice@example.com\r\nMessage-ID: <orig.2@example.com>\r\n\r\nbody\r\n"
+        "--b2--\r\n";
+    const char *mdn =
+        "From: bob@example.net\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/report; report-type=disposition-notification;\r\n"
+        "\tboundary=\"m\"\r\n\r\n"
+        "--m\r\nContent-Type: text/plain\r\n\r\nRead.\r\n"
+        "--m\r\nContent-Type: message/disposition-notification\r\n\r\n"
+        "Reporting-UA: mua.example; Mailer 1.0\r\n"
+        "Final-Recipient: rfc822; Bob@Example.NET\r\n"
+        "Original-Message-ID: <orig.3@example.com>\r\n"
+        "Disposition: manual-action/MDN-sent-manually; displayed\r\n\r\n--m--\r\n";
+    const char *deleted =
+        "From: bob@example.net\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/report; report-type=disposition-notification; boundary=m\r\n\r\n"
+        "--m\r\nContent-Type: message/disposition-notification\r\n\r\n"
+        "Final-Recipient: rfc822; bob@example.net\r\n"
+        "Original-Message-ID: <orig.4@example.com>\r\n"
+        "Disposition: automatic-action/MDN-sent-automatically; deleted\r\n\r\n--m--\r\n";
+    const char *plain = "From: a@b.c\r\nSubject: multipart/report in the body\r\n\r\n"
+                        "Content-Type: multipart/report\r\n";
+    const char *noref =
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=n\r\n\r\n"
+        "--n\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; x\r\n\r\n--n--\r\n";
+    const char *mixed =
+        "Content-Type: multipart/mixed; boundary=n\r\n\r\n"
+        "--n\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Original-Envelope-Id: Sx\r\n\r\n--n--\r\n";
+
+    ok(jm_submit_report_ref(&r, dsn, strlen(dsn), pool) == 1 && !r.mdn
+       && r.envelope_id && !strcmp(r.envelope_id, "Sabc")
+       && r.message_id && !strcmp(r.message_id, "orig.1@example.com") && !r.displayed,
+       "DSN: Original-Envelope-Id and the returned header's Message-ID");
+    ok(jm_submit_report_ref(&r, dsn822, strlen(dsn822), pool) == 1 && !r.mdn
+       && !r.envelope_id && r.message_id && !strcmp(r.message_id, "orig.2@example.com"),
+       "DSN with the message returned (message/rfc822), type in any case");
+    ok(jm_submit_report_ref(&r, mdn, strlen(mdn), pool) == 1 && r.mdn
+       && r.message_id && !strcmp(r.message_id, "orig.3@example.com")
+       && r.displayed && !strcmp(r.displayed, "Bob@Example.NET"),
+       "MDN: Original-Message-ID, displayed by its Final-Recipient");
+    ok(jm_submit_report_ref(&r, deleted, strlen(deleted), pool) == 1 && r.mdn
+       && r.message_id && !strcmp(r.message_id, "orig.4@example.com") && !r.displayed,
+       "MDN with another disposition: not displayed");
+    is_int(jm_submit_report_ref(&r, plain, strlen(plain), pool), 0,
+           "multipart/report in the body only: no report");
+    is_int(jm_submit_report_ref(&r, noref, strlen(noref), pool), 0,
+           "a report that names no message: nothing to link");
+    is_int(jm_submit_report_ref(&r, mixed, strlen(mixed), pool), 0,
+           "a status part outside multipart/report: no report");
+    is_int(jm_submit_report_ref(&r, dsn, 40, pool), 0, "cut short: no report");
+}
+
 static jm_sub_row_t *row(const char *id, apr_int64_t send_at, int nrcpts)
 {
     jm_sub_row_t *s = apr_pcalloc(pool, sizeof(*s));
@@ -313,6 +389,7 @@ int main(void)
     test_addresses();
     test_strip();
     test_join();
+    test_reports();
     if (apr_dbd_get_driver(pool, "sqlite3", &drv) != APR_SUCCESS) {
         ok(0, "the sqlite3 apr_dbd driver");
         return done_testing();

@@ -116,8 +116,12 @@ typedef enum {
     JM_SQL_SUB_RCPT_INSERT,     /* account, submission, seq, address, delivered,
                                  * smtp reply, displayed, blob ('' the message's) */
     JM_SQL_SUB_LIST,            /* account -> id, identity, email, thread, envelope,
-                                 * send at, undo status (not destroyed) */
+                                 * send at, undo status, dsn blobs, mdn blobs
+                                 * (not destroyed) */
     JM_SQL_SUB_GET,             /* account, id -> the same */
+    JM_SQL_SUB_BY_REF,          /* account, id, message-id -> id, dsn blobs, mdn blobs */
+    JM_SQL_SUB_SET_REPORTS,     /* dsn blobs, mdn blobs (JSON), account, id */
+    JM_SQL_SUB_RCPT_DISPLAYED,  /* account, submission, address (any case) */
     JM_SQL_SUB_RCPTS,           /* account, submission -> seq, address, delivered,
                                  * smtp reply, displayed, blob */
     JM_SQL_SUB_CANCEL,          /* account, id (nrows 0: not pending and waiting) */

@@ -188,11 +188,19 @@ const char *const jm_sql_common[JM_SQL__COUNT] = {
         " submission_id, seq, address, delivered, smtp_reply, displayed, blob_id)"
         " VALUES (%s, %s, %lld, %s, %s, %s, %s, %s)",
     [JM_SQL_SUB_LIST] = "SELECT id, identity_id, email_id, thread_id, envelope,"
-        " send_at, undo_status FROM jm_submissions WHERE account_id = %s"
-        " AND destroyed = 0 ORDER BY created, id",
+        " send_at, undo_status, dsn_blob_ids, mdn_blob_ids FROM jm_submissions"
+        " WHERE account_id = %s AND destroyed = 0 ORDER BY created, id",
     [JM_SQL_SUB_GET] = "SELECT id, identity_id, email_id, thread_id, envelope,"
-        " send_at, undo_status FROM jm_submissions WHERE account_id = %s AND id = %s"
-        " AND destroyed = 0",
+        " send_at, undo_status, dsn_blob_ids, mdn_blob_ids FROM jm_submissions"
+        " WHERE account_id = %s AND id = %s AND destroyed = 0",
+    /* a report names the submission by its id (Original-Envelope-Id, our
+     * own DSNs) or by the Message-ID of the message it is about */
+    [JM_SQL_SUB_BY_REF] = "SELECT id, dsn_blob_ids, mdn_blob_ids FROM jm_submissions"
+        " WHERE account_id = %s AND destroyed = 0 AND (id = %s OR message_id = %s)",
+    [JM_SQL_SUB_RCPT_DISPLAYED] = "UPDATE jm_submission_rcpts SET displayed = 'yes'"
+        " WHERE account_id = %s AND submission_id = %s AND LOWER(address) = LOWER(%s)",
+    [JM_SQL_SUB_SET_REPORTS] = "UPDATE jm_submissions SET dsn_blob_ids = %s,"
+        " mdn_blob_ids = %s WHERE account_id = %s AND id = %s",
     [JM_SQL_SUB_RCPTS] = "SELECT seq, address, delivered, smtp_reply, displayed, blob_id"
         " FROM jm_submission_rcpts WHERE account_id = %s AND submission_id = %s"
         " ORDER BY seq",

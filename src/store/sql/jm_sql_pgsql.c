@@ -207,7 +207,8 @@ static const char *const v8_push[] = {
  * one row per submission and one per (submission, recipient), committed
  * before EmailSubmission/set answers; store/jm_store_queue.c. queue is
  * "wait" (due at next_try), "sending" (claimed by lease_owner until
- * lease_until) or "done". */
+ * lease_until) or "done"; dsn_blob_ids and mdn_blob_ids (JSON arrays)
+ * the reports delivered about it (mail/jm_submit_reports.c). */
 static const char *const v9_submission[] = {
     "CREATE TABLE jm_submissions (account_id TEXT NOT NULL, id TEXT NOT NULL,"
     " identity_id TEXT NOT NULL, email_id TEXT NOT NULL, thread_id TEXT NOT NULL,"
@@ -217,8 +218,11 @@ static const char *const v9_submission[] = {
     " give_up_at BIGINT NOT NULL, lease_owner TEXT NOT NULL DEFAULT '',"
     " lease_until BIGINT NOT NULL DEFAULT 0, tries INTEGER NOT NULL DEFAULT 0,"
     " relay_reply TEXT NOT NULL DEFAULT '', destroyed INTEGER NOT NULL DEFAULT 0,"
+    " dsn_blob_ids TEXT NOT NULL DEFAULT '[]', mdn_blob_ids TEXT NOT NULL DEFAULT '[]',"
     " PRIMARY KEY (account_id, id))",
     "CREATE INDEX jm_submissions_due ON jm_submissions (queue, next_try)",
+    /* delivery reports (DSN, MDN) that arrive name the message they are about */
+    "CREATE INDEX jm_submissions_by_msgid ON jm_submissions (account_id, message_id)",
     "CREATE TABLE jm_submission_rcpts (account_id TEXT NOT NULL,"
     " submission_id TEXT NOT NULL, seq INTEGER NOT NULL, address TEXT NOT NULL,"
     " delivered TEXT NOT NULL, smtp_reply TEXT NOT NULL, displayed TEXT NOT NULL,"
