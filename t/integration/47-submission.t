@@ -209,6 +209,21 @@ my ($cf) = $t->create_email('alice', $t->text_draft('alice',
     from => [{ email => 'mallory@example.org' }]));
 $e = create_err({ identityId => $IA, emailId => $cf->{id} }, 'From not the user');
 is($e->{type}, 'forbiddenFrom', 'forbiddenFrom');
+# with a Sender field both Sender and From must be the user's (one table of
+# sending rights: JMAPSendAs grants alice sales@example.com)
+my ($cs) = $t->create_email('alice', $t->text_draft('alice',
+    from => [{ email => 'alice@example.com' }], sender => [{ email => 'mallory@example.org' }]));
+$e = create_err({ identityId => $IA, emailId => $cs->{id} }, 'Sender not the user');
+is($e->{type}, 'forbiddenFrom', 'a Sender not the user\'s: forbiddenFrom');
+like($e->{description} // '', qr/mallory\@example\.org \(Sender\)/, '... naming the Sender');
+my ($cg) = $t->create_email('alice', $t->text_draft('alice',
+    from => [{ email => 'sales@example.com' }], sender => [{ email => 'alice@example.com' }]));
+my $rsg = call('alice', ['EmailSubmission/set', { accountId => $acct, create => { g => {
+    identityId => $IA, emailId => $cg->{id} } } }, 's']);
+ok($rsg->[0][1]{created}{g}, 'From a role address she may send as, Sender her own: accepted')
+    or diag(explain($rsg));
+is($rsg->[0][1]{created}{g}{envelope}{mailFrom}{email}, 'alice@example.com',
+   '... the envelope sender is the Sender (§7)');
 $e = create_err({ identityId => $IA, emailId => $c->{id}, envelope => {
     mailFrom => { email => 'mallory@example.org' }, rcptTo => [{ email => 'b@example.com' }] } },
     'envelope sender not the user');
