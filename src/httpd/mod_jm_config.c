@@ -818,6 +818,8 @@ const command_rec jm_config_cmds[] = {
     /* push (src/httpd/mod_jm_webpush.c) */
     JM_PUSH_NUMBER("JMAPPushMaxSubscriptions", max_subscriptions,
                    "push subscriptions one user may have"),
+    JM_PUSH_NUMBER("JMAPPushMaxCreatePerHour", max_create_per_hour,
+                   "push subscriptions one user may create in any hour"),
     JM_PUSH_NUMBER("JMAPPushMaxExpiry", max_expiry,
                    "seconds ahead a push subscription may expire, at least 172800"),
     JM_PUSH_NUMBER("JMAPPushConnectTimeout", connect_timeout,

@@ -20,7 +20,8 @@
 void jm_push_config_init(jm_push_srv_conf_t *c)
 {
     memset(c, 0, sizeof(*c));
-    c->max_subscriptions = c->max_expiry = c->connect_timeout = c->timeout = -1;
+    c->max_subscriptions = c->max_create_per_hour = -1;
+    c->max_expiry = c->connect_timeout = c->timeout = -1;
     c->ttl = c->batch = c->retry_max = -1;
     c->allow_private = -1;
 }
@@ -32,6 +33,7 @@ void jm_push_config_merge(jm_push_srv_conf_t *out, const jm_push_srv_conf_t *bas
                           const jm_push_srv_conf_t *add)
 {
     PMERGE_NUM(max_subscriptions);
+    PMERGE_NUM(max_create_per_hour);
     PMERGE_NUM(max_expiry);
     PMERGE_NUM(connect_timeout);
     PMERGE_NUM(timeout);
@@ -52,6 +54,7 @@ void jm_push_config_resolve(jm_push_srv_conf_t *c, apr_pool_t *p)
 
     c->eff = *d;
     if (c->max_subscriptions != -1) c->eff.max_subscriptions = c->max_subscriptions;
+    if (c->max_create_per_hour != -1) c->eff.max_create_per_hour = c->max_create_per_hour;
     if (c->max_expiry != -1) c->eff.max_expiry = c->max_expiry;
     if (c->connect_timeout != -1) c->eff.connect_timeout_ms = c->connect_timeout * 1000;
     if (c->timeout != -1) c->eff.timeout_ms = c->timeout * 1000;

@@ -9,7 +9,8 @@
 
 /** As configured; numbers -1 and pointers NULL when unset. */
 typedef struct {
-    long max_subscriptions, max_expiry, connect_timeout, timeout, ttl, batch;
+    long max_subscriptions, max_create_per_hour, max_expiry, connect_timeout, timeout;
+    long ttl, batch;
     long retry_max;
     int allow_private;
     const char *ca_file;

@@ -8,6 +8,7 @@
 
 static const jm_push_conf_t defaults = {
     20,                 /* JMAPPushMaxSubscriptions */
+    20,                 /* JMAPPushMaxCreatePerHour */
     7 * 86400,          /* JMAPPushMaxExpiry: RFC 8620 §7.2 SHOULD be >= 7 days */
     0, NULL,
     5000, 10000,        /* JMAPPushConnectTimeout, JMAPPushTimeout */

@@ -223,8 +223,16 @@ static apr_status_t set_create(jm_set_t *set, const char *cid, json_t *obj,
     row.types = types && !json_is_null(types) ? jm_json_dump(types, p) : "";
     row.pushed_states = "{}";
     if ((rv = jm_store_push_insert(&over, call->ctx->db, &row, c->max_subscriptions,
+                                   c->max_create_per_hour,
                                    apr_time_as_msec(apr_time_now()), p)) != APR_SUCCESS) {
         return rv;
+    }
+    if (over == 2) {
+        /* §8.6: "The rate of creation MUST also be limited"; §5.3 rateLimit */
+        *perr = jm_set_error(p, "rateLimit", NULL, "A user may create at most %ld "
+                             "push subscriptions in an hour; try again later.",
+                             c->max_create_per_hour);
+        return APR_SUCCESS;
     }
     if (over) {
         /* §8.6: the server MUST limit the subscriptions of a user; §5.3:

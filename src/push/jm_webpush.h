@@ -15,6 +15,9 @@
 /** Configuration (JMAPPush* directives), resolved: no unset values. */
 typedef struct jm_push_conf_t {
     long max_subscriptions;          /**< per user (RFC 8620 §8.6 MUST limit) */
+    long max_create_per_hour;        /**< creations per user in any hour (§8.6:
+                                      *   "the rate of creation MUST also be
+                                      *   limited") */
     long max_expiry;                 /**< seconds ahead an expires may be */
     int allow_private;               /**< JMAPPushAllowPrivateTargets */
     const char *ca_file;             /**< NULL: the system's store */

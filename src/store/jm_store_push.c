@@ -79,8 +79,11 @@ apr_status_t jm_store_push_count(long *pcount, jm_db_t *db, const char *username
 }
 
 apr_status_t jm_store_push_insert(int *pover, jm_db_t *db, const jm_push_row_t *r,
-                                  long max, apr_int64_t now_ms, apr_pool_t *p)
+                                  long max, long per_hour, apr_int64_t now_ms,
+                                  apr_pool_t *p)
 {
+    const char *since = jm_i64(now_ms - 3600 * 1000, p);
+    apr_array_header_t *rows;
     long count = 0;
     apr_status_t rv;
 
@@ -90,11 +93,19 @@ apr_status_t jm_store_push_insert(int *pover, jm_db_t *db, const jm_push_row_t *
     if ((rv = jm_db_begin(db, p)) != APR_SUCCESS) {
         return rv;
     }
-    if ((rv = jm_store_push_count(&count, db, r->username, p)) == APR_SUCCESS) {
+    if ((rv = EXEC(db, JM_SQL_PUSH_CREATIONS_PRUNE, p, r->username, since))
+            == APR_SUCCESS
+        && (rv = SELECT(&rows, db, JM_SQL_PUSH_CREATIONS_COUNT, p, r->username, since))
+            == APR_SUCCESS
+        && (rv = jm_store_push_count(&count, db, r->username, p)) == APR_SUCCESS) {
         if (count >= max) {
             *pover = 1;
         }
-        else {
+        else if (rows->nelts && apr_atoi64(COL(rows, 0, 0)) >= per_hour) {
+            *pover = 2;
+        }
+        else if ((rv = EXEC(db, JM_SQL_PUSH_CREATION_ADD, p, r->username,
+                            jm_i64(now_ms, p))) == APR_SUCCESS) {
             rv = EXEC(db, JM_SQL_PUSH_INSERT, p, r->id, r->username,
                       r->device_client_id, r->url, r->p256dh, r->auth, r->code_sent,
                       jm_i64(r->expires, p), r->types, jm_i64(now_ms, p),

@@ -27,9 +27,13 @@ apr_status_t jm_store_push_list(apr_array_header_t **prows, jm_db_t *db,
 apr_status_t jm_store_push_count(long *pcount, jm_db_t *db, const char *username,
                                  apr_pool_t *p);
 /** A new subscription, due for its PushVerification at once, unless the
- *  user has max already (*pover = 1, nothing stored). */
+ *  user has max already (*pover = 1) or created per_hour in the last hour
+ *  (*pover = 2; nothing stored either way). Creations are logged apart
+ *  from the subscriptions, so destroying one does not give its creation
+ *  back. */
 apr_status_t jm_store_push_insert(int *pover, jm_db_t *db, const jm_push_row_t *row,
-                                  long max, apr_int64_t now_ms, apr_pool_t *p);
+                                  long max, long per_hour, apr_int64_t now_ms,
+                                  apr_pool_t *p);
 /** The client set the right verificationCode: pushes start from states. */
 apr_status_t jm_store_push_verify(jm_db_t *db, const char *username, const char *id,
                                   const char *states, apr_int64_t now_ms, apr_pool_t *p);

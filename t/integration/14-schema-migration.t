@@ -98,6 +98,7 @@ like($t->error_log, qr/JM01010: database schema migrated to version 6/, 'and to 
 # the version the module writes now
 like($t->error_log, qr/JM01010: database schema migrated to version 7/, 'and to version 7');
 like($t->error_log, qr/JM01010: database schema migrated to version 8/, 'and to version 8');
+like($t->error_log, qr/JM01010: database schema migrated to version 9/, 'and to version 9');
 # the version the module writes now: the dialect's schema_version
 my ($V) = do {
     open(my $fh, '<', "$FindBin::Bin/../../src/store/sql/jm_sql_sqlite3.c") or die;

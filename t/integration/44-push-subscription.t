@@ -100,7 +100,8 @@ sub wait_push {
 
 my $conf = "JMAPPushAllowPrivateTargets on\nJMAPPushCAFile $dir/ca.pem\n"
          . "JMAPPushVAPIDKey $dir/vapid.pem\nJMAPPushVAPIDSubject mailto:admin\@example.com\n"
-         . "JMAPPushRetryMax 2\nJMAPPushMaxSubscriptions 5\nJMAPPushTTL 600\n";
+         . "JMAPPushRetryMax 2\nJMAPPushMaxSubscriptions 5\nJMAPPushTTL 600\n"
+         . "JMAPPushMaxCreatePerHour 12\n";
 my $t = JMAPTest->new(ldap => 0, pki => 0, smtp => 0,
                       extra_conf => $conf . "JMAPShareAccount bob alice\n");
 my $CORE = ['urn:ietf:params:jmap:core'];
@@ -328,6 +329,25 @@ for my $i (1 .. 4) {
 is_deeply(\%made, { 1 => 'created', 2 => 'created', 3 => 'created', 4 => 'overQuota' },
           'JMAPPushMaxSubscriptions 5: the sixth is overQuota');
 
+# the rate of creation (RFC 8620 §8.6 MUST; SetError rateLimit, §5.3): carol
+# creates and destroys, and destroying gives no creation back
+my @rate;
+for my $i (1 .. 13) {
+    ($n, $a) = call1($t, 'carol', 'PushSubscription/set', { create => { r => {
+        deviceClientId => "rate$i", url => url_of("c/rate") } } });
+    push @rate, $a->{created}{r} ? 'created' : $a->{notCreated}{r}{type};
+    call1($t, 'carol', 'PushSubscription/set', { destroy => [$a->{created}{r}{id}] })
+        if $a->{created}{r};
+}
+is_deeply(\@rate, [('created') x 12, 'rateLimit'],
+          'JMAPPushMaxCreatePerHour 12: the 13th creation in an hour is rateLimit');
+like($a->{notCreated}{r}{description} // '', qr/at most 12 .* in an hour/,
+     '... saying the limit');
+is($t->db_sql("SELECT COUNT(*) FROM jm_push_creations WHERE username = 'carol'") =~ s/\s//gr,
+   '12', 'a refused creation is not logged');
+ok($t->db_sql("SELECT COUNT(*) FROM jm_push_creations WHERE username = 'alice'") < 12,
+   'alice, with her own count, is under it');
+
 # ---- two nodes on one database: each push is sent by one of them -----------------------
 ($n, $a) = call1($t, 'alice', 'PushSubscription/set', { destroy => [
     map { $_->{id} } grep { $_->{deviceClientId} =~ /^lim/ }
@@ -428,6 +448,7 @@ for my $c (["JMAPPushVAPIDKey $dir/rsa.pem", qr/JMAPPushVAPIDKey: .* not a P-256
            ["JMAPPushVAPIDSubject admin\@example.com", qr/JMAPPushVAPIDSubject: a mailto:/],
            ["JMAPPushMaxExpiry 3600", qr/JMAPPushMaxExpiry: "3600" is not a number from 172800/],
            ["JMAPPushMaxSubscriptions 0", qr/JMAPPushMaxSubscriptions/],
+           ["JMAPPushMaxCreatePerHour -1", qr/JMAPPushMaxCreatePerHour: "-1" is not a number from 1/],
            ["JMAPPushCAFile $dir/nothere.pem", qr/JMAPPushCAFile: cannot read/]) {
     my $bad = eval { JMAPTest->new(ldap => 0, pki => 0, smtp => 0, quiet_start_failure => 1,
                                    extra_conf => "$c->[0]\n") };

@@ -50,17 +50,31 @@ static void run(jm_db_t *db, const char *label)
     ok(jm_schema_migrate(db, &from, &err, pool) == APR_SUCCESS, "schema (%s)", err ? err : "");
     for (i = 1; i <= 3; i++) {
         r = mkrow(apr_psprintf(pool, "P%d", i), "alice", exp);
-        ok(jm_store_push_insert(&over, db, &r, 3, now, pool) == APR_SUCCESS && !over,
+        ok(jm_store_push_insert(&over, db, &r, 3, 100, now, pool) == APR_SUCCESS && !over,
            "insert P%d", i);
     }
     r = mkrow("P4", "alice", exp);
-    ok(jm_store_push_insert(&over, db, &r, 3, now, pool) == APR_SUCCESS && over,
+    ok(jm_store_push_insert(&over, db, &r, 3, 100, now, pool) == APR_SUCCESS && over,
        "a fourth of the same user is over the limit of 3");
     r = mkrow("Q1", "bob", exp);
-    ok(jm_store_push_insert(&over, db, &r, 3, now, pool) == APR_SUCCESS && !over,
+    ok(jm_store_push_insert(&over, db, &r, 3, 100, now, pool) == APR_SUCCESS && !over,
        "another user has a limit of his own");
     ok(jm_store_push_count(&n, db, "alice", pool) == APR_SUCCESS, "count");
     is_int(n, 3, "alice has 3");
+    /* the creation rate (RFC 8620 §8.6): destroying gives no creation back */
+    for (i = 1; i <= 2; i++) {
+        r = mkrow(apr_psprintf(pool, "R%d", i), "carol", exp);
+        ok(jm_store_push_insert(&over, db, &r, 10, 2, now + i, pool) == APR_SUCCESS
+           && !over, "carol creates R%d (2 an hour)", i);
+        ok(jm_store_push_destroy(db, "carol", r.id, pool) == APR_SUCCESS,
+           "and destroys it");
+    }
+    r = mkrow("R3", "carol", exp);
+    ok(jm_store_push_insert(&over, db, &r, 10, 2, now + 10, pool) == APR_SUCCESS
+       && over == 2, "a third within the hour: over the rate (2)");
+    ok(jm_store_push_insert(&over, db, &r, 10, 2, now + 3600 * 1000 + 3, pool)
+       == APR_SUCCESS && !over, "an hour after the first two: allowed again");
+    ok(jm_store_push_destroy(db, "carol", "R3", pool) == APR_SUCCESS, "R3 destroyed");
     ok(jm_store_push_list(&rows, db, "bob", pool) == APR_SUCCESS && rows->nelts == 1
        && has(rows, "Q1"), "bob lists only his");
     ok(jm_store_push_destroy(db, "bob", "P1", pool) == APR_NOTFOUND,

@@ -95,6 +95,9 @@ typedef enum {
     JM_SQL_PUSH_LIST,           /* username -> id, device client id, code sent,
                                  * verified, expires, types, url, p256dh, auth */
     JM_SQL_PUSH_COUNT,          /* username -> count */
+    JM_SQL_PUSH_CREATIONS_PRUNE,/* username, before (ms) */
+    JM_SQL_PUSH_CREATIONS_COUNT,/* username, since (ms) -> count */
+    JM_SQL_PUSH_CREATION_ADD,   /* username, created (ms) */
     JM_SQL_PUSH_VERIFY,         /* pushed states, next attempt, username, id */
     JM_SQL_PUSH_SET_EXPIRES,    /* expires, username, id */
     JM_SQL_PUSH_SET_TYPES,      /* types, username, id */

@@ -158,6 +158,12 @@ const char *const jm_sql_common[JM_SQL__COUNT] = {
     [JM_SQL_PUSH_LIST] = "SELECT id, device_client_id, code_sent, verified, expires,"
         " types, url, p256dh, auth FROM jm_push_subscriptions WHERE username = %s"
         " ORDER BY created, id",
+    [JM_SQL_PUSH_CREATIONS_PRUNE] = "DELETE FROM jm_push_creations WHERE username = %s"
+        " AND created < %lld",
+    [JM_SQL_PUSH_CREATIONS_COUNT] = "SELECT COUNT(*) FROM jm_push_creations"
+        " WHERE username = %s AND created >= %lld",
+    [JM_SQL_PUSH_CREATION_ADD] = "INSERT INTO jm_push_creations (username, created)"
+        " VALUES (%s, %lld)",
     [JM_SQL_PUSH_COUNT] = "SELECT COUNT(*) FROM jm_push_subscriptions WHERE username = %s",
     [JM_SQL_PUSH_VERIFY] = "UPDATE jm_push_subscriptions SET verified = 1,"
         " pushed_states = %s, next_attempt = %lld WHERE username = %s AND id = %s",

@@ -242,8 +242,16 @@ static const char *const v9_submission[] = {
     " PRIMARY KEY (account_id, email_id, address))",
     NULL
 };
+/* Version 9 -> 10: when each user created push subscriptions (ms), for
+ * the creation rate limit (RFC 8620 §8.6); rows older than an hour are
+ * pruned at the next creation. */
+static const char *const v10_push_creations[] = {
+    "CREATE TABLE jm_push_creations (username TEXT NOT NULL, created BIGINT NOT NULL)",
+    "CREATE INDEX jm_push_creations_by_user ON jm_push_creations (username, created)",
+    NULL
+};
 static const char *const *const migrations[] = { v1, v2, v3, v4, v5, v6,
-    v7_identity, v8_push, v9_submission, NULL };
+    v7_identity, v8_push, v9_submission, v10_push_creations, NULL };
 
 static const char *const on_connect[] = {
     /* never wait forever on a lock held by a stuck node */
@@ -344,7 +352,7 @@ const jm_sql_dialect_t jm_sql_pgsql = {
             " WHERE account_id = %s AND id = %s",
     },
     .migrations = migrations,
-    .schema_version = 9,
+    .schema_version = 10,
     .on_connect = on_connect,
     .buffered_selects = 1,
     /* commits are durable with the server's defaults (synchronous_commit
