@@ -99,6 +99,13 @@ int jm_submit_run_once(jm_db_t *db, const jm_submit_conf_t *conf,
  *  15 minutes. */
 apr_int64_t jm_submit_backoff(apr_int64_t tries);
 
+/** Seconds a worker's claim lasts: longer than one attempt can take, so a
+ *  live worker keeps it. */
+apr_int64_t jm_submit_lease(const jm_submit_conf_t *conf);
+
+/** The class of an SMTP reply: its first digit 2-5, or 0 for none. */
+int jm_submit_reply_class(const char *reply);
+
 /** The vacation replies' pass (jm_submit_autoreply.c), part of
  *  jm_submit_run_once: claim due replies, send each from the null reverse
  *  path, delete what is finished. Returns the number worked on, or -1. */

@@ -18,10 +18,6 @@
 
 typedef enum { SENT, REFUSED, TRY_AGAIN } outcome_t;
 
-static int code_of(const char *reply)
-{
-    return reply && reply[0] >= '2' && reply[0] <= '5' ? reply[0] - '0' : 0;
-}
 
 /* What one transaction to one recipient came to; *preply: the reply that
  * decided it (NULL: the relay said nothing usable). */
@@ -30,7 +26,7 @@ static outcome_t outcome(const char **preply, const jm_smtp_result_t *res)
     const char *rr = res->nrcpts > 0 ? res->rcpt_replies[0] : NULL;
     const char *mr = res->eod_reply ? res->eod_reply : res->data_reply;
 
-    if (code_of(res->mail_reply) == 5) {
+    if (jm_submit_reply_class(res->mail_reply) == 5) {
         *preply = res->mail_reply;
         return REFUSED;
     }
@@ -38,12 +34,12 @@ static outcome_t outcome(const char **preply, const jm_smtp_result_t *res)
         *preply = res->mail_reply;
         return TRY_AGAIN;
     }
-    if (code_of(rr) != 2) {
+    if (jm_submit_reply_class(rr) != 2) {
         *preply = rr;
-        return code_of(rr) == 5 ? REFUSED : TRY_AGAIN;
+        return jm_submit_reply_class(rr) == 5 ? REFUSED : TRY_AGAIN;
     }
     *preply = mr;
-    return code_of(mr) == 2 ? SENT : code_of(mr) == 5 ? REFUSED : TRY_AGAIN;
+    return jm_submit_reply_class(mr) == 2 ? SENT : jm_submit_reply_class(mr) == 5 ? REFUSED : TRY_AGAIN;
 }
 
 static apr_status_t work_on(jm_db_t *db, const jm_submit_conf_t *conf,
@@ -96,7 +92,7 @@ int jm_submit_autoreplies_once(jm_db_t *db, const jm_submit_conf_t *conf,
 {
     apr_array_header_t *items;
     apr_int64_t now = apr_time_sec(apr_time_now());
-    apr_int64_t lease = conf->connect_timeout + conf->timeout + 10;
+    apr_int64_t lease = jm_submit_lease(conf);
     apr_status_t rv;
     int i;
 

@@ -21,9 +21,14 @@
 #define BACKOFF_FIRST 1
 #define BACKOFF_MAX   900
 
-static int code_of(const char *reply)
+int jm_submit_reply_class(const char *reply)
 {
     return reply && reply[0] >= '2' && reply[0] <= '5' ? reply[0] - '0' : 0;
+}
+
+apr_int64_t jm_submit_lease(const jm_submit_conf_t *conf)
+{
+    return conf->connect_timeout + conf->timeout + 10;
 }
 
 static void set_rcpt(jm_sub_rcpt_t *r, const char *delivered, const char *reply)
@@ -48,12 +53,12 @@ static int apply(jm_queue_item_t *it, const jm_smtp_result_t *res,
     for (i = 0; i < nsent; i++) {
         jm_sub_rcpt_t *r = &APR_ARRAY_IDX(it->rcpts, sent[i], jm_sub_rcpt_t);
         const char *rr = res->rcpt_replies[i];
-        int c = code_of(rr);
+        int c = jm_submit_reply_class(rr);
 
         if (!rr) {
             /* the transaction stopped before this RCPT: MAIL refused, or the
              * session failed */
-            int mc = code_of(res->mail_reply);
+            int mc = jm_submit_reply_class(res->mail_reply);
             if (mc == 5) {
                 set_rcpt(r, "no", res->mail_reply);
             }
@@ -71,7 +76,7 @@ static int apply(jm_queue_item_t *it, const jm_smtp_result_t *res,
             /* accepted: the message's reply decides (§7: the DATA-stage
              * reply when the message as a whole was refused) */
             const char *mr = res->eod_reply ? res->eod_reply : res->data_reply;
-            int m = code_of(mr);
+            int m = jm_submit_reply_class(mr);
             if (m == 2) {
                 /* relayed: the final store is not known (§7 "delivered") */
                 set_rcpt(r, "unknown", rr);
@@ -239,8 +244,7 @@ int jm_submit_run_once(jm_db_t *db, const jm_submit_conf_t *conf,
 {
     apr_array_header_t *items;
     apr_int64_t now = apr_time_sec(apr_time_now());
-    /* longer than one attempt can take: a live worker keeps its claim */
-    apr_int64_t lease = conf->connect_timeout + conf->timeout + 10;
+    apr_int64_t lease = jm_submit_lease(conf);
     apr_status_t rv;
     int i, n;
 

@@ -234,6 +234,20 @@ static apr_status_t read_item(jm_queue_item_t **pit, jm_db_t *db,
     return read_rcpts(&it->rcpts, db, account_id, id, p);
 }
 
+/* The end of a claiming transaction: committed, or nothing claimed. */
+static apr_status_t end_claim(jm_db_t *db, apr_array_header_t *out, apr_status_t rv)
+{
+    if (rv != APR_SUCCESS) {
+        jm_db_rollback(db);
+        out->nelts = 0;
+        return rv;
+    }
+    if ((rv = jm_db_commit(db)) != APR_SUCCESS) {
+        out->nelts = 0;
+    }
+    return rv;
+}
+
 apr_status_t jm_store_queue_claim(apr_array_header_t **pclaimed, jm_db_t *db,
                                   const char *owner, apr_int64_t now,
                                   apr_int64_t lease, int limit, apr_pool_t *p)
@@ -261,15 +275,7 @@ apr_status_t jm_store_queue_claim(apr_array_header_t **pclaimed, jm_db_t *db,
             APR_ARRAY_PUSH(out, jm_queue_item_t *) = it;
         }
     }
-    if (rv != APR_SUCCESS) {
-        jm_db_rollback(db);
-        out->nelts = 0;
-        return rv;
-    }
-    if ((rv = jm_db_commit(db)) != APR_SUCCESS) {
-        out->nelts = 0;
-    }
-    return rv;
+    return end_claim(db, out, rv);
 }
 
 apr_status_t jm_store_queue_finish(jm_db_t *db, const jm_queue_item_t *it,
@@ -369,15 +375,7 @@ apr_status_t jm_store_autoreply_claim(apr_array_header_t **pclaimed, jm_db_t *db
         a->last_reply = COL(item, 0, 6);
         APR_ARRAY_PUSH(out, jm_autoreply_row_t *) = a;
     }
-    if (rv != APR_SUCCESS) {
-        jm_db_rollback(db);
-        out->nelts = 0;
-        return rv;
-    }
-    if ((rv = jm_db_commit(db)) != APR_SUCCESS) {
-        out->nelts = 0;
-    }
-    return rv;
+    return end_claim(db, out, rv);
 }
 
 /* one statement in a transaction of its own, on the row owner holds */
