@@ -171,6 +171,18 @@ for my $c (['other-ca', qr/certificate problem: unable to get local issuer certi
     $t->stop;
 }
 
+# ---- smtps:// against a relay that does not speak TLS on connect ---------
+{
+    my $t = server(relay_pki => 1, sink_env => {}, relay_scheme => 'smtps',
+                   expected_errors => [qr/JM15053:/]);
+    my $sid = submit($t);
+    refused_ok($t, $sid, 'smtps:// to a relay without TLS',
+               qr/^451 4\.7\.0 TLS with the relay failed: .+; nothing was sent$/,
+               qr/JM15053: relay smtps:\S+: the TLS handshake failed \(.+\) \(does the relay speak TLS from the start on this port\? smtp:\/\/ with STARTTLS is the other way\); nothing is sent/);
+    $t->check_error_log;
+    $t->stop;
+}
+
 # ---- AUTH over STARTTLS: the right credentials ---------------------------
 {
     my $t = server(sink_tls => 'required', sink_auth => 'relayuser:s3cret pw',

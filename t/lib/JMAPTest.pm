@@ -135,9 +135,16 @@ turns on its F<commands.log> (C<sink_commands>) and the "tls" and
 =item relay_pki => 1
 
 Make the relay PKI in ROOT/relaypki with openssl (not the S/MIME PKI of
-F<t/lib/mkpki.sh>): ca.pem (the relay CA), other-ca.pem, and the sink's
-certificates and keys relay.pem, other-ca.pem's relay-other-ca.pem and
-relay-other-host.pem (+ .key); JMAPSubmissionCAFile points at ca.pem.
+F<t/lib/mkpki.sh>): ca.pem (the relay CA), other-ca.pem (a second CA), and
+the sink's certificates with their keys (.key): relay.pem (127.0.0.1 and
+localhost, by ca.pem), relay-other-ca.pem (the same names, by other-ca.pem)
+and relay-other-host.pem (relay.example.net, by ca.pem).
+JMAPSubmissionCAFile points at ca.pem.
+
+=item relay_scheme => 'smtp' | 'smtps'
+
+The scheme of JMAPSubmissionURL (default: smtps with C<< sink_tls =>
+'smtps' >>, smtp otherwise), e.g. smtps:// towards a sink without TLS.
 
 =item relay_auth => 'user:password'
 
@@ -779,7 +786,8 @@ sub _module_directives {
     }
     push @d, [JMAPSendAs => ['sales@example.com alice bob']];
     if ($self->{smtp_port} && (my $smtp = _smtp_directive_name())) {
-        my $scheme = ($self->{opts}{sink_tls} || '') eq 'smtps' ? 'smtps' : 'smtp';
+        my $scheme = $self->{opts}{relay_scheme}
+            || (($self->{opts}{sink_tls} || '') eq 'smtps' ? 'smtps' : 'smtp');
         push @d, [$smtp => ["$scheme://127.0.0.1:$self->{smtp_port}"]];
     }
     push @d, [JMAPSubmissionCAFile => [$self->relay_pki_dir . '/ca.pem']]
