@@ -722,6 +722,9 @@ const command_rec jm_config_cmds[] = {
                   "smtp or smtps URL with host and port"),
     AP_INIT_TAKE1("JMAPSubmissionStartTLS", jm_submit_set_starttls, NULL, RSRC_CONF,
                   "STARTTLS to an smtp relay: required | optional | off"),
+    AP_INIT_TAKE1("JMAPSubmissionCAFile", jm_submit_set_ca_file, NULL, RSRC_CONF,
+                  "PEM file of the CAs that verify the relay's TLS certificate "
+                  "(default: the system store)"),
     AP_INIT_TAKE1("JMAPSubmissionAuthFile", jm_submit_set_auth_file, NULL, RSRC_CONF,
                   "file with user:password for SMTP AUTH (not readable by all)"),
     SUBMIT_NUM("JMAPSubmissionConnectTimeout", connect_timeout,

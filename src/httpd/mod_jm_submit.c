@@ -4,11 +4,12 @@
  * works on the queue, once a second; several httpd (nodes) on one
  * database share the work through the queue's claims. The worker sends
  * through the main server's relay settings and works on the main
- * server's database: relay directives (URL, STARTTLS, AUTH, timeouts,
- * retry time) are refused in a <VirtualHost>; the limits
+ * server's database: relay directives (URL, STARTTLS, CA file, AUTH,
+ * timeouts, retry time) are refused in a <VirtualHost>; the limits
  * (recipients, delayed send, message size) may differ per server. */
 #include <string.h>
 #include <unistd.h>
+#include <errno.h>
 #include <apr_strings.h>
 #include <apr_file_io.h>
 #include <apr_optional.h>
@@ -139,6 +140,52 @@ const char *jm_submit_set_auth_file(cmd_parms *cmd, void *d, const char *arg)
     return NULL;
 }
 
+/* The CAs that verify the relay's certificate (PEM, for CURLOPT_CAINFO):
+ * a readable regular file holding a certificate. It is read again by
+ * libcurl in the worker, as httpd's User: child_init checks that. */
+const char *jm_submit_set_ca_file(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = main_only(cmd), *file = ap_server_root_relative(cmd->pool, arg);
+    apr_finfo_t fi;
+    apr_file_t *f;
+    char *buf;
+    apr_size_t n = 65536;
+    char ebuf[120];
+    apr_status_t rv;
+
+    (void)d;
+    if (err) {
+        return err;
+    }
+    if (!file || (rv = apr_stat(&fi, file, APR_FINFO_TYPE, cmd->temp_pool))
+        != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "JMAPSubmissionCAFile: cannot read %s: %s",
+                            arg, file ? apr_strerror(rv, ebuf, sizeof(ebuf)) : "bad path");
+    }
+    if (fi.filetype != APR_REG) {
+        return apr_psprintf(cmd->pool, "JMAPSubmissionCAFile: %s is not a file", arg);
+    }
+    if ((rv = apr_file_open(&f, file, APR_FOPEN_READ, 0, cmd->temp_pool))
+        != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "JMAPSubmissionCAFile: cannot read %s: %s",
+                            arg, apr_strerror(rv, ebuf, sizeof(ebuf)));
+    }
+    buf = apr_palloc(cmd->temp_pool, n + 1);
+    rv = apr_file_read_full(f, buf, n, &n);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS && rv != APR_EOF) {
+        return apr_psprintf(cmd->pool, "JMAPSubmissionCAFile: cannot read %s: %s",
+                            arg, apr_strerror(rv, ebuf, sizeof(ebuf)));
+    }
+    buf[n] = '\0';
+    if (!strstr(buf, "-----BEGIN CERTIFICATE-----")) {
+        return apr_psprintf(cmd->pool, "JMAPSubmissionCAFile: %s holds no PEM "
+                            "certificate (-----BEGIN CERTIFICATE-----)", arg);
+    }
+    conf_of(cmd)->ca_file = file;
+    return NULL;
+}
+
 /* cmd->info: offset of a long in jm_submit_conf_t. The relay's timeouts
  * and retry time are the main server's; 0 is allowed for
  * maxDelayedSend only. */
@@ -184,6 +231,7 @@ void jm_submit_conf_merge(jm_submit_conf_t *out, const jm_submit_conf_t *base,
     M_NUM(starttls);
     M_PTR(user);
     M_PTR(password);
+    M_PTR(ca_file);
     M_NUM(connect_timeout);
     M_NUM(timeout);
     M_NUM(retry_time);
@@ -272,6 +320,7 @@ static apr_status_t curl_done(void *d)
 
 void jm_submit_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    jm_srv_conf_t *sc = jm_config_get(s);
     char host[256] = "";
 
     if (jm_submit_global_init() != APR_SUCCESS) {
@@ -280,6 +329,13 @@ void jm_submit_child_init(apr_pool_t *pchild, server_rec *s)
         return;
     }
     apr_pool_cleanup_register(pchild, NULL, curl_done, apr_pool_cleanup_null);
+    /* child_init runs as httpd's User: libcurl will read the file so */
+    if (sc->submit.url && sc->submit.ca_file && access(sc->submit.ca_file, R_OK)) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, errno, s, JMLOGNO_GLUE(01194)
+                     "JMAPSubmissionCAFile %s is not readable by httpd's User: "
+                     "the relay's certificate cannot be verified and no "
+                     "submission is sent until it is", sc->submit.ca_file);
+    }
     apr_gethostname(host, sizeof(host) - 1, pchild);
     /* unique among the workers of every node on the database */
     worker_owner = apr_psprintf(pchild, "%s/%" APR_PID_T_FMT "/%" APR_TIME_T_FMT,

@@ -11,6 +11,7 @@
  *  takes the offset of a long in jm_submit_conf_t as cmd->info. */
 const char *jm_submit_set_url(cmd_parms *cmd, void *d, const char *arg);
 const char *jm_submit_set_starttls(cmd_parms *cmd, void *d, const char *arg);
+const char *jm_submit_set_ca_file(cmd_parms *cmd, void *d, const char *arg);
 const char *jm_submit_set_auth_file(cmd_parms *cmd, void *d, const char *arg);
 const char *jm_submit_set_number(cmd_parms *cmd, void *d, const char *arg);
 

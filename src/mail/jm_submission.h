@@ -18,6 +18,8 @@ typedef struct jm_submit_conf_t {
                                    *   relay, creations are forbiddenToSend */
     int starttls;                 /**< jm_smtp_tls_t */
     const char *user, *password;  /**< AUTH, NULL: none */
+    const char *ca_file;          /**< CAs verifying the relay's TLS
+                                   *   certificate; NULL: the system store */
     long connect_timeout;         /**< per attempt, connecting and greeting */
     long timeout;                 /**< per attempt, whole transaction */
     long retry_time;              /**< temporary failures retried this long */

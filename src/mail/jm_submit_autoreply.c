@@ -26,12 +26,15 @@ static outcome_t outcome(const char **preply, const jm_smtp_result_t *res)
     const char *rr = res->nrcpts > 0 ? res->rcpt_replies[0] : NULL;
     const char *mr = res->eod_reply ? res->eod_reply : res->data_reply;
 
-    if (jm_submit_reply_class(res->mail_reply) == 5) {
+    if (jm_submit_reply_class(res->mail_reply) == 5
+        && strncmp(res->mail_reply, "530", 3)) {
         *preply = res->mail_reply;
         return REFUSED;
     }
     if (!rr) {
-        *preply = res->mail_reply;
+        /* a 530 (AUTH or STARTTLS first) or a session that failed on TLS
+         * or AUTH: our configuration, not the reply's; tried again */
+        *preply = res->session_reply ? res->session_reply : res->mail_reply;
         return TRY_AGAIN;
     }
     if (jm_submit_reply_class(rr) != 2) {

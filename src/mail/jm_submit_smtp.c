@@ -3,14 +3,21 @@
  * §4.5.2), the envelope given, and every reply of the dialogue taken from
  * libcurl's debug stream, so each recipient gets its own RCPT reply and
  * the message its end-of-data reply (libcurl reports neither itself).
- * libcurl does not pipeline SMTP: replies come in the order of commands. */
+ * libcurl does not pipeline SMTP: replies come in the order of commands.
+ * TLS (STARTTLS, RFC 3207, or smtps) always verifies the relay's
+ * certificate and host name (JMAPSubmissionCAFile or the system store);
+ * a session that fails on TLS or AUTH (RFC 4954) sends nothing, and is
+ * given a reply that says why (session_reply) for deliveryStatus, and a
+ * log line for the administrator: both are problems of the relay or of
+ * our configuration, retried like a relay that is down. */
 #include <string.h>
 #include <apr_strings.h>
 #include <curl/curl.h>
 #include "mail/jm_submit_smtp.h"
 #include "mail/jm_submission.h"
+#include "core/jm_log.h"
 
-enum { CMD_OTHER, CMD_MAIL, CMD_RCPT, CMD_DATA, CMD_EOD };
+enum { CMD_OTHER, CMD_MAIL, CMD_RCPT, CMD_DATA, CMD_EOD, CMD_AUTH, CMD_STARTTLS };
 
 typedef struct {
     apr_pool_t *p;
@@ -18,6 +25,8 @@ typedef struct {
     const char *data;
     apr_size_t len, pos;
     int cmd, rcpt;                  /* the command the next reply answers */
+    int auth_more;                  /* AUTH got 334: the next line is its */
+    const char *starttls_reply;     /* to STARTTLS, when it was not 220 */
     apr_array_header_t *lines;      /* the reply being read */
     char partial[1024];             /* a line libcurl handed in pieces */
     apr_size_t npartial;
@@ -85,6 +94,18 @@ static void reply_done(tx_t *t)
     case CMD_EOD:
         res->eod_reply = r;
         break;
+    case CMD_AUTH:
+        /* 334: a challenge, the client's next line belongs to AUTH */
+        t->auth_more = !strncmp(r, "334", 3);
+        if (!t->auth_more && strncmp(r, "235", 3)) {
+            res->auth_reply = r;
+        }
+        break;
+    case CMD_STARTTLS:
+        if (strncmp(r, "220", 3)) {
+            t->starttls_reply = r;
+        }
+        break;
     default:
         break;
     }
@@ -113,7 +134,16 @@ static int debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *
     (void)h;
     if (type == CURLINFO_HEADER_OUT) {
         t->lines->nelts = 0;
-        if (size >= 4 && !strncasecmp(data, "MAIL", 4)) {
+        if (t->cmd == CMD_AUTH && t->auth_more) {
+            t->auth_more = 0;       /* an answer to a 334 (never logged) */
+        }
+        else if (size >= 4 && !strncasecmp(data, "AUTH", 4)) {
+            t->cmd = CMD_AUTH;
+        }
+        else if (size >= 8 && !strncasecmp(data, "STARTTLS", 8)) {
+            t->cmd = CMD_STARTTLS;
+        }
+        else if (size >= 4 && !strncasecmp(data, "MAIL", 4)) {
             t->cmd = CMD_MAIL;
         }
         else if (size >= 4 && !strncasecmp(data, "RCPT", 4)) {
@@ -158,6 +188,80 @@ static int debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *
         t->npartial += k;
     }
     return 0;
+}
+
+/* A session that failed on TLS or AUTH (nothing was sent): the reply
+ * that stands for it in deliveryStatus, and the administrator's line.
+ * Enhanced codes: RFC 3463 4.7.0 (security), RFC 7372 4.7.5 (certificate
+ * not accepted); AUTH's own reply when the relay gave one (RFC 4954 §6). */
+static void explain_failure(jm_smtp_result_t *res, const tx_t *t,
+                            const jm_submit_conf_t *conf, CURLcode cc,
+                            const char *err, apr_pool_t *p)
+{
+    const char *ca = conf->ca_file ? conf->ca_file : "the system's CA store";
+
+    switch (cc) {
+    case CURLE_USE_SSL_FAILED:
+        res->session_reply = t->starttls_reply
+            ? apr_psprintf(p, "451 4.7.0 STARTTLS is required "
+                           "(JMAPSubmissionStartTLS) and the relay refused it: %s; "
+                           "nothing was sent", t->starttls_reply)
+            : "451 4.7.0 STARTTLS is required (JMAPSubmissionStartTLS) and the "
+              "relay does not offer it; nothing was sent";
+        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, 0, p, JMLOGNO(15050)
+                      "relay %s: JMAPSubmissionStartTLS is required but the relay "
+                      "%s, so nothing is sent in clear; mail stays queued and "
+                      "is retried (enable STARTTLS on the relay, or set "
+                      "JMAPSubmissionStartTLS optional to allow clear text)",
+                      conf->url, t->starttls_reply
+                      ? apr_pstrcat(p, "refused STARTTLS (", t->starttls_reply, ")", NULL)
+                      : "does not offer STARTTLS in its EHLO reply");
+        break;
+    case CURLE_PEER_FAILED_VERIFICATION:
+        res->session_reply = apr_psprintf(p, "451 4.7.5 The relay's TLS certificate "
+                                          "was not accepted: %s; nothing was sent",
+                                          err);
+        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, 0, p, JMLOGNO(15051)
+                      "relay %s: its TLS certificate was not accepted (%s), "
+                      "verified against %s; nothing is sent, mail stays queued "
+                      "and is retried. The certificate must be issued by a CA "
+                      "of JMAPSubmissionCAFile and name the host of "
+                      "JMAPSubmissionURL", conf->url, err, ca);
+        break;
+    case CURLE_SSL_CACERT_BADFILE:
+        res->session_reply = apr_psprintf(p, "451 4.7.5 The relay's TLS certificate "
+                                          "could not be verified: %s; nothing was "
+                                          "sent", err);
+        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, 0, p, JMLOGNO(15052)
+                      "relay %s: the CA certificates in %s could not be used "
+                      "(%s): is JMAPSubmissionCAFile readable by httpd's User? "
+                      "Nothing is sent, mail stays queued and is retried",
+                      conf->url, ca, err);
+        break;
+    case CURLE_SSL_CONNECT_ERROR:
+        res->session_reply = apr_psprintf(p, "451 4.7.0 TLS with the relay failed: "
+                                          "%s; nothing was sent", err);
+        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, 0, p, JMLOGNO(15053)
+                      "relay %s: the TLS handshake failed (%s)%s; nothing is "
+                      "sent, mail stays queued and is retried", conf->url, err,
+                      strncasecmp(conf->url, "smtps:", 6) ? ""
+                      : " (does the relay speak TLS from the start on this port? "
+                        "smtp:// with STARTTLS is the other way)");
+        break;
+    case CURLE_LOGIN_DENIED:
+        res->session_reply = res->auth_reply ? res->auth_reply
+            : "451 4.7.8 The relay did not accept our authentication; nothing "
+              "was sent";
+        jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, 0, p, JMLOGNO(15054)
+                      "relay %s refused the credentials of JMAPSubmissionAuthFile "
+                      "(user %s): %s; nothing is sent, mail stays queued and is "
+                      "retried for JMAPSubmissionRetryTime", conf->url,
+                      conf->user ? conf->user : "(none)",
+                      res->auth_reply ? res->auth_reply : err);
+        break;
+    default:
+        break;
+    }
 }
 
 apr_status_t jm_smtp_send(jm_smtp_result_t *res, const jm_submit_conf_t *conf,
@@ -224,6 +328,12 @@ apr_status_t jm_smtp_send(jm_smtp_result_t *res, const jm_submit_conf_t *conf,
     curl_easy_setopt(h, CURLOPT_USE_SSL, conf->starttls == JM_SMTP_TLS_REQUIRED
                      ? (long)CURLUSESSL_ALL : conf->starttls == JM_SMTP_TLS_OPTIONAL
                      ? (long)CURLUSESSL_TRY : (long)CURLUSESSL_NONE);
+    /* always verified (RFC 3207 §4.1, RFC 8314 §4.3); only the CAs are set */
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (conf->ca_file) {
+        curl_easy_setopt(h, CURLOPT_CAINFO, conf->ca_file);
+    }
     if (conf->user) {
         curl_easy_setopt(h, CURLOPT_USERNAME, conf->user);
         curl_easy_setopt(h, CURLOPT_PASSWORD, conf->password ? conf->password : "");
@@ -237,6 +347,9 @@ apr_status_t jm_smtp_send(jm_smtp_result_t *res, const jm_submit_conf_t *conf,
             || cc == CURLE_LOGIN_DENIED || cc == CURLE_RECV_ERROR
             || cc == CURLE_SEND_ERROR || cc == CURLE_GOT_NOTHING
             || cc == CURLE_WEIRD_SERVER_REPLY;
+        if (!res->mail_reply) {
+            explain_failure(res, &t, conf, cc, res->error, p);
+        }
     }
     return APR_SUCCESS;
 }

@@ -14,6 +14,11 @@ typedef struct {
     const char **rcpt_replies;      /**< to each RCPT TO, in order */
     const char *data_reply;         /**< to DATA, when it was not 354 */
     const char *eod_reply;          /**< to the end of the message data */
+    const char *auth_reply;         /**< to AUTH, when it was not 235/334 */
+    const char *session_reply;      /**< the session failed before MAIL FROM
+                                     *   because of TLS or AUTH: the relay's
+                                     *   reply (AUTH's 535) or one made up
+                                     *   (4.7.x) saying why; retried */
     const char *error;              /**< libcurl's, when it did not finish */
     int connect_failed;             /**< no usable session with the relay */
 } jm_smtp_result_t;

@@ -2,7 +2,9 @@
  * httpd glue's watchdog. A pass claims due submissions (a lease, committed
  * before anything is sent: the "attempting" mark), sends each through the
  * relay with no transaction open, and records every recipient's reply.
- * Temporary failures (4xx, relay down, timeout) wait and are tried again,
+ * Temporary failures (4xx, relay down, timeout, and what our configuration
+ * or the relay's makes fail for every message: TLS, AUTH, a 530 to MAIL)
+ * wait and are tried again,
  * 1 s after the first try and twice as long each time (at most 15 min),
  * until the retry time (JMAPSubmissionRetryTime) has passed; then they
  * are "no". A lease that ran out (a worker that stopped between claim and
@@ -31,6 +33,14 @@ apr_int64_t jm_submit_lease(const jm_submit_conf_t *conf)
     return conf->connect_timeout + conf->timeout + 10;
 }
 
+/* 530 to MAIL FROM: the relay wants AUTH or STARTTLS first (RFC 4954 §6,
+ * RFC 3207 §4), a problem of our configuration, not of the message:
+ * retried like a temporary failure. */
+static int needs_auth_or_tls(const char *reply)
+{
+    return reply && !strncmp(reply, "530", 3);
+}
+
 static void set_rcpt(jm_sub_rcpt_t *r, const char *delivered, const char *reply)
 {
     r->delivered = delivered;
@@ -45,7 +55,7 @@ static void set_rcpt(jm_sub_rcpt_t *r, const char *delivered, const char *reply)
 static int apply(jm_queue_item_t *it, const jm_smtp_result_t *res,
                  const int *sent, int nsent, apr_pool_t *p)
 {
-    const char *down = res->error
+    const char *down = res->session_reply ? res->session_reply : res->error
         ? apr_psprintf(p, "451 4.4.1 The relay did not answer: %s", res->error)
         : "451 4.4.1 The relay did not answer";
     int i, accepted = 0;
@@ -59,11 +69,12 @@ static int apply(jm_queue_item_t *it, const jm_smtp_result_t *res,
             /* the transaction stopped before this RCPT: MAIL refused, or the
              * session failed */
             int mc = jm_submit_reply_class(res->mail_reply);
-            if (mc == 5) {
+            if (mc == 5 && !needs_auth_or_tls(res->mail_reply)) {
                 set_rcpt(r, "no", res->mail_reply);
             }
             else {
-                set_rcpt(r, "queued", mc == 4 ? res->mail_reply : down);
+                /* TLS or AUTH failed (session_reply), or the relay is down */
+                set_rcpt(r, "queued", mc == 4 || mc == 5 ? res->mail_reply : down);
             }
         }
         else if (c == 5) {

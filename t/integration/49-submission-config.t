@@ -2,8 +2,9 @@
 # JMAPSubmission* directives are checked when httpd starts: bad URLs and
 # keywords, numbers out of range, relay settings in a <VirtualHost>, and
 # an AUTH file that others may read are refused with a message naming the
-# directive; a private one starts. Without a relay, a submission is
-# forbiddenToSend.
+# directive, and so is a CA file that is missing, not a file or holds no
+# certificate; a private AUTH file and a CA file start. Without a relay,
+# a submission is forbiddenToSend.
 use strict;
 use warnings;
 use FindBin;
@@ -23,6 +24,19 @@ open($f, '>', "$dir/bad.auth") or die;
 print $f "no colon here\n";
 close $f;
 chmod 0600, "$dir/bad.auth";
+open($f, '>', "$dir/notca.pem") or die;
+print $f "this is no certificate\n";
+close $f;
+chmod 0644, "$dir/notca.pem";
+open($f, '>', "$dir/unreadable.pem") or die;
+print $f "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+close $f;
+chmod 0000, "$dir/unreadable.pem";
+mkdir "$dir/ca.d";
+system('openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+       '-nodes', '-keyout', "$dir/ca.key", '-out', "$dir/ca.pem", '-days', '2',
+       '-subj', '/CN=49 relay CA', '-batch') == 0 or die "openssl req failed\n";
+chmod 0644, "$dir/ca.pem";
 
 my @cases = (
     [ 'JMAPSubmissionURL http://relay.example',       qr/JMAPSubmissionURL.*not smtp/ ],
@@ -32,6 +46,11 @@ my @cases = (
     [ "JMAPSubmissionAuthFile $dir/open.auth",        qr/JMAPSubmissionAuthFile: .*readable by all users/ ],
     [ "JMAPSubmissionAuthFile $dir/bad.auth",         qr/JMAPSubmissionAuthFile: .*user:password/ ],
     [ "JMAPSubmissionAuthFile /nonexistent/relay.auth", qr/JMAPSubmissionAuthFile: cannot read/ ],
+    [ 'JMAPSubmissionCAFile /nonexistent/relay-ca.pem', qr/JMAPSubmissionCAFile: cannot read \/nonexistent\/relay-ca\.pem: No such file/ ],
+    [ "JMAPSubmissionCAFile $dir/ca.d",               qr/JMAPSubmissionCAFile: \S+ca\.d is not a file/ ],
+    [ "JMAPSubmissionCAFile $dir/notca.pem",          qr/JMAPSubmissionCAFile: \S+notca\.pem holds no PEM certificate/ ],
+    # root reads any file: the child's check (51-submission-tls-auth.t) covers it
+    ($> ? [ "JMAPSubmissionCAFile $dir/unreadable.pem", qr/JMAPSubmissionCAFile: cannot read \S+unreadable\.pem: Permission denied/ ] : ()),
     [ 'JMAPSubmissionTimeout 0',                      qr/JMAPSubmissionTimeout: "0" is not a positive/ ],
     [ 'JMAPSubmissionMaxDelayedSend -1',              qr/JMAPSubmissionMaxDelayedSend: "-1" is not a non-negative/ ],
     [ 'JMAPSubmissionMaxRecipients lots',             qr/JMAPSubmissionMaxRecipients/ ],
@@ -52,13 +71,20 @@ ok(!$v, 'JMAPSubmissionURL in a <VirtualHost> is refused');
 like($@ // '', qr/JMAPSubmissionURL: the queue worker sends through the main server/,
      '... naming why') if !$v;
 $v->stop if $v;
+$v = eval { JMAPTest->new(smtp => 0, ldap => 0, quiet_start_failure => 1,
+                          vhosts => ["JMAPSubmissionCAFile $dir/ca.pem\n"]) };
+ok(!$v, 'JMAPSubmissionCAFile in a <VirtualHost> is refused');
+like($@ // '', qr/JMAPSubmissionCAFile: the queue worker sends through the main server/,
+     '... naming why') if !$v;
+$v->stop if $v;
 
 # a private AUTH file starts; limits may differ per <VirtualHost>
 chmod 0600, "$dir/open.auth";
 my $t = eval { JMAPTest->new(extra_conf => "JMAPSubmissionAuthFile $dir/open.auth\n"
+                                                   . "JMAPSubmissionCAFile $dir/ca.pem\n"
                                                    . "JMAPSubmissionRetryTime 3\n",
                              vhosts => ["JMAPSubmissionMaxDelayedSend 0\n"]) };
-ok($t, 'a private AUTH file starts') or diag($@);
+ok($t, 'a private AUTH file and a CA file start') or diag($@);
 if ($t) {
     my $acct = $t->account_id('alice');
     my $s = $t->session('alice');

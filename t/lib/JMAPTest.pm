@@ -107,6 +107,49 @@ No PKI at all: no slapd, no trust anchors, CRL or signing keys.
 
 No SMTP sink.
 
+=item sink_tls => 'starttls' | 'required' | 'smtps'
+
+The sink speaks TLS with a certificate of the relay PKI (see C<relay_pki>):
+offers STARTTLS, requires it before MAIL, or TLS from the connect on
+(then JMAPSubmissionURL is C<smtps://127.0.0.1:PORT>). Implies
+C<< relay_pki => 1 >>.
+
+=item sink_cert => 'relay' | 'other-ca' | 'other-host'
+
+The sink's certificate: for 127.0.0.1 and localhost signed by the relay
+CA (default), the same names signed by a second CA that is not in
+JMAPSubmissionCAFile, or signed by the relay CA for relay.example.net only.
+
+=item sink_auth => 'user:password'
+
+The sink offers AUTH PLAIN and LOGIN and requires it before MAIL
+(SMTP_SINK_AUTH; over TLS only unless C<< sink_env => {
+SMTP_SINK_AUTH_PLAINTEXT => 1 } >>).
+
+=item sink_env => { NAME => value }
+
+More environment for F<t/lib/smtp_sink.py>. Any of the sink_* options also
+turns on its F<commands.log> (C<sink_commands>) and the "tls" and
+"auth_user" members of its NNNN.json.
+
+=item relay_pki => 1
+
+Make the relay PKI in ROOT/relaypki with openssl (not the S/MIME PKI of
+F<t/lib/mkpki.sh>): ca.pem (the relay CA), other-ca.pem (a second CA), and
+the sink's certificates with their keys (.key): relay.pem (127.0.0.1 and
+localhost, by ca.pem), relay-other-ca.pem (the same names, by other-ca.pem)
+and relay-other-host.pem (relay.example.net, by ca.pem).
+JMAPSubmissionCAFile points at ca.pem.
+
+=item relay_scheme => 'smtp' | 'smtps'
+
+The scheme of JMAPSubmissionURL (default: smtps with C<< sink_tls =>
+'smtps' >>, smtp otherwise), e.g. smtps:// towards a sink without TLS.
+
+=item relay_auth => 'user:password'
+
+Write ROOT/relay.auth (mode 0600) and point JMAPSubmissionAuthFile at it.
+
 =item extra_conf => "..."
 
 Appended verbatim to the server config (server scope).
@@ -264,6 +307,15 @@ C<[jmap_smime:crit]>, alert/emerg, segfaults, C<exit signal>, C<AH00052>
 lines not matching an expected pattern. In sanitizer mode a second test that
 fails on any sanitizer report (files or error log; expected patterns do not
 apply).
+
+=item sink_commands
+
+The lines of the sink's F<commands.log> ("CONN VERB tls=0|1"), with one of
+the sink_* options.
+
+=item relay_pki_dir
+
+ROOT/relaypki (with C<relay_pki> or C<sink_tls>).
 
 =item sink_messages
 
@@ -481,6 +533,11 @@ sub new {
     $self->{use_ldap} = $use_pki && (!exists $opts{ldap} || $opts{ldap});
 
     $self->_start_slapd if $self->{use_ldap};
+    $self->_relay_pki   if $opts{relay_pki} || $opts{sink_tls};
+    if (defined $opts{relay_auth}) {
+        _spew("$self->{root}/relay.auth", "$opts{relay_auth}\n");
+        chmod 0600, "$self->{root}/relay.auth";
+    }
     $self->_start_sink  if !exists $opts{smtp} || $opts{smtp};
     $self->_setup_db;
     $self->_write_htpasswd;
@@ -503,6 +560,76 @@ sub conf_file { "$_[0]{root}/httpd.conf" }
 sub db_params { $_[0]{db_params} }
 sub db_driver { $_[0]{db_driver} }
 sub sink_dir  { "$_[0]{root}/mail" }
+sub relay_pki_dir { "$_[0]{root}/relaypki" }
+
+sub sink_commands {
+    my ($self) = @_;
+    return split /\n/, _slurp($self->sink_dir . '/commands.log');
+}
+
+# The relay's PKI: a CA, a second CA, and server certificates (EC P-256).
+sub _relay_pki {
+    my ($self) = @_;
+    my $d = $self->relay_pki_dir;
+    mkdir $d;
+    chmod 0755, $d;
+    my @ec = ('-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes');
+    for my $ca (qw(ca other-ca)) {
+        _spew("$d/$ca.ext", "basicConstraints=critical,CA:TRUE\n"
+              . "keyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n");
+        _run("openssl $ca", 'openssl', 'req', '-x509', @ec, '-keyout', "$d/$ca.key",
+             '-out', "$d/$ca.pem", '-days', '30', '-subj', "/CN=JMAPTest relay $ca",
+             '-extensions', 'v3', '-config', _openssl_conf($d, "$d/$ca.ext"));
+    }
+    my %srv = ('relay'            => ['ca', 'IP:127.0.0.1,DNS:localhost', '127.0.0.1'],
+               'relay-other-ca'   => ['other-ca', 'IP:127.0.0.1,DNS:localhost', '127.0.0.1'],
+               'relay-other-host' => ['ca', 'DNS:relay.example.net', 'relay.example.net']);
+    for my $n (sort keys %srv) {
+        my ($ca, $san, $cn) = @{ $srv{$n} };
+        _spew("$d/$n.ext", "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+              . "extendedKeyUsage=serverAuth\nsubjectAltName=$san\n"
+              . "authorityKeyIdentifier=keyid\n");
+        _run("openssl $n", 'openssl', 'req', '-new', @ec, '-keyout', "$d/$n.key",
+             '-out', "$d/$n.csr", '-subj', "/CN=$cn");
+        _run("openssl $n", 'openssl', 'x509', '-req', '-in', "$d/$n.csr", '-CA', "$d/$ca.pem",
+             '-CAkey', "$d/$ca.key", '-CAcreateserial', '-days', '30',
+             '-extfile', "$d/$n.ext", '-out', "$d/$n.pem");
+    }
+    chmod 0644, glob("$d/*.pem");
+}
+
+# A minimal openssl config whose [v3] section is the extension file.
+sub _openssl_conf {
+    my ($d, $ext) = @_;
+    my $f = "$ext.cnf";
+    _spew($f, "[req]\ndistinguished_name=dn\n[dn]\n[v3]\n" . _slurp($ext));
+    return $f;
+}
+
+# The sink's environment for the sink_* options (empty without them).
+sub _sink_env {
+    my ($self) = @_;
+    my $o = $self->{opts};
+    my %env;
+    return () unless $o->{sink_tls} || $o->{sink_auth} || $o->{sink_env};
+    $env{SMTP_SINK_COMMANDS} = 1;
+    if (my $tls = $o->{sink_tls}) {
+        die "JMAPTest: sink_tls is starttls, required or smtps\n"
+            unless $tls =~ /^(?:starttls|required|smtps)$/;
+        my $c = $o->{sink_cert} || 'relay';
+        die "JMAPTest: sink_cert is relay, other-ca or other-host\n"
+            unless $c =~ /^(?:relay|other-ca|other-host)$/;
+        my $n = $c eq 'relay' ? 'relay' : "relay-$c";
+        my $d = $self->relay_pki_dir;
+        $env{SMTP_SINK_TLS_CERT} = "$d/$n.pem";
+        $env{SMTP_SINK_TLS_KEY} = "$d/$n.key";
+        $env{SMTP_SINK_TLS_REQUIRED} = 1 if $tls eq 'required';
+        $env{SMTP_SINK_SMTPS} = 1 if $tls eq 'smtps';
+    }
+    $env{SMTP_SINK_AUTH} = $o->{sink_auth} if defined $o->{sink_auth};
+    %env = (%env, %{ $o->{sink_env} || {} });
+    return %env;
+}
 
 sub stop_sink {
     my ($self) = @_;
@@ -569,6 +696,8 @@ sub _start_sink {
             open(STDIN, '<', '/dev/null');
             open(STDOUT, '>>', "$self->{root}/logs/smtp_sink.log");
             open(STDERR, '>&', \*STDOUT);
+            my %env = $self->_sink_env;
+            $ENV{$_} = $env{$_} for keys %env;
             exec('/usr/bin/python3', "$LIBDIR/smtp_sink.py", '127.0.0.1', $port,
                  $outdir, $pidfile) or POSIX::_exit(127);
         }
@@ -657,8 +786,14 @@ sub _module_directives {
     }
     push @d, [JMAPSendAs => ['sales@example.com alice bob']];
     if ($self->{smtp_port} && (my $smtp = _smtp_directive_name())) {
-        push @d, [$smtp => ["smtp://127.0.0.1:$self->{smtp_port}"]];
+        my $scheme = $self->{opts}{relay_scheme}
+            || (($self->{opts}{sink_tls} || '') eq 'smtps' ? 'smtps' : 'smtp');
+        push @d, [$smtp => ["$scheme://127.0.0.1:$self->{smtp_port}"]];
     }
+    push @d, [JMAPSubmissionCAFile => [$self->relay_pki_dir . '/ca.pem']]
+        if -f $self->relay_pki_dir . '/ca.pem';
+    push @d, [JMAPSubmissionAuthFile => ["$self->{root}/relay.auth"]]
+        if defined $self->{opts}{relay_auth};
     my %over = %{ $self->{opts}{directives} || {} };
     $over{$_} = undef for @{ $self->{opts}{omit} || [] };
     my @out;

@@ -27,6 +27,24 @@ With SMTP_SINK_LMTP=HOST:PORT:DOMAIN in the environment (tools/demo), a
 saved message is also handed to the LMTP listener at HOST:PORT for its
 recipients in DOMAIN, so mail sent to the demo users lands in their Inbox;
 the LMTP replies are printed (the SMTP client still gets 250).
+
+TLS and AUTH (none of them set: plain SMTP as above, no AUTH):
+  SMTP_SINK_TLS_CERT=PEM SMTP_SINK_TLS_KEY=PEM  offer STARTTLS (RFC 3207)
+                                with that certificate chain and key
+  SMTP_SINK_TLS_REQUIRED=1      refuse commands but EHLO/STARTTLS/QUIT
+                                before STARTTLS (530)
+  SMTP_SINK_SMTPS=1             TLS from the connect on (implicit TLS,
+                                RFC 8314) instead of STARTTLS
+  SMTP_SINK_AUTH=user:password  offer AUTH PLAIN and LOGIN (RFC 4954) and
+                                require it before MAIL (530); a wrong
+                                password gets 535 5.7.8. Only over TLS
+                                (538 in clear) unless
+  SMTP_SINK_AUTH_PLAINTEXT=1    also allows AUTH without TLS.
+  SMTP_SINK_COMMANDS=1          append one line per command to
+                                OUTDIR/commands.log: "CONN VERB tls=0|1"
+                                (verbs only, never arguments).
+With any of these, NNNN.json also has "tls" (the session was TLS) and
+"auth_user" (the user it authenticated as, or null).
 """
 import asyncio
 import json
@@ -37,7 +55,75 @@ import smtplib
 import sys
 import threading
 
+import ssl
+
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+ENV = os.environ.get
+TLS_CERT, TLS_KEY = ENV("SMTP_SINK_TLS_CERT"), ENV("SMTP_SINK_TLS_KEY")
+SMTPS = ENV("SMTP_SINK_SMTPS") == "1"
+AUTH = ENV("SMTP_SINK_AUTH")
+COMMANDS = ENV("SMTP_SINK_COMMANDS") == "1"
+EXTENDED = bool(TLS_CERT or SMTPS or AUTH or COMMANDS)
+
+
+def is_tls(server):
+    t = server.transport
+    return bool(t is not None and t.get_extra_info("ssl_object") is not None)
+
+
+class SinkSMTP(SMTP):
+    """aiosmtpd's SMTP, noting each command in commands.log when asked."""
+    outdir = None
+    conns = 0
+
+    def connection_made(self, transport):
+        if getattr(self, "conn_no", None) is None:
+            SinkSMTP.conns += 1
+            self.conn_no = SinkSMTP.conns
+        super().connection_made(transport)
+
+    def note(self, verb):
+        if COMMANDS:
+            with open(os.path.join(self.outdir, "commands.log"), "a") as f:
+                f.write("%d %s tls=%d\n" % (self.conn_no, verb, is_tls(self)))
+
+    async def smtp_EHLO(self, arg):
+        self.note("EHLO")
+        return await super().smtp_EHLO(arg)
+
+    async def smtp_STARTTLS(self, arg):
+        self.note("STARTTLS")
+        return await super().smtp_STARTTLS(arg)
+
+    async def smtp_AUTH(self, arg):
+        self.note("AUTH " + (arg or "").split(" ")[0].upper())
+        return await super().smtp_AUTH(arg)
+
+    async def smtp_MAIL(self, arg):
+        self.note("MAIL")
+        return await super().smtp_MAIL(arg)
+
+    async def smtp_RCPT(self, arg):
+        self.note("RCPT")
+        return await super().smtp_RCPT(arg)
+
+    async def smtp_DATA(self, arg):
+        self.note("DATA")
+        return await super().smtp_DATA(arg)
+
+
+class SinkController(Controller):
+    def factory(self):
+        return SinkSMTP(self.handler, **self.SMTP_kwargs)
+
+
+def authenticator(server, session, envelope, mechanism, auth_data):
+    user, _, password = AUTH.partition(":")
+    ok = (isinstance(auth_data, LoginPassword)
+          and auth_data.login == user.encode() and auth_data.password == password.encode())
+    return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
 
 class RawDirHandler:
@@ -95,6 +181,12 @@ class RawDirHandler:
         meta = {"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos,
                 "peer": str(session.peer[0]) if session.peer else None,
                 "size": len(data)}
+        if EXTENDED:
+            meta["tls"] = is_tls(server)
+            login = getattr(session.auth_data, "login", None) \
+                if session.authenticated else None
+            meta["auth_user"] = login.decode("utf-8", "replace") \
+                if isinstance(login, bytes) else login
         with open(base + ".json.tmp", "w") as f:
             json.dump(meta, f)
         os.rename(base + ".json.tmp", base + ".json")
@@ -149,8 +241,25 @@ def main(argv):
     pidfile = argv[4] if len(argv) > 4 else os.path.join(outdir, "sink.pid")
     os.makedirs(outdir, exist_ok=True)
     # decode_data=False keeps envelope.original_content as raw bytes.
-    controller = Controller(RawDirHandler(outdir), hostname=host, port=port,
-                            decode_data=False, data_size_limit=100 * 1024 * 1024)
+    kw = {}
+    if TLS_CERT or SMTPS:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(TLS_CERT, TLS_KEY)
+        if SMTPS:
+            kw["ssl_context"] = ctx     # server side TLS on the listener
+        else:
+            kw["tls_context"] = ctx
+            kw["require_starttls"] = ENV("SMTP_SINK_TLS_REQUIRED") == "1"
+    if AUTH:
+        kw["authenticator"] = authenticator
+        kw["auth_required"] = True
+        # aiosmtpd refuses AUTH before STARTTLS; with implicit TLS it does
+        # not know the session is TLS, so that check is off there
+        kw["auth_require_tls"] = not (SMTPS or ENV("SMTP_SINK_AUTH_PLAINTEXT") == "1")
+    SinkSMTP.outdir = outdir
+    controller = SinkController(RawDirHandler(outdir), hostname=host, port=port,
+                                decode_data=False, data_size_limit=100 * 1024 * 1024,
+                                **kw)
     controller.start()
     with open(pidfile + ".tmp", "w") as f:
         f.write("%d\n" % os.getpid())
