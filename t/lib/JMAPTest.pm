@@ -1025,6 +1025,10 @@ sub _kill_httpd {
     # children left behind by a killed parent with it.
     kill 'KILL', -$pid;
     delete $self->{httpd_pid};
+    # a stale pid file would name the dead parent to the next _start_httpd,
+    # which can see the new listener before the new pid file: the new httpd
+    # would then never be stopped
+    unlink "$r/run/httpd.pid";
 }
 
 sub crash_httpd {
@@ -1033,6 +1037,8 @@ sub crash_httpd {
     kill 'KILL', -$pid;
     kill 'KILL', $pid;
     _wait_gone($pid, 5);
+    delete $self->{httpd_pid};
+    unlink "$self->{root}/run/httpd.pid";   # see _kill_httpd
 }
 
 sub restart {
