@@ -3,6 +3,7 @@
 #include <string.h>
 #include "core/jm_budget.h"
 #include "core/jm_request.h"
+#include "core/jm_raw.h"
 
 void jm_budget_init(jm_budget_t *b, const jm_limits_t *l, apr_time_t now)
 {
@@ -35,13 +36,17 @@ static apr_size_t string_size(const char *s, size_t n)
  * accept counts as too large rather than risking the stack. */
 #define MAX_DEPTH 2048
 
-static apr_size_t size_of(const json_t *j, apr_size_t limit, int depth)
+static apr_size_t size_of(const json_t *j, apr_size_t limit, int depth,
+                          const jm_raw_t *raw)
 {
     apr_size_t n = 0;
     char num[64];
 
     if (depth > MAX_DEPTH) {
         return limit + 1;
+    }
+    if (raw && jm_raw_text(raw, j, &n)) {
+        return n > limit ? limit + 1 : n;      /* a stand-in: its text */
     }
     switch (json_typeof(j)) {
     case JSON_OBJECT: {
@@ -53,7 +58,7 @@ static apr_size_t size_of(const json_t *j, apr_size_t limit, int depth)
             if (n > limit) {
                 return limit + 1;
             }
-            n += size_of(v, limit - n, depth + 1);
+            n += size_of(v, limit - n, depth + 1, raw);
             if (n > limit) {
                 return limit + 1;
             }
@@ -65,7 +70,7 @@ static apr_size_t size_of(const json_t *j, apr_size_t limit, int depth)
         json_t *v;
         n = json_array_size(j) ? 1 : 2;           /* [ and ], commas between */
         json_array_foreach((json_t *)j, i, v) {
-            n += 1 + size_of(v, limit - n, depth + 1);
+            n += 1 + size_of(v, limit - n, depth + 1, raw);
             if (n > limit) {
                 return limit + 1;
             }
@@ -95,7 +100,14 @@ static apr_size_t size_of(const json_t *j, apr_size_t limit, int depth)
 
 apr_size_t jm_json_size_bounded(const json_t *j, apr_size_t limit)
 {
-    return j ? size_of(j, limit, 0) : 0;
+    return j ? size_of(j, limit, 0, NULL) : 0;
+}
+
+/* declared in jm_raw.h */
+apr_size_t jm_raw_size_bounded(const jm_raw_t *raw, const json_t *j,
+                               apr_size_t limit)
+{
+    return j ? size_of(j, limit, 0, jm_raw_count(raw) ? raw : NULL) : 0;
 }
 
 int jm_budget_take_response(jm_budget_t *b, const json_t *j)

@@ -5,6 +5,7 @@
 #include "core/jm_request.h"
 #include "core/jm_log.h"
 #include "core/jm_util.h"
+#include "core/jm_raw.h"
 #include "push/jm_webpush.h"
 
 static int capability_known(const char *cap)
@@ -207,7 +208,8 @@ static json_t *too_large(const jm_budget_t *budget, apr_pool_t *p)
 /* Replace every "#name": ResultReference in args by its value. Returns an
  * error object (new ref) on failure, NULL on success. */
 static json_t *resolve_references(json_t *args, json_t *responses,
-                                  jm_budget_t *budget, apr_pool_t *p)
+                                  jm_budget_t *budget, jm_raw_t *raw,
+                                  apr_pool_t *p)
 {
     const char *key;
     json_t *ref, *refs = json_object();
@@ -253,6 +255,13 @@ static json_t *resolve_references(json_t *args, json_t *responses,
             return jm_error_method("invalidResultReference", apr_psprintf(p,
                 "No \"%s\" response with id \"%s\" precedes this call.",
                 json_string_value(rname), json_string_value(rof)));
+        }
+        /* raw fragments (jm_raw.h) in that answer are parsed back first:
+         * the path may lead into them */
+        if (jm_raw_resolve(raw, json_array_get(found, 1)) != 0) {
+            json_decref(refs);
+            return jm_error_method("serverFail", "A result this reference "
+                                   "points into could not be read back.");
         }
         work = 0;
         value = pointer_eval(json_array_get(found, 1), json_string_value(rpath),
@@ -457,10 +466,11 @@ static int has_references(json_t *args)
 static int charge_answer(jm_ctx_t *ctx, const jm_method_t *m, jm_call_t *call)
 {
     jm_budget_t *b = &ctx->budget;
-    apr_size_t n = jm_json_size_bounded(call->result, b->response_left);
+    apr_size_t n = jm_raw_size_bounded(ctx->raw, call->result, b->response_left);
 
     if (n <= b->response_left && call->extra_responses) {
-        n += jm_json_size_bounded(call->extra_responses, b->response_left - n);
+        n += jm_raw_size_bounded(ctx->raw, call->extra_responses,
+                                 b->response_left - n);
     }
     if (n > b->response_left) {
         if (!(m->flags & JM_METHOD_WRITES)) {
@@ -509,7 +519,7 @@ static void run_call(json_t *responses, jm_ctx_t *ctx, json_t *using,
                 name, m ? m->capability : ""));
     }
     else if ((err = resolve_references(args, responses, &ctx->budget,
-                                       call.pool)) != NULL) {
+                                       ctx->raw, call.pool)) != NULL) {
         /* err set */
     }
     else if (m->flags & JM_METHOD_NEEDS_ACCOUNT) {

@@ -75,6 +75,11 @@ typedef struct {
     const struct jm_push_conf_t *push;/**< push subscriptions (NULL: the
                                        *   defaults of jm_push_conf_default) */
     jm_budget_t budget;               /**< what this request may still use */
+    struct jm_raw_t *raw;             /**< raw fragments of the answer
+                                       *   (core/jm_raw.h); NULL: none, the
+                                       *   answer is a plain jansson tree.
+                                       *   The glue sets it and writes the
+                                       *   answer with jm_raw_dump */
 } jm_ctx_t;
 
 /** A shared sending address from configuration (JMAPSendAs). */

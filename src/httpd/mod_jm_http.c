@@ -13,6 +13,7 @@
 #include "httpd/mod_jm_dbd.h"
 #include "httpd/mod_jm_limits.h"
 #include "core/jm_request.h"
+#include "core/jm_raw.h"
 #include "core/jm_session.h"
 #include "store/jm_store.h"
 #include "mail/jm_blob.h"
@@ -34,6 +35,25 @@ static int send_json(request_rec *r, int status, const char *ctype, json_t *j)
     ap_set_content_length(r, strlen(text));
     ap_rwrite(text, (int)strlen(text), r);
     free(text);
+    return OK;
+}
+
+/* The Response object (RFC 8620 §3.4), raw fragments written as text. */
+static int send_api_response(request_rec *r, const jm_raw_t *raw, json_t *j)
+{
+    apr_size_t n;
+    const char *text = jm_raw_dump(raw, j, &n, r->pool);
+
+    if (!text) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, JMLOGNO_GLUE(16000)
+                      "cannot serialise the API response");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    r->status = HTTP_OK;
+    ap_set_content_type(r, "application/json");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-cache, no-store, must-revalidate");
+    ap_set_content_length(r, (apr_off_t)n);
+    ap_rwrite(text, (int)n, r);
     return OK;
 }
 
@@ -272,11 +292,13 @@ static int handle_api(request_rec *r, jm_srv_conf_t *sc, const char *base)
     if ((rc = make_ctx(&ctx, r, sc, base)) != OK) {
         return rc;
     }
+    /* methods may answer parts as JSON text they have (core/jm_raw.h) */
+    ctx.raw = jm_raw_make(r->pool);
     jm_request_process(&resp, &pr, &ctx, body, len);
     if (pr) {
         return send_problem(r, pr);
     }
-    return send_json(r, HTTP_OK, "application/json", resp);
+    return send_api_response(r, ctx.raw, resp);
 }
 
 /* RFC 8620 §6.1 */

@@ -2,7 +2,11 @@
  * framework reads accountId, ids and properties and answers notFound;
  * this file adds the body arguments, the header:Name:form property names
  * (§4.1.3) and the objects, metadata from the store and the rest from the
- * stored message (mail/jm_email_view.h). */
+ * stored message (mail/jm_email_view.h). Rows are read in batches of
+ * JM_STORE_EMAIL_BATCH. When the stored view answers and the request
+ * takes raw fragments (core/jm_raw.h), an Email is answered as text: its
+ * metadata written here and the view's members copied as they are stored
+ * (email_text), never parsed. */
 #include <string.h>
 #include <apr_strings.h>
 #include "core/jm_methods.h"
@@ -12,6 +16,8 @@
 #include "mail/jm_email_view_cache.h"
 #include "mail/jm_email_body_args.h"
 #include "core/jm_util.h"
+#include "core/jm_raw.h"
+#include "core/jm_json_scan.h"
 
 #define DEF_ JM_PROP_DEFAULT_GET
 #define SET_ JM_PROP_SERVER_SET
@@ -76,6 +82,8 @@ typedef struct {
     json_t *mime_props;           /* the wanted names the view produces */
     int cached;                   /* the stored views can answer them */
     apr_size_t answered;          /* bytes of the objects so far */
+    jm_json_member_t members[JM_EMAIL_VIEW_MEMBERS_MAX];
+    jm_json_member_t kw[JM_EMAIL_VIEW_MEMBERS_MAX];
 } email_get_t;
 
 /* header:Name:form[:all] (§4.1.3); a bad form is no property at all, so
@@ -151,25 +159,138 @@ static json_t *meta_json(const jm_email_row_t *e, apr_pool_t *p)
                      "receivedAt", jm_util_utcdate(e->received_at, p));
 }
 
+/* The JSON text of e's keywords, checked (core/jm_json_scan.h) or, if
+ * the scanner refuses it, as meta_json reads it; NULL if not UTF-8. */
+static const char *keywords_text(email_get_t *eg, const jm_email_row_t *e,
+                                 apr_pool_t *sp)
+{
+    json_t *kw;
+    const char *t;
+    int n;
+
+    if (jm_json_scan_members(e->keywords, strlen(e->keywords), JM_JSON_SCAN_DEPTH,
+                             eg->kw, JM_EMAIL_VIEW_MEMBERS_MAX, &n) == 0) {
+        return e->keywords;
+    }
+    kw = json_loads(e->keywords, 0, NULL);
+    t = jm_json_dump(kw ? kw : jm_json_own(sp, json_object()), sp);
+    json_decref(kw);
+    return t;
+}
+
+/* Whether s may be written as a JSON string (jansson's json_string would
+ * take it). */
+static int text_ok(const char *s)
+{
+    return s && jm_util_utf8_check(s) == JM_UTF8_OK;
+}
+
+/* Email e as JSON text in p, as get_one would answer it from its stored
+ * view (the same members, in the same order: jm_prop_project's, the
+ * table's); NULL when the view cannot be spliced and get_one answers. */
+static const char *email_text(apr_size_t *plen, jm_get_t *get,
+                              const jm_email_row_t *e, apr_pool_t *sp,
+                              apr_pool_t *p)
+{
+    email_get_t *eg = get->baton;
+    const jm_json_member_t *m;
+    const jm_prop_t *pr;
+    const char *kw, *received;
+    apr_size_t bound;
+    char *out, *o;
+    int n, i;
+
+    if (jm_email_view_cache_members(eg->members, &n, e->view, eg->opts.max_depth)
+        != APR_SUCCESS
+        || !text_ok(e->id) || !text_ok(e->blob_id) || !text_ok(e->thread_id)
+        || !(kw = keywords_text(eg, e, sp))) {
+        return NULL;
+    }
+    received = jm_util_utcdate(e->received_at, sp);
+    bound = strlen(e->view) + strlen(kw) + strlen(received) + 256
+        + 6 * (strlen(e->id) + strlen(e->blob_id) + strlen(e->thread_id));
+    for (i = 0; i < e->mailbox_ids->nelts; i++) {
+        const char *mb = APR_ARRAY_IDX(e->mailbox_ids, i, const char *);
+        if (!text_ok(mb)) {
+            return NULL;
+        }
+        bound += 6 * strlen(mb) + 8;
+    }
+    o = out = apr_palloc(p, bound);
+    *o++ = '{';
+#define NAME(s) do { if (o - out > 1) *o++ = ','; \
+                     memcpy(o, "\"" s "\":", sizeof(s) + 2); o += sizeof(s) + 2; } while (0)
+    if (jm_get_wants(get, "id")) {
+        NAME("id");
+        o = jm_raw_quote(o, e->id);
+    }
+    if (jm_get_wants(get, "blobId")) {
+        NAME("blobId");
+        o = jm_raw_quote(o, e->blob_id);
+    }
+    if (jm_get_wants(get, "threadId")) {
+        NAME("threadId");
+        o = jm_raw_quote(o, e->thread_id);
+    }
+    if (jm_get_wants(get, "mailboxIds")) {
+        NAME("mailboxIds");
+        *o++ = '{';
+        for (i = 0; i < e->mailbox_ids->nelts; i++) {
+            if (i) {
+                *o++ = ',';
+            }
+            o = jm_raw_quote(o, APR_ARRAY_IDX(e->mailbox_ids, i, const char *));
+            memcpy(o, ":true", 5);
+            o += 5;
+        }
+        *o++ = '}';
+    }
+    if (jm_get_wants(get, "keywords")) {
+        NAME("keywords");
+        o = apr_cpystrn(o, kw, bound - (apr_size_t)(o - out));
+    }
+    if (jm_get_wants(get, "size")) {
+        NAME("size");
+        o += apr_snprintf(o, 24, "%" APR_INT64_T_FMT, e->size);
+    }
+    if (jm_get_wants(get, "receivedAt")) {
+        NAME("receivedAt");
+        o = jm_raw_quote(o, received);
+    }
+#undef NAME
+    for (pr = email_props + N_META; pr->name; pr++) {
+        if (jm_get_wants(get, pr->name)
+            && (m = jm_json_member_find(eg->members, n, pr->name)) != NULL) {
+            if (o - out > 1) {
+                *o++ = ',';
+            }
+            o = jm_raw_quote(o, pr->name);
+            *o++ = ':';
+            memcpy(o, m->value, m->value_len);
+            o += m->value_len;
+        }
+    }
+    *o++ = '}';
+    *o = '\0';
+    *plen = (apr_size_t)(o - out);
+    return out;
+}
+
 /* One Email; its message is parsed in sp, a pool of its own that the
  * caller clears before the next one (the object is plain jansson data and
  * outlives it), so a get holds one parsed message at a time. */
-static apr_status_t get_one(json_t **pobj, jm_get_t *get, const char *id,
+static apr_status_t get_one(json_t **pobj, jm_get_t *get, const jm_email_row_t *e,
                             apr_pool_t *sp)
 {
     jm_call_t *call = get->call;
     jm_ctx_t *ctx = call->ctx;
     email_get_t *eg = get->baton;
-    jm_email_row_t *e;
     const unsigned char *raw;
     apr_size_t len;
     json_t *obj, *mp = NULL;
     const char *bad = NULL;
     apr_status_t rv;
 
-    if (APR_SUCCESS != (rv = jm_store_email_get(&e, ctx->db, ctx->account->id, id, sp))) {
-        return rv;
-    }
     obj = meta_json(e, sp);
     if (eg->cached && jm_email_view_cache_props(&mp, e->view, eg->mime_props,
                                                 eg->opts.max_depth) == APR_SUCCESS) {
@@ -204,24 +325,34 @@ static apr_status_t get_one(json_t **pobj, jm_get_t *get, const char *id,
 
 /* Each Email is answered as soon as it is read, and reading stops once
  * the answer cannot fit (the dispatcher charges the whole answer later):
- * requestTooLarge rather than parsing the rest. */
-static apr_status_t add_one(jm_get_t *get, const char *id, apr_pool_t *sp,
-                            json_t *list)
+ * requestTooLarge rather than parsing the rest. A stand-in for text
+ * (core/jm_raw.h) counts as its text. */
+static apr_status_t add_one(jm_get_t *get, const jm_email_row_t *e,
+                            apr_pool_t *sp, json_t *list)
 {
     jm_ctx_t *ctx = get->call->ctx;
     email_get_t *eg = get->baton;
     json_t *obj = NULL;
+    const char *text;
+    apr_size_t len;
     apr_status_t rv;
 
     apr_pool_clear(sp);
-    rv = get_one(&obj, get, id, sp);
-    if (rv == APR_NOTFOUND) {
-        return APR_SUCCESS;               /* the framework says notFound */
+    if (ctx->raw && eg->cached
+        && (text = email_text(&len, get, e, sp, ctx->pool)) != NULL) {
+        obj = jm_raw_add(ctx->raw, json_pack("{s:s}", "id", e->id), text, len);
+        eg->answered += len;
     }
-    if (rv != APR_SUCCESS || get->call->error) {
-        return rv;
+    else {
+        rv = get_one(&obj, get, e, sp);
+        if (rv != APR_SUCCESS || get->call->error) {
+            return rv;
+        }
+        eg->answered += jm_json_size_bounded(obj, ctx->budget.response_left);
     }
-    eg->answered += jm_json_size_bounded(obj, ctx->budget.response_left);
+    if (!obj) {
+        return APR_ENOMEM;
+    }
     json_array_append_new(list, obj);
     if (eg->answered > ctx->budget.response_left) {
         return jm_call_error(get->call, "requestTooLarge", "The Emails asked "
@@ -232,14 +363,41 @@ static apr_status_t add_one(jm_get_t *get, const char *id, apr_pool_t *sp,
     return APR_SUCCESS;
 }
 
+/* ids[from..to) in batches: one read of the rows each (those not there
+ * are left to the framework's notFound). */
+static apr_status_t add_ids(jm_get_t *get, const apr_array_header_t *ids,
+                            int from, json_t *list)
+{
+    jm_ctx_t *ctx = get->call->ctx;
+    apr_array_header_t *rows;
+    apr_pool_t *bp, *sp;
+    apr_status_t rv = APR_SUCCESS;
+    int i, j, n;
+
+    apr_pool_create(&bp, get->call->pool);
+    apr_pool_create(&sp, get->call->pool);
+    for (i = from; i < ids->nelts && rv == APR_SUCCESS && !get->call->error; i += n) {
+        n = ids->nelts - i;
+        n = n > JM_STORE_EMAIL_BATCH ? JM_STORE_EMAIL_BATCH : n;
+        apr_pool_clear(bp);
+        rv = jm_store_emails_get(&rows, ctx->db, ctx->account->id,
+                                 (const char *const *)ids->elts + i, n, bp);
+        for (j = 0; rv == APR_SUCCESS && j < rows->nelts && !get->call->error; j++) {
+            rv = add_one(get, APR_ARRAY_IDX(rows, j, jm_email_row_t *), sp, list);
+        }
+    }
+    apr_pool_destroy(sp);
+    apr_pool_destroy(bp);
+    return rv;
+}
+
 static apr_status_t get_fetch(jm_get_t *get, const apr_array_header_t *ids,
                               apr_size_t offset, const char *after,
                               apr_size_t limit, json_t *list)
 {
     jm_ctx_t *ctx = get->call->ctx;
     apr_array_header_t *all = NULL;
-    apr_pool_t *sp;
-    apr_status_t rv = APR_SUCCESS;
+    apr_status_t rv;
     int i;
 
     (void)after;
@@ -259,15 +417,9 @@ static apr_status_t get_fetch(jm_get_t *get, const apr_array_header_t *ids,
             }
             return APR_SUCCESS;
         }
-        ids = all;
+        return add_ids(get, all, (int)offset, list);
     }
-    apr_pool_create(&sp, get->call->pool);
-    for (i = all ? (int)offset : 0; i < ids->nelts && rv == APR_SUCCESS
-                                    && !get->call->error; i++) {
-        rv = add_one(get, APR_ARRAY_IDX(ids, i, const char *), sp, list);
-    }
-    apr_pool_destroy(sp);
-    return rv;
+    return add_ids(get, ids, 0, list);
 }
 
 static const jm_get_type_t email_get_type = {

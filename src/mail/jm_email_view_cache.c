@@ -81,3 +81,28 @@ apr_status_t jm_email_view_cache_props(json_t **pprops, const char *view,
     *pprops = out;
     return APR_SUCCESS;
 }
+
+apr_status_t jm_email_view_cache_members(jm_json_member_t *out, int *pn,
+                                         const char *view, int max_depth)
+{
+    jm_json_member_t top[2];
+    const jm_json_member_t *depth, *props;
+    char want[24];
+    int n;
+
+    *pn = 0;
+    if (!view || !*view
+        || jm_json_scan_members(view, strlen(view), JM_JSON_SCAN_DEPTH, top, 2, &n) != 0
+        || !(depth = jm_json_member_find(top, n, "depth"))
+        || !(props = jm_json_member_find(top, n, "props"))) {
+        return APR_NOTFOUND;
+    }
+    apr_snprintf(want, sizeof(want), "%d", resolved_depth(max_depth));
+    if (depth->value_len != strlen(want) || memcmp(depth->value, want, depth->value_len)
+        || jm_json_scan_members(props->value, props->value_len, JM_JSON_SCAN_DEPTH - 1,
+                                out, JM_EMAIL_VIEW_MEMBERS_MAX, pn) != 0) {
+        *pn = 0;
+        return APR_NOTFOUND;
+    }
+    return APR_SUCCESS;
+}

@@ -3,6 +3,7 @@
 #include <apr_strings.h>
 #include "std/jm_std_get.h"
 #include "core/jm_util.h"
+#include "core/jm_raw.h"
 
 static const jm_arg_t get_args[] = {
     { "ids",        JM_PT_ARRAY, JM_ARG_NULLABLE },
@@ -89,6 +90,16 @@ int jm_get_parse(jm_get_t *get, jm_call_t *call, const jm_get_type_t *type,
     return ids ? parse_ids(get, ids) : 1;
 }
 
+/* A stand-in for raw text (core/jm_raw.h) is the object as the type made
+ * it for want already: it goes into the list as it is. */
+static json_t *project(jm_get_t *get, json_t *o)
+{
+    if (jm_raw_text(get->call->ctx->raw, o, NULL)) {
+        return json_incref(o);
+    }
+    return jm_prop_project(o, get->type->props, get->want);
+}
+
 /* Project what the callback gave into get->list; with ids, in their order. */
 static apr_status_t collect(jm_get_t *get, json_t *got)
 {
@@ -103,8 +114,7 @@ static apr_status_t collect(jm_get_t *get, json_t *got)
             return APR_EGENERAL;        /* a type bug: serverFail */
         }
         if (!get->ids) {
-            json_array_append_new(get->list, jm_prop_project(o, get->type->props,
-                                                             get->want));
+            json_array_append_new(get->list, project(get, o));
         }
         else {
             apr_hash_set(byid, id, APR_HASH_KEY_STRING, o);
@@ -113,8 +123,7 @@ static apr_status_t collect(jm_get_t *get, json_t *got)
     for (j = 0; get->ids && j < get->ids->nelts; j++) {
         const char *id = APR_ARRAY_IDX(get->ids, j, const char *);
         if ((o = apr_hash_get(byid, id, APR_HASH_KEY_STRING)) != NULL) {
-            json_array_append_new(get->list, jm_prop_project(o, get->type->props,
-                                                             get->want));
+            json_array_append_new(get->list, project(get, o));
         }
         else {
             /* answered as asked: a "#creationId" whose object is gone

@@ -15,7 +15,10 @@ typedef apr_status_t jm_get_state_fn(const char **pstate, jm_get_t *get);
  *  order (the framework answers the rest in notFound). With ids NULL: all
  *  objects, one batch of at most limit in a stable order; offset objects
  *  (the last one with id after) were returned before. Fewer than limit
- *  ends the listing. */
+ *  ends the listing. An object may be a stand-in for JSON text
+ *  (core/jm_raw.h, with call->ctx->raw): an object with "id" that stands
+ *  for the whole object, already as jm_get_wants() asks; it is listed
+ *  as it is. */
 typedef apr_status_t jm_get_fetch_fn(jm_get_t *get, const apr_array_header_t *ids,
                                      apr_size_t offset, const char *after,
                                      apr_size_t limit, json_t *list);

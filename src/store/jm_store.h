@@ -284,6 +284,17 @@ apr_status_t jm_store_email_get(jm_email_row_t **pe, jm_db_t *db,
                                 const char *account_id, const char *id,
                                 apr_pool_t *p);
 
+/** Emails jm_store_emails_get reads with one pair of statements. */
+#define JM_STORE_EMAIL_BATCH 64
+
+/** The emails of ids[0..n) that exist (n at most JM_STORE_EMAIL_BATCH), as
+ *  jm_store_email_get gives them, into *prows (jm_email_row_t*) in no
+ *  particular order: two statements (the rows, their mailboxes) whatever
+ *  n, their shape n rounded up to a power of two (the last id repeated). */
+apr_status_t jm_store_emails_get(apr_array_header_t **prows, jm_db_t *db,
+                                 const char *account_id,
+                                 const char *const *ids, int n, apr_pool_t *p);
+
 /** The id of an email of the account whose message is blob_id (the same
  *  bytes), or NULL when there is none. */
 apr_status_t jm_store_email_by_blob(const char **pid, jm_db_t *db,

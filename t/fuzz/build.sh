@@ -26,7 +26,7 @@
 # sanitizers, regress_main.c as main): t/fuzz/coverage.sh uses that.
 #
 # Output: OUTDIR/fuzz_request, fuzz_email_set, fuzz_mime_get, fuzz_certdir, fuzz_lmtp,
-# fuzz_vacation, fuzz_push, fuzz_webpush, fuzz_submit
+# fuzz_vacation, fuzz_push, fuzz_webpush, fuzz_submit, fuzz_view_splice
 # and OUTDIR/apr (the APR used: "pool-debug PREFIX" or "system"); default
 # OUTDIR: SRCDIR/t/fuzz/build. Objects are rebuilt only when a source or
 # header is newer. Environment: CC (clang), FUZZ_CFLAGS (extra), JOBS (2).
@@ -36,7 +36,7 @@ SRCDIR=$(cd "${1:-$(dirname "$0")/../..}" && pwd)
 OUTDIR=${2:-$SRCDIR/t/fuzz/build}
 CC=${CC:-clang}
 JOBS=${JOBS:-2}
-TARGETS="fuzz_request fuzz_email_set fuzz_mime_get fuzz_certdir fuzz_lmtp fuzz_vacation fuzz_push fuzz_webpush fuzz_submit"
+TARGETS="fuzz_request fuzz_email_set fuzz_mime_get fuzz_certdir fuzz_lmtp fuzz_vacation fuzz_push fuzz_webpush fuzz_submit fuzz_view_splice"
 
 command -v "$CC" >/dev/null || { echo "build.sh: $CC not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 1; }
 mkdir -p "$OUTDIR/obj"

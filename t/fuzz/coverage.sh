@@ -14,7 +14,7 @@ shift || true
 JM_FUZZ_BUILD=coverage "$SRCDIR/t/fuzz/build.sh" "$SRCDIR" "$OUT" | tail -1
 rm -f "$OUT"/*.profraw "$OUT"/all.profdata
 export JM_FUZZ_AVOID_KNOWN=1 JM_FUZZ_TMPDIR=${JM_FUZZ_TMPDIR:-/tmp}
-for t in fuzz_request fuzz_email_set fuzz_mime_get fuzz_certdir fuzz_lmtp fuzz_vacation fuzz_push fuzz_webpush fuzz_submit; do
+for t in fuzz_request fuzz_email_set fuzz_mime_get fuzz_certdir fuzz_lmtp fuzz_vacation fuzz_push fuzz_webpush fuzz_submit fuzz_view_splice; do
     dirs=("$SRCDIR/t/fuzz/corpus/$t")
     if [ $# -gt 0 ]; then
         dirs=()
@@ -27,7 +27,7 @@ for t in fuzz_request fuzz_email_set fuzz_mime_get fuzz_certdir fuzz_lmtp fuzz_v
 done
 llvm-profdata merge -o "$OUT/all.profdata" "$OUT"/*.profraw
 objs=()
-for t in fuzz_mime_get fuzz_email_set fuzz_certdir fuzz_lmtp fuzz_vacation fuzz_push fuzz_webpush fuzz_submit; do objs+=(-object "$OUT/$t"); done
+for t in fuzz_mime_get fuzz_email_set fuzz_certdir fuzz_lmtp fuzz_vacation fuzz_push fuzz_webpush fuzz_submit fuzz_view_splice; do objs+=(-object "$OUT/$t"); done
 llvm-cov report "$OUT/fuzz_request" "${objs[@]}" -instr-profile="$OUT/all.profdata" \
     $(find "$SRCDIR/src" -path "$SRCDIR/src/httpd" -prune -o -name '*.c' -print | sort)
 echo "coverage: llvm-cov show $OUT/fuzz_request ${objs[*]} -instr-profile=$OUT/all.profdata <file> for the lines"

@@ -29,7 +29,7 @@
 set -u
 SECS=${1:-60}
 SRCDIR=$(cd "$(dirname "$0")/../.." && pwd)
-TARGETS=${JMAP_FUZZ_TARGETS:-fuzz_request fuzz_email_set fuzz_mime_get fuzz_certdir fuzz_lmtp fuzz_vacation fuzz_push fuzz_webpush fuzz_submit}
+TARGETS=${JMAP_FUZZ_TARGETS:-fuzz_request fuzz_email_set fuzz_mime_get fuzz_certdir fuzz_lmtp fuzz_vacation fuzz_push fuzz_webpush fuzz_submit fuzz_view_splice}
 PAR=${JMAP_FUZZ_PARALLEL:-2}
 OUT=${JMAP_FUZZ_OUT:-$(mktemp -d "${TMPDIR:-/var/tmp}/jm-fuzz-run.XXXXXX")}
 mkdir -p "$OUT"

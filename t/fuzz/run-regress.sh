@@ -39,7 +39,7 @@ known_desc() {  # known_desc TARGET/FILE -> description or nothing
     awk -v k="$1" '$1 == k { $1 = ""; sub(/^ +/, ""); print; exit }' "$KNOWN"
 }
 
-for name in request email_set mime_get certdir lmtp vacation push webpush submit; do
+for name in request email_set mime_get certdir lmtp vacation push webpush submit view_splice; do
   target=fuzz_$name
   bin=$BUILDDIR/t/fuzz/regress-$name
   if [ ! -x "$bin" ]; then

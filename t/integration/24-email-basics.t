@@ -382,6 +382,68 @@ subtest 'Email/get arguments: good and bad' => sub {
 };
 
 is(scalar($t->sink_messages), 0, 'Email/set alone sends nothing');
+# ---- the stored view copied as text, and parsed -----------------------------------------------
+# Default properties are answered from each email's stored view, copied as
+# text into the answer (src/core/jm_raw.h); explicit default bodyProperties
+# make the server parse the message instead. Both must give the same
+# Emails, and a result reference into the copied answer must see whole
+# objects (RFC 8620 §3.7).
+
+subtest 'Email/get: stored view copied as text equals the parsed message' => sub {
+    my $r = email_set({
+        v1 => base_msg(subject => "Quote \" backslash \\ tab\tend \x{1F600} \x{20AC}",
+                       keywords => { '$seen' => $T, '$flagged' => $T },
+                       to => [{ name => "B \"Q\" \x{e9}", email => 'b@example.com' }],
+                       cc => [{ email => 'c@example.com' }],
+                       replyTo => [{ name => 'R', email => 'r@example.com' }]),
+        v2 => base_msg(subject => 'two boxes', mailboxIds => { map { $_ => $T } grep { defined }
+                                                              @MB{qw(drafts inbox)} }),
+        v3 => base_msg(subject => undef, textBody => [{ partId => 't', type => 'text/plain' }],
+                       htmlBody => [{ partId => 'h', type => 'text/html' }],
+                       bodyStructure => undef,
+                       bodyValues => { t => { value => "plain \x{fc}\n" },
+                                       h => { value => "<p>html</p>\n" } }),
+    });
+    is(scalar keys %{ $r->{created} || {} }, 3, 'three varied emails') or diag(explain($r));
+    my $all = call([['Email/get', { accountId => $ACCT, ids => undef, properties => ['id'] }, 'a']]);
+    my @ids = map { $_->{id} } @{ $all->{methodResponses}[0][1]{list} || [] };
+    ok(@ids >= 4, scalar(@ids) . ' emails in the account');
+    my @bp = qw(partId blobId size name type charset disposition cid language location);
+    my $g = call([['Email/get', { accountId => $ACCT, ids => [@ids, 'Mnope'] }, 'raw'],
+                  ['Email/get', { accountId => $ACCT, ids => [@ids, 'Mnope'],
+                                  bodyProperties => \@bp }, 'parsed']]);
+    my ($raw, $parsed) = map { JMAPTest->response_for($g, $_) } qw(raw parsed);
+    is($raw && $raw->[0], 'Email/get', 'default properties answered') or return diag(explain($g));
+    is($parsed && $parsed->[0], 'Email/get', 'explicit bodyProperties answered') or return;
+    my %p = map { $_->{id} => $_ } @{ $parsed->[1]{list} };
+    is(scalar @{ $raw->[1]{list} }, scalar @ids, 'every id listed');
+    for my $e (@{ $raw->[1]{list} }) {
+        is_deeply($e, $p{ $e->{id} }, "$e->{id}: same Email from the stored view and the message")
+            or diag(explain([$e, $p{ $e->{id} }]));
+    }
+    is_deeply($raw->[1]{notFound}, ['Mnope'], 'notFound as before');
+    is($raw->[1]{state}, $parsed->[1]{state}, 'same state');
+
+    # a later call looks into the copied answer
+    my $ref = call([
+        ['Email/get', { accountId => $ACCT, ids => \@ids }, 'g'],
+        ['Thread/get', { accountId => $ACCT, '#ids' => { resultOf => 'g', name => 'Email/get',
+                                                          path => '/list/*/threadId' } }, 't'],
+        ['Email/get', { accountId => $ACCT, '#ids' => { resultOf => 'g', name => 'Email/get',
+                                                         path => '/list/*/id' },
+                        properties => ['subject', 'keywords'] }, 'g2'],
+    ]);
+    my ($rg, $rt, $rg2) = map { JMAPTest->response_for($ref, $_) } qw(g t g2);
+    is_deeply($rg && $rg->[1]{list}, $raw->[1]{list}, 'the referenced answer is unchanged');
+    my %threads = map { $_->{threadId} => 1 } @{ $raw->[1]{list} };
+    is($rt && $rt->[0], 'Thread/get', '#ids /list/*/threadId resolves') or return diag(explain($ref));
+    is_deeply([sort map { $_->{id} } @{ $rt->[1]{list} }], [sort keys %threads],
+              'into the threads of the listed emails');
+    is_deeply([map { [$_->{id}, $_->{subject}, $_->{keywords}] } @{ $rg2->[1]{list} || [] }],
+              [map { [$_->{id}, $_->{subject}, $_->{keywords}] } @{ $raw->[1]{list} }],
+              '#ids /list/*/id: the same emails, their subjects and keywords');
+};
+
 $t->check_error_log;
 $t->stop;
 done_testing;

@@ -157,6 +157,12 @@ typedef enum {
  *  placeholder per account id with [1] between two, then [2]; portable. */
 extern const char *const jm_sql_states_in[3];
 
+/** The rows (as JM_SQL_EMAIL_GET) and the mailboxes (email, mailbox) of
+ *  several emails of one account (store/jm_store_email_batch.c): [0] with
+ *  the account and the first id, [1] before each further id, then [2]. */
+extern const char *const jm_sql_emails_in[3];
+extern const char *const jm_sql_email_mailboxes_in[3];
+
 /** Blob content is stored in binary rows (jm_content_chunks) of at most
  *  this many bytes. Schema versions 2 and 3 kept them base64-encoded, per
  *  account, in rows of JM_SQL_CHUNK_CHARS characters (3 * 65536 bytes are

@@ -9,6 +9,16 @@ const char *const jm_sql_states_in[3] = {
     ", %s", ")"
 };
 
+const char *const jm_sql_emails_in[3] = {
+    "SELECT id, blob_id, thread_id, size, received_at, keywords, view FROM jm_emails"
+    " WHERE account_id = %s AND id IN (%s", ", %s", ")"
+};
+
+const char *const jm_sql_email_mailboxes_in[3] = {
+    "SELECT email_id, mailbox_id FROM jm_email_mailboxes"
+    " WHERE account_id = %s AND email_id IN (%s", ", %s", ")"
+};
+
 const char *const jm_sql_common[JM_SQL__COUNT] = {
     [JM_SQL_SCHEMA_VERSION] = "SELECT version FROM jm_schema",
     [JM_SQL_ACCOUNT_BY_USER] = "SELECT id FROM jm_accounts WHERE username = %s",
