@@ -248,8 +248,11 @@ SKIP: {
                    expected_errors => [qr/JM01194:/, qr/JM15052:/]);
     chmod 0600, $t->relay_pki_dir . '/ca.pem';
     $t->restart;
-    like($t->error_log, qr/JM01194: JMAPSubmissionCAFile \S+ is not readable by httpd's User/,
-         'a CA file only root reads: the error log says so at startup');
+    # written by each child as it starts, which may be after the listener
+    # answers: wait for it
+    my $want = qr/JM01194: JMAPSubmissionCAFile \S+ is not readable by httpd's User/;
+    for (1 .. 100) { last if $t->error_log =~ $want; select(undef, undef, undef, 0.1) }
+    like($t->error_log, $want, 'a CA file only root reads: the error log says so at startup');
     my $sid = submit($t);
     my $ds = status_when($t, $sid, sub { ($_[0]{smtpReply} // '') =~ /^451 4\.7\.5/ });
     is($ds->{delivered}, 'queued', '... the submission stays queued');
