@@ -57,8 +57,16 @@ static const char *first_msgid(const apr_array_header_t *hdrs, const char *name,
 {
     const char *v = hdrs ? jm_mime_hdr_last(hdrs, name) : NULL;
     apr_array_header_t *ids = v ? jm_mime_hdr_msgids(v, p) : NULL;
+    int i;
 
-    return ids && ids->nelts ? APR_ARRAY_IDX(ids, 0, const char *) : NULL;
+    /* the first that is one ("<" alone reads as an empty id) */
+    for (i = 0; ids && i < ids->nelts; i++) {
+        const char *id = APR_ARRAY_IDX(ids, i, const char *);
+        if (id && *id) {
+            return id;
+        }
+    }
+    return NULL;
 }
 
 /* "rfc822; addr" (RFC 3464 §2.3.2 address-type ; address) -> addr */
