@@ -8,7 +8,7 @@
 #     for pgsql a private PostgreSQL is started once (t/lib/pg-start.sh) and
 #     stopped on exit. Each file starts its own servers on free ports and
 #     mostly waits on them, so files run side by side (JMAP_TEST_JOBS,
-#     default 3; 1 runs them one after another).
+#     default 4; 1 runs them one after another).
 # The test PKI is built once (t/lib/mkpki.sh) and shared via JMAP_TEST_PKI.
 #
 # Environment: JMAP_BUILDDIR (default: the source tree), JMAP_SRCDIR,
@@ -25,7 +25,7 @@ export JMAP_SRCDIR=$SRCDIR JMAP_BUILDDIR=$BUILDDIR
 export HTTPD_BIN=${HTTPD_BIN:-/usr/sbin/apache2}
 export HTTPD_MODDIR=${HTTPD_MODDIR:-/usr/lib/apache2/modules}
 DRIVERS=${JMAP_TEST_DRIVERS:-sqlite3 pgsql}
-JOBS=${JMAP_TEST_JOBS:-3}
+JOBS=${JMAP_TEST_JOBS:-4}
 
 WORK=$(mktemp -d /tmp/jmap-suite.XXXXXX)
 chmod 755 "$WORK"
