@@ -224,6 +224,9 @@ ok($rsg->[0][1]{created}{g}, 'From a role address she may send as, Sender her ow
     or diag(explain($rsg));
 is($rsg->[0][1]{created}{g}{envelope}{mailFrom}{email}, 'alice@example.com',
    '... the envelope sender is the Sender (§7)');
+# relayed before the relay-down part below counts the sink's messages
+my $og = $rsg->[0][1]{created}{g} ? wait_final($rsg->[0][1]{created}{g}{id}) : {};
+is($og->{deliveryStatus}{'bob@example.com'}{delivered}, 'unknown', '... and relayed');
 $e = create_err({ identityId => $IA, emailId => $c->{id}, envelope => {
     mailFrom => { email => 'mallory@example.org' }, rcptTo => [{ email => 'b@example.com' }] } },
     'envelope sender not the user');
