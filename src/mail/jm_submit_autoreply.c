@@ -42,7 +42,14 @@ static outcome_t outcome(const char **preply, const jm_smtp_result_t *res)
         return jm_submit_reply_class(rr) == 5 ? REFUSED : TRY_AGAIN;
     }
     *preply = mr;
-    return jm_submit_reply_class(mr) == 2 ? SENT : jm_submit_reply_class(mr) == 5 ? REFUSED : TRY_AGAIN;
+    switch (jm_submit_reply_class(mr)) {
+    case 2:
+        return SENT;
+    case 5:
+        return REFUSED;
+    default:
+        return TRY_AGAIN;
+    }
 }
 
 static apr_status_t work_on(jm_db_t *db, const jm_submit_conf_t *conf,
