@@ -91,9 +91,24 @@ static json_t *resolve_entry(jm_raw_t *raw, raw_entry_t *e)
     return v;
 }
 
+static int resolve(jm_raw_t *raw, json_t *tree);
+
+/* One member of a tree: a stand-in parsed into *pnew (to be put in its
+ * place), or anything else resolved inside (*pnew NULL); -1 if a text
+ * does not parse. */
+static int resolve_child(json_t **pnew, jm_raw_t *raw, json_t *v)
+{
+    raw_entry_t *e = entry_of(raw, v);
+
+    *pnew = NULL;
+    if (!e) {
+        return resolve(raw, v);
+    }
+    return (*pnew = resolve_entry(raw, e)) != NULL ? 0 : -1;
+}
+
 static int resolve(jm_raw_t *raw, json_t *tree)
 {
-    raw_entry_t *e;
     json_t *v, *parsed;
     const char *k;
     size_t i;
@@ -105,15 +120,11 @@ static int resolve(jm_raw_t *raw, json_t *tree)
             if (!raw->count) {
                 break;
             }
-            if ((e = entry_of(raw, v)) != NULL) {
-                if (!(parsed = resolve_entry(raw, e))) {
-                    rc = -1;
-                    continue;
-                }
-                json_array_set_new(tree, i, parsed);
-            }
-            else if (resolve(raw, v) != 0) {
+            if (resolve_child(&parsed, raw, v) != 0) {
                 rc = -1;
+            }
+            else if (parsed) {
+                json_array_set_new(tree, i, parsed);
             }
         }
     }
@@ -122,15 +133,11 @@ static int resolve(jm_raw_t *raw, json_t *tree)
             if (!raw->count) {
                 break;
             }
-            if ((e = entry_of(raw, v)) != NULL) {
-                if (!(parsed = resolve_entry(raw, e))) {
-                    rc = -1;
-                    continue;
-                }
-                json_object_set_new(tree, k, parsed);
-            }
-            else if (resolve(raw, v) != 0) {
+            if (resolve_child(&parsed, raw, v) != 0) {
                 rc = -1;
+            }
+            else if (parsed) {
+                json_object_set_new(tree, k, parsed);
             }
         }
     }
