@@ -13,7 +13,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Test::More;
-use IO::Socket::INET;
 use JSON::PP;
 use JMAPTest;
 
@@ -132,14 +131,6 @@ subtest 'VacationResponse/set update' => sub {
 
 # --- delivery ----------------------------------------------------------------------------
 
-sub reply {
-    my ($s) = @_;
-    my $l = <$s>;
-    return '(closed)' unless defined $l;
-    $l =~ s/\r\n\z//;
-    return $l =~ /^\d{3}-/ ? reply($s) : $l;
-}
-
 my $n = 0;
 # One message over LMTP to alice; the 250 after DATA, or what was said.
 sub deliver {
@@ -150,18 +141,7 @@ sub deliver {
     $n++;
     my $msg = "From: <$from>\r\nTo: $to\r\nSubject: Question $n\r\n"
             . "Message-ID: <q$n.$$\@example.org>\r\n${hdr}\r\nHello $n.\r\n";
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->lmtp_port,
-                                  Proto => 'tcp', Timeout => 20) or die "LMTP: $!";
-    my @r = (reply($s));
-    for my $cmd ("LHLO test", "MAIL FROM:<$from>", "RCPT TO:<alice\@example.com>", "DATA") {
-        print $s "$cmd\r\n";
-        push @r, reply($s);
-    }
-    print $s "$msg.\r\n";
-    push @r, reply($s);
-    print $s "QUIT\r\n";
-    close $s;
-    return $r[-1];
+    return $t->lmtp_deliver($from, 'alice@example.com', $msg);
 }
 
 # The replies the relay got, "mail from|rcpt" in order ("<>": the null

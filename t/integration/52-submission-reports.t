@@ -12,7 +12,6 @@ use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Test::More;
 use JSON::PP;
-use IO::Socket::INET;
 use Time::HiRes qw(sleep time);
 use JMAPTest;
 
@@ -34,29 +33,8 @@ sub sub_get {
     return ($rs->[0][1]{list}[0] || {}, $rs->[0][1]{state});
 }
 
-sub reply {
-    my ($s) = @_;
-    my $l = <$s>;
-    return '(closed)' unless defined $l;
-    $l =~ s/\r\n\z//;
-    return $l =~ /^\d{3}-/ ? reply($s) : $l;
-}
-# msg over LMTP to rcpt; the reply after DATA
-sub deliver {
-    my ($rcpt, $msg) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->lmtp_port,
-                                  Proto => 'tcp', Timeout => 20) or die "LMTP: $!";
-    my @r = (reply($s));
-    for my $cmd ("LHLO test", "MAIL FROM:<>", "RCPT TO:<$rcpt>", "DATA") {
-        print $s "$cmd\r\n";
-        push @r, reply($s);
-    }
-    print $s "$msg.\r\n";
-    push @r, reply($s);
-    print $s "QUIT\r\n";
-    close $s;
-    return $r[-1];
-}
+# msg over LMTP to rcpt from the null reverse path; the reply after DATA
+sub deliver { $t->lmtp_deliver('', @_) }
 
 # alice's identity, and a submission to a remote recipient the sink takes
 my $rs = call('alice', ['Identity/get', { accountId => $acct }, 'i']);

@@ -361,6 +361,13 @@ started like the server (in sanitizer mode with the same preload and options).
 The port and base URL of the C<$i>th entry of C<vhosts> (from 0); pass
 C<vhost_url($i) . '/jmap/session'> to C<get> or C<request> to talk to it.
 
+=item lmtp_deliver($from, $rcpt, $msg)
+
+One LMTP transaction on the LMTP listener: LHLO, MAIL FROM:<$from>
+($from '' for the null reverse path), RCPT TO:<$rcpt>, DATA with $msg
+(CRLF lines ending in CRLF, not dot-stuffed), QUIT. Returns the reply
+after the data ("(closed)" if the server went away).
+
 =item port, ldap_port, smtp_port, lmtp_port, root, pki_dir, conf_file, db_params, db_driver
 
 Accessors.
@@ -554,6 +561,32 @@ sub port      { $_[0]{port} }
 sub ldap_port { $_[0]{ldap_port} }
 sub smtp_port { $_[0]{smtp_port} }
 sub lmtp_port { $_[0]{lmtp_port} }
+
+# the last line of a (possibly multi-line) reply
+sub _lmtp_reply {
+    my ($s) = @_;
+    while (defined(my $l = <$s>)) {
+        $l =~ s/\r\n\z//;
+        return $l unless $l =~ /^\d{3}-/;
+    }
+    return '(closed)';
+}
+
+sub lmtp_deliver {
+    my ($self, $from, $rcpt, $msg) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $self->{lmtp_port},
+                                  Proto => 'tcp', Timeout => 20) or die "LMTP: $!";
+    _lmtp_reply($s);
+    for my $cmd ("LHLO test", "MAIL FROM:<$from>", "RCPT TO:<$rcpt>", "DATA") {
+        print $s "$cmd\r\n";
+        _lmtp_reply($s);
+    }
+    print $s "$msg.\r\n";
+    my $r = _lmtp_reply($s);
+    print $s "QUIT\r\n";
+    close $s;
+    return $r;
+}
 sub root      { $_[0]{root} }
 sub pki_dir   { $_[0]{pki} }
 sub conf_file { "$_[0]{root}/httpd.conf" }
