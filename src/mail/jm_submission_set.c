@@ -440,18 +440,28 @@ static apr_status_t set_create(jm_set_t *set, const char *cid, json_t *obj,
     return APR_SUCCESS;
 }
 
-static apr_status_t set_lookup(json_t **pobj, jm_set_t *set, const char *id)
+/* The submission id, its email remembered for onSuccess* (email_of). */
+static apr_status_t load(jm_sub_row_t **ps, jm_set_t *set, const char *id)
 {
     sub_baton_t *b = set->baton;
-    jm_sub_row_t *s;
-    apr_status_t rv = jm_store_submission_get(&s, b->ctx->db, b->ctx->account->id,
+    apr_status_t rv = jm_store_submission_get(ps, b->ctx->db, b->ctx->account->id,
                                               id, set->call->pool);
+
+    if (rv == APR_SUCCESS) {
+        apr_hash_set(b->email_of, apr_pstrdup(set->call->pool, id),
+                     APR_HASH_KEY_STRING, (*ps)->email_id);
+    }
+    return rv;
+}
+
+static apr_status_t set_lookup(json_t **pobj, jm_set_t *set, const char *id)
+{
+    jm_sub_row_t *s;
+    apr_status_t rv = load(&s, set, id);
 
     *pobj = NULL;
     if (rv == APR_SUCCESS) {
         *pobj = jm_submission_json(s, set->call->pool);
-        apr_hash_set(b->email_of, apr_pstrdup(set->call->pool, id),
-                     APR_HASH_KEY_STRING, s->email_id);
     }
     return rv == APR_NOTFOUND ? APR_SUCCESS : rv;
 }
@@ -496,12 +506,9 @@ static apr_status_t set_destroy(jm_set_t *set, const char *id, json_t **perr)
 {
     sub_baton_t *b = set->baton;
     jm_sub_row_t *s;
-    apr_status_t rv = jm_store_submission_get(&s, b->ctx->db, b->ctx->account->id,
-                                              id, set->call->pool);
+    apr_status_t rv = load(&s, set, id);
 
     if (rv == APR_SUCCESS) {
-        apr_hash_set(b->email_of, apr_pstrdup(set->call->pool, id),
-                     APR_HASH_KEY_STRING, s->email_id);
         rv = jm_store_submission_destroy(b->ctx->db, b->ctx->account->id, id,
                                          set->call->pool);
     }
