@@ -180,7 +180,10 @@ static void run(jm_db_t *db, const char *label)
 
     /* the durable commit */
     if (sqlite) {
+        const char *ckpt = NULL;
         is_str(sync_mode(db), "1", "SQLite: synchronous NORMAL (1) normally");
+        jm_db_select_literal(&ckpt, db, "PRAGMA wal_autocheckpoint", pool);
+        is_str(ckpt, "8192", "checkpoint every 8192 WAL pages, not SQLite's 1000");
         ok(jm_db_begin_durable(db, pool) == APR_SUCCESS, "durable transaction");
         is_str(sync_mode(db), "2", "synchronous FULL (2) inside it");
         ok(jm_db_commit(db) == APR_SUCCESS, "commit");

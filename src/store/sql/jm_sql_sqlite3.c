@@ -419,6 +419,15 @@ static const char *const on_connect[] = {
      * saves an fsync per commit (the last commits may be lost, not torn) */
     "PRAGMA synchronous = NORMAL",
     "PRAGMA foreign_keys = ON",
+    /* An email create dirties ~48 pages (one or more in each of its tables
+     * and indexes) and the committing request runs the checkpoint that
+     * copies them into the database. At SQLite's default of 1000 WAL pages
+     * that is every ~20 creates, and the hot pages (index interiors,
+     * states, the FTS5 structure) are copied again each time; 8192 pages
+     * (a WAL file of up to 32 MiB) copies each of them once per ~170
+     * creates: about 18% more creates per second on one core (bench note
+     * of issue 11). */
+    "PRAGMA wal_autocheckpoint = 8192",
     NULL
 };
 
