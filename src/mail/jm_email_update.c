@@ -181,7 +181,7 @@ static apr_status_t update_one(jm_email_ud_result_t *res, jm_call_t *call,
         json_object_set_new(res->not_updated, given, err);
         return APR_SUCCESS;
     }
-    if ((rv = jm_store_email_update(ctx->db, ctx->account->id, id, kw, new_boxes, p))
+    if ((rv = jm_store_email_update_row(ctx->db, ctx->account->id, row, kw, new_boxes, p))
         != APR_SUCCESS) {
         return rv;
     }

@@ -246,6 +246,12 @@ apr_status_t jm_store_email_update(jm_db_t *db, const char *account_id,
                                    const char *id, const char *keywords,
                                    apr_array_header_t *mailbox_ids, apr_pool_t *p);
 
+/** jm_store_email_update of a row the caller read with jm_store_email_get
+ *  in the same transaction (Email/set reads each email once). */
+apr_status_t jm_store_email_update_row(jm_db_t *db, const char *account_id,
+                                       const jm_email_row_t *e, const char *keywords,
+                                       apr_array_header_t *mailbox_ids, apr_pool_t *p);
+
 /** Inside the caller's transaction: remove an email (memberships, counts,
  *  keywords, full-text entry; its thread loses it or is destroyed with its
  *  last email) and log the changes. The message blob stays (a blob id may

@@ -229,8 +229,12 @@ static int in_list(apr_array_header_t *a, const char *s)
     return 0;
 }
 
+/* The keyword rows follow the change: only the keywords removed and added
+ * are written (a flag toggled on 50 emails is 50 one-row writes, not 50
+ * rewrites of every keyword). */
 static apr_status_t write_keywords(jm_db_t *db, const char *acc, const char *id,
-                                   const char *text, json_t *kw, apr_pool_t *p)
+                                   const char *text, json_t *old_kw, json_t *kw,
+                                   apr_pool_t *p)
 {
     const char *key;
     json_t *v;
@@ -238,12 +242,18 @@ static apr_status_t write_keywords(jm_db_t *db, const char *acc, const char *id,
 
     if (APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_SET_KEYWORDS, p, text,
                                   json_is_true(json_object_get(kw, "$seen")) ? "1" : "0",
-                                  is_unread(kw) ? "1" : "0", acc, id))
-        || APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_KEYWORDS_DELETE, p, acc, id))) {
+                                  is_unread(kw) ? "1" : "0", acc, id))) {
         return rv;
     }
+    json_object_foreach(old_kw, key, v) {
+        if (!json_object_get(kw, key)
+            && APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_KEYWORD_DELETE, p, acc, id, key))) {
+            return rv;
+        }
+    }
     json_object_foreach(kw, key, v) {
-        if (APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_KEYWORD_INSERT, p, acc, id, key))) {
+        if (!json_object_get(old_kw, key)
+            && APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_KEYWORD_INSERT, p, acc, id, key))) {
             return rv;
         }
     }
@@ -255,15 +265,25 @@ apr_status_t jm_store_email_update(jm_db_t *db, const char *account_id,
                                    apr_array_header_t *mailbox_ids, apr_pool_t *p)
 {
     jm_email_row_t *e;
+    apr_status_t rv;
+
+    if (APR_SUCCESS != (rv = jm_store_email_get(&e, db, account_id, id, p))) {
+        return rv;
+    }
+    return jm_store_email_update_row(db, account_id, e, keywords, mailbox_ids, p);
+}
+
+apr_status_t jm_store_email_update_row(jm_db_t *db, const char *account_id,
+                                       const jm_email_row_t *e, const char *keywords,
+                                       apr_array_header_t *mailbox_ids, apr_pool_t *p)
+{
+    const char *id = e->id;
     json_t *old_kw = NULL, *new_kw = NULL;
     apr_array_header_t *boxes;
     const char *st;
     apr_status_t rv;
     int was, now, i;
 
-    if (APR_SUCCESS != (rv = jm_store_email_get(&e, db, account_id, id, p))) {
-        return rv;
-    }
     old_kw = json_loads(e->keywords, 0, NULL);
     new_kw = keywords ? json_loads(keywords, 0, NULL) : json_incref(old_kw);
     if (!json_is_object(old_kw) || !json_is_object(new_kw)) {
@@ -274,7 +294,8 @@ apr_status_t jm_store_email_update(jm_db_t *db, const char *account_id,
     now = is_unread(new_kw);
     boxes = mailbox_ids ? mailbox_ids : e->mailbox_ids;
     if (keywords
-        && APR_SUCCESS != (rv = write_keywords(db, account_id, id, keywords, new_kw, p))) {
+        && APR_SUCCESS != (rv = write_keywords(db, account_id, id, keywords, old_kw,
+                                               new_kw, p))) {
         goto done;
     }
     /* mailboxes it leaves lose it as it was; those it joins gain it as it

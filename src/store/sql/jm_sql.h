@@ -51,6 +51,7 @@ typedef enum {
                                  * preview, from key, to key */
     JM_SQL_EMAIL_MAILBOX_INSERT,/* account, email, mailbox, received */
     JM_SQL_EMAIL_KEYWORD_INSERT,/* account, email, keyword */
+    JM_SQL_EMAIL_KEYWORD_DELETE,/* account, email, keyword */
     JM_SQL_EMAIL_FTS_INSERT,    /* subject, from, to, cc, bcc, body, account, email */
     JM_SQL_THREAD_REF_GET,      /* account, msgid -> thread */
     JM_SQL_THREAD_REF_INSERT,   /* account, msgid, thread (existing: kept) */

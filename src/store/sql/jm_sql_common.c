@@ -92,6 +92,8 @@ const char *const jm_sql_common[JM_SQL__COUNT] = {
         " email_id, mailbox_id, received_at) VALUES (%s, %s, %s, %lld)",
     [JM_SQL_EMAIL_KEYWORD_INSERT] = "INSERT INTO jm_email_keywords (account_id,"
         " email_id, keyword) VALUES (%s, %s, %s)",
+    [JM_SQL_EMAIL_KEYWORD_DELETE] = "DELETE FROM jm_email_keywords"
+        " WHERE account_id = %s AND email_id = %s AND keyword = %s",
     [JM_SQL_THREAD_REF_GET] = "SELECT thread_id FROM jm_thread_refs"
         " WHERE account_id = %s AND msgid = %s",
     [JM_SQL_THREAD_REF_INSERT] = "INSERT INTO jm_thread_refs (account_id, msgid,"
