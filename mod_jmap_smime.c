@@ -44,6 +44,13 @@ static int log_is_level(jm_log_level_t level)
     return log_server ? APLOG_IS_LEVEL(log_server, (int)level) : level <= JM_LOG_WARNING;
 }
 
+static int jm_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    (void)plog;
+    (void)ptemp;
+    return jm_dbd_pre_config(pconf);
+}
+
 static int jm_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                           server_rec *s)
 {
@@ -74,6 +81,7 @@ static int jm_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
      * the set-up, child_init's call then finds it done */
     jm_mime_global_init();
     if ((rc = jm_dbd_migrate_all(pconf, ptemp, s)) != OK
+        || (rc = jm_dbd_write_lock_create(pconf, s)) != OK
         || (rc = jm_push_post_config(pconf, s)) != OK
         || (rc = jm_submit_post_config(pconf, s)) != OK) {
         return rc;
@@ -99,6 +107,7 @@ static void jm_child_init(apr_pool_t *pchild, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, JMLOGNO_GLUE(01204)
                      "cannot create the store's write lock");
     }
+    jm_dbd_child_init(pchild, s);
     for (sp = s; sp; sp = sp->next) {
         jm_srv_conf_t *sc = jm_config_get(sp), *main_sc = jm_config_get(s);
         if (!sc->dir.url) {
@@ -129,6 +138,7 @@ static void jm_register_hooks(apr_pool_t *p)
     static const char *const after_dbd[] = { "mod_dbd.c", NULL };
 
     (void)p;
+    ap_hook_pre_config(jm_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(jm_post_config, after_dbd, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(jm_child_init, after_dbd, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_status(jm_limits_child_status, NULL, NULL, APR_HOOK_MIDDLE);

@@ -13,6 +13,7 @@
 #include <http_config.h>
 #include <mod_dbd.h>
 #include <unixd.h>
+#include <util_mutex.h>
 #include "httpd/mod_jm_dbd.h"
 #include "store/jm_schema.h"
 #include "mail/jm_email_store.h"
@@ -237,4 +238,51 @@ apr_status_t jm_dbd_open(jm_db_t **pdb, server_rec *s, apr_pool_t *p)
      * the connection goes back */
     return jm_db_wrap(pdb, o->dbd->driver, o->dbd->handle, o->dbd->prepared,
                       o->dbd->pool, p) == APR_SUCCESS ? APR_SUCCESS : APR_EAGAIN;
+}
+
+/* The lock that queues SQLite writers of all this server's processes (see
+ * jm_db_set_server_write_lock). Made in post_config, before children
+ * exist; each child re-attaches in child_init. httpd's Mutex directive
+ * can choose its mechanism ("Mutex sysvsem jmap-smime-db"). */
+#define WRITE_MUTEX "jmap-smime-db"
+static apr_global_mutex_t *write_mutex;
+
+int jm_dbd_pre_config(apr_pool_t *pconf)
+{
+    return ap_mutex_register(pconf, WRITE_MUTEX, NULL, APR_LOCK_DEFAULT, 0) == APR_SUCCESS
+        ? OK : HTTP_INTERNAL_SERVER_ERROR;
+}
+
+int jm_dbd_write_lock_create(apr_pool_t *pconf, server_rec *s)
+{
+    apr_status_t rv = ap_global_mutex_create(&write_mutex, NULL, WRITE_MUTEX, NULL, s,
+                                             pconf, 0);
+
+    if (rv != APR_SUCCESS) {
+        /* ap_global_mutex_create logged the reason */
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, JMLOGNO_GLUE(01206)
+                     "no write lock across processes (Mutex %s): each process's "
+                     "SQLite writers queue on their own and wait for the others "
+                     "by polling the database", WRITE_MUTEX);
+        write_mutex = NULL;
+    }
+    return OK;
+}
+
+void jm_dbd_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_status_t rv;
+
+    if (!write_mutex) {
+        return;
+    }
+    rv = apr_global_mutex_child_init(&write_mutex, apr_global_mutex_lockfile(write_mutex),
+                                     pchild);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, JMLOGNO_GLUE(01207)
+                     "cannot attach to the write lock across processes (Mutex %s): "
+                     "this process's SQLite writers queue on their own", WRITE_MUTEX);
+        return;
+    }
+    jm_db_set_server_write_lock(write_mutex);
 }

@@ -27,4 +27,15 @@ apr_status_t jm_dbd_acquire(jm_db_t **pdb, request_rec *r);
  *  cannot give one (logged). */
 apr_status_t jm_dbd_open(jm_db_t **pdb, server_rec *s, apr_pool_t *p);
 
+/** Register the Mutex "jmap-smime-db" (pre_config). */
+int jm_dbd_pre_config(apr_pool_t *pconf);
+
+/** Make the write lock across this server's processes (post_config, real
+ *  run); a failure is logged and leaves the per-process lock. Returns OK. */
+int jm_dbd_write_lock_create(apr_pool_t *pconf, server_rec *s);
+
+/** Attach this child to that lock and hand it to the store (child_init,
+ *  after jm_db_process_init). */
+void jm_dbd_child_init(apr_pool_t *pchild, server_rec *s);
+
 #endif

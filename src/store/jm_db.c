@@ -12,12 +12,21 @@
 #define SETUP_MARK "jmap_smime:connection-setup-done"
 #define COMPOSED_COUNT "jmap_smime:composed-count"
 
-/* SQLite allows one writer at a time. Writers of one process queue here,
- * before BEGIN, so they hand the write lock on at once instead of polling
- * the database for it; only a lock held by another process is waited for
- * by polling (native_txn). Bounded like that wait. Created once in
- * child_init; read-only afterwards. */
+/* SQLite allows one writer at a time. Writers queue here, before BEGIN,
+ * so they hand the write lock on at once instead of polling the database
+ * for it: those of one process on write_lock, or those of every process
+ * of this server on server_write_lock when the glue made one; only a lock
+ * held by another program is waited for by polling (native_txn). Bounded
+ * like that wait. Created once in child_init; read-only afterwards. */
 static apr_thread_mutex_t *write_lock;
+/* The same queue across this server's processes (the glue's global mutex;
+ * it holds a thread mutex too): set once in child_init, then read-only. */
+static apr_global_mutex_t *server_write_lock;
+
+void jm_db_set_server_write_lock(apr_global_mutex_t *lock)
+{
+    server_write_lock = lock;
+}
 
 apr_status_t jm_db_process_init(apr_pool_t *pchild)
 {
@@ -505,15 +514,37 @@ static apr_status_t txn_cleanup(void *data)
 
 static void unlock_writers(jm_db_t *db)
 {
-    if (db->dialect->serialize_writers && write_lock) {
+    if (!db->dialect->serialize_writers) {
+        return;
+    }
+    if (server_write_lock) {
+        apr_global_mutex_unlock(server_write_lock);
+    }
+    else if (write_lock) {
         apr_thread_mutex_unlock(write_lock);
     }
 }
 
-/* This process's writers queue on write_lock, at most until deadline. */
+/* This server's writers queue on server_write_lock (or this process's on
+ * write_lock), at most until deadline. */
 static apr_status_t lock_writers(jm_db_t *db, apr_interval_time_t max_wait)
 {
-    if (!db->dialect->serialize_writers || !write_lock) {
+    if (!db->dialect->serialize_writers) {
+        return APR_SUCCESS;
+    }
+    if (server_write_lock) {
+#if APR_VERSION_AT_LEAST(1, 7, 0)
+        apr_status_t rv = apr_global_mutex_timedlock(server_write_lock,
+                                                     max_wait > 0 ? max_wait : 0);
+        /* a Mutex mechanism without a timed wait (the administrator's
+         * choice): wait untimed, the holder's transaction is bounded */
+        return rv == APR_ENOTIMPL ? apr_global_mutex_lock(server_write_lock) : rv;
+#else
+        (void)max_wait;
+        return apr_global_mutex_lock(server_write_lock);
+#endif
+    }
+    if (!write_lock) {
         return APR_SUCCESS;
     }
 #if APR_VERSION_AT_LEAST(1, 7, 0)
@@ -577,10 +608,10 @@ static apr_status_t begin_plain(jm_db_t *db, apr_interval_time_t max_wait,
         return APR_EINVAL;
     }
     if ((rv = lock_writers(db, max_wait)) != APR_SUCCESS) {
-        db->last_error = "the store is busy (this process's writers are queued)";
+        db->last_error = "the store is busy (this server's writers are queued)";
         jm_log_perror(JM_LOG_MARK, JM_LOG_WARNING, rv, p,
                       JMLOGNO(07011) "gave up waiting for the write lock after "
-                      "%" APR_TIME_T_FMT " ms: other writes of this process "
+                      "%" APR_TIME_T_FMT " ms: other writes of this server "
                       "are queued before this one", apr_time_as_msec(max_wait));
         return APR_TIMEUP;
     }

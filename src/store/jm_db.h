@@ -7,6 +7,7 @@
 #ifndef JM_DB_H
 #define JM_DB_H
 
+#include <apr_global_mutex.h>
 #include <apr_pools.h>
 #include <apr_hash.h>
 #include <apr_tables.h>
@@ -31,6 +32,13 @@ typedef struct {
 /** Per-process set-up (child_init, before threads): the lock that queues
  *  SQLite write transactions of this process. */
 apr_status_t jm_db_process_init(apr_pool_t *pchild);
+
+/** Per-process set-up (child_init, after apr_global_mutex_child_init): a
+ *  lock shared by all processes of this server, which then queues SQLite
+ *  write transactions instead of the per-process lock, so writers of
+ *  different processes hand the database on at once instead of polling
+ *  for it. NULL keeps the per-process lock. */
+void jm_db_set_server_write_lock(apr_global_mutex_t *lock);
 
 /** The dialect for an apr_dbd driver name, or NULL if unsupported. */
 const jm_sql_dialect_t *jm_db_dialect_for(const char *driver_name);
