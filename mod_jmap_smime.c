@@ -138,6 +138,7 @@ static void jm_register_hooks(apr_pool_t *p)
     static const char *const after_dbd[] = { "mod_dbd.c", NULL };
 
     (void)p;
+    jm_limits_register_hooks();
     ap_hook_pre_config(jm_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(jm_post_config, after_dbd, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(jm_child_init, after_dbd, NULL, APR_HOOK_MIDDLE);

@@ -5,7 +5,10 @@
  * child process: each child claims a row of counters (by pid) in
  * child_init and counts only its own requests there; a user's in-flight
  * total is the sum over the rows. A request's count is given back by its
- * pool cleanup, which a child that crashes or is killed never runs: the
+ * output filter when the answer's end (EOS) passes it, so before the client
+ * can read the whole answer and send its next request (the pool cleanup
+ * runs only after the answer is sent and logged; it gives the count back
+ * if no EOS ever came). A child that crashes or is killed runs neither: the
  * parent hears of the exit through the child_status hook and clears that
  * child's row, so a crash cannot lock users out until a restart.
  */
@@ -16,6 +19,7 @@
 #include <apr_strings.h>
 #include "httpd/mod_jm_private.h"
 #include <ap_mpm.h>
+#include <util_filter.h>
 #include "httpd/mod_jm_limits.h"
 
 #define JM_LIMIT_SLOTS 8192
@@ -139,6 +143,30 @@ static apr_status_t release_slot(void *data)
     return APR_SUCCESS;
 }
 
+/* Registered once in register_hooks; read-only afterwards. */
+static ap_filter_rec_t *release_filter;
+
+/* Gives the slot back as the answer's end goes by (see the top). */
+static apr_status_t release_at_eos(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    apr_bucket *b;
+
+    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
+        if (APR_BUCKET_IS_EOS(b)) {
+            apr_pool_cleanup_run(f->r->pool, f->ctx, release_slot);
+            ap_remove_output_filter(f);
+            break;
+        }
+    }
+    return ap_pass_brigade(f->next, bb);
+}
+
+void jm_limits_register_hooks(void)
+{
+    release_filter = ap_register_output_filter("JMAP_SMIME_LIMIT_RELEASE", release_at_eos,
+                                               NULL, AP_FTYPE_PROTOCOL);
+}
+
 int jm_limits_enter(request_rec *r, jm_slot_kind_t kind, long max)
 {
     apr_uint32_t *mine, total = 0;
@@ -169,5 +197,8 @@ int jm_limits_enter(request_rec *r, jm_slot_kind_t kind, long max)
     held = apr_palloc(r->pool, sizeof(*held));
     held->count = mine;
     apr_pool_cleanup_register(r->pool, held, release_slot, apr_pool_cleanup_null);
+    if (release_filter) {
+        ap_add_output_filter_handle(release_filter, held, r, r->connection);
+    }
     return 1;
 }

@@ -21,9 +21,13 @@ void jm_limits_child_status(server_rec *s, pid_t pid, ap_generation_t gen,
                             int slot, mpm_child_status state);
 
 /**
- * Take one slot of kind for r->user; released by r->pool's cleanup.
+ * Take one slot of kind for r->user; released when the answer's end passes
+ * an output filter (or, failing that, by r->pool's cleanup).
  * @return 1 if taken, 0 if the user already has max in flight.
  */
 int jm_limits_enter(request_rec *r, jm_slot_kind_t kind, long max);
+
+/** Register the filter that gives slots back (register_hooks). */
+void jm_limits_register_hooks(void);
 
 #endif
