@@ -3,6 +3,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "store/jm_store_int.h"
+#include "store/sql/jm_sql_fold.h"
 #include "core/jm_util.h"
 #include "core/jm_log.h"
 #include <jansson.h>
@@ -149,6 +150,24 @@ static apr_status_t put_headers(jm_db_t *db, const char *acc, const char *id,
     return rv;
 }
 
+/* The email's full-text entry, its text folded first where the dialect
+ * wants that done here (see sql/jm_sql_fold.h). */
+static apr_status_t fts_insert(jm_db_t *db, const char *account_id, const char *id,
+                               const jm_email_cols_t *c, apr_pool_t *p)
+{
+    const char *t[6] = { c->subject, c->from_text, c->to_text, c->cc_text,
+                         c->bcc_text, c->body_text };
+    int i;
+
+    if (db->dialect->fts_fold_in_c) {
+        for (i = 0; i < 6; i++) {
+            t[i] = jm_sql_fold(t[i], p);
+        }
+    }
+    return EXEC(db, JM_SQL_EMAIL_FTS_INSERT, p, t[0], t[1], t[2], t[3], t[4], t[5],
+                account_id, id);
+}
+
 apr_status_t jm_store_email_insert(jm_db_t *db, const char *account_id,
                                    jm_email_row_t *e, apr_pool_t *p)
 {
@@ -201,9 +220,7 @@ apr_status_t jm_store_email_insert(jm_db_t *db, const char *account_id,
             goto done;
         }
     }
-    if (APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_FTS_INSERT, p, c->subject,
-                                  c->from_text, c->to_text, c->cc_text, c->bcc_text,
-                                  c->body_text, account_id, e->id))
+    if (APR_SUCCESS != (rv = fts_insert(db, account_id, e->id, c, p))
         || APR_SUCCESS != (rv = put_headers(db, account_id, e->id, c, p))
         || APR_SUCCESS != (rv = jm_store_change(&st, db, account_id, JM_TYPE_EMAIL,
                                                 e->id, "created", p))
@@ -500,9 +517,7 @@ apr_status_t jm_store_email_set_cols(jm_db_t *db, const jm_store_unindexed_t *e,
         || APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_FTS_DELETE, p, e->account_id, e->id))
         || APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_HEADERS_DELETE, p, e->account_id,
                                      e->id))
-        || APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_FTS_INSERT, p, c->subject,
-                                     c->from_text, c->to_text, c->cc_text, c->bcc_text,
-                                     c->body_text, e->account_id, e->id))
+        || APR_SUCCESS != (rv = fts_insert(db, e->account_id, e->id, c, p))
         || APR_SUCCESS != (rv = put_headers(db, e->account_id, e->id, c, p))) {
         return rv;
     }

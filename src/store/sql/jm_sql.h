@@ -301,6 +301,9 @@ typedef struct {
      *  0: the driver hands over the stored bytes (apr_dbd_datum_get with
      *  APR_DBD_TYPE_BLOB: sqlite3_column_blob and its length). */
     int bytes_as_hex;
+    /** 1: the text of JM_SQL_EMAIL_FTS_INSERT is passed through jm_sql_fold
+     *  first (PostgreSQL); 0: the engine folds it itself (FTS5). */
+    int fts_fold_in_c;
     /** 1: selects fetch their whole result at once (apr_dbd "seek"). The
      *  pgsql driver's row-by-row mode sleeps 0.1 s on every empty result
      *  (dbd_pgsql_get_row, apr-util 1.6) and every select is drained into

@@ -1,6 +1,7 @@
 /* SQL for the pgsql driver (many users, several httpd nodes). */
 #include <stddef.h>
 #include "store/sql/jm_sql.h"
+#include "store/sql/jm_sql_fold.h"
 
 /* Version 0 -> 1: the initial schema. Blob bytes were base64 text until
  * version 5 (binary, see v5). */
@@ -259,44 +260,10 @@ static const char *const on_connect[] = {
     NULL
 };
 
-/* Accents are folded before text reaches to_tsvector or a tsquery (the
- * 'simple' configuration keeps them): the Latin letters whose canonical
- * decomposition starts with an ASCII letter (U+00C0-U+024F, U+1E00-U+1EFF)
- * become that letter, so "koln" finds "Köln" as FTS5's remove_diacritics
- * does on SQLite. translate() maps character i of FOLD_FROM to character i
- * of FOLD_TO (488 each). The separators inside addresses, host names,
- * paths and compounds (@ . / : -) become spaces too: PostgreSQL's parser
- * would keep "carol@example.net" or "foo-bar" as one token where FTS5
- * sees words. */
-#define FOLD_FROM \
-    "ÀÁÂÃÄÅÇÈÉÊËÌÍÎÏÑÒÓÔÕÖÙÚÛÜÝàáâãäåçèéêëìíî" \
-    "ïñòóôõöùúûüýÿĀāĂăĄąĆćĈĉĊċČčĎďĒēĔĕĖėĘęĚěĜ" \
-    "ĝĞğĠġĢģĤĥĨĩĪīĬĭĮįİĴĵĶķĹĺĻļĽľŃńŅņŇňŌōŎŏŐő" \
-    "ŔŕŖŗŘřŚśŜŝŞşŠšŢţŤťŨũŪūŬŭŮůŰűŲųŴŵŶŷŸŹźŻżŽ" \
-    "žƠơƯưǍǎǏǐǑǒǓǔǕǖǗǘǙǚǛǜǞǟǠǡǦǧǨǩǪǫǬǭǰǴǵǸǹǺǻ" \
-    "ȀȁȂȃȄȅȆȇȈȉȊȋȌȍȎȏȐȑȒȓȔȕȖȗȘșȚțȞȟȦȧȨȩȪȫȬȭȮȯ" \
-    "ȰȱȲȳḀḁḂḃḄḅḆḇḈḉḊḋḌḍḎḏḐḑḒḓḔḕḖḗḘḙḚḛḜḝḞḟḠḡḢḣ" \
-    "ḤḥḦḧḨḩḪḫḬḭḮḯḰḱḲḳḴḵḶḷḸḹḺḻḼḽḾḿṀṁṂṃṄṅṆṇṈṉṊṋ" \
-    "ṌṍṎṏṐṑṒṓṔṕṖṗṘṙṚṛṜṝṞṟṠṡṢṣṤṥṦṧṨṩṪṫṬṭṮṯṰṱṲṳ" \
-    "ṴṵṶṷṸṹṺṻṼṽṾṿẀẁẂẃẄẅẆẇẈẉẊẋẌẍẎẏẐẑẒẓẔẕẖẗẘẙẠạ" \
-    "ẢảẤấẦầẨẩẪẫẬậẮắẰằẲẳẴẵẶặẸẹẺẻẼẽẾếỀềỂểỄễỆệỈỉ" \
-    "ỊịỌọỎỏỐốỒồỔổỖỗỘộỚớỜờỞởỠỡỢợỤụỦủỨứỪừỬửỮữỰự" \
-    "ỲỳỴỵỶỷỸỹ"
-#define FOLD_TO \
-    "aaaaaaceeeeiiiinooooouuuuyaaaaaaceeeeiii" \
-    "inooooouuuuyyaaaaaaccccccccddeeeeeeeeeeg" \
-    "ggggggghhiiiiiiiiijjkkllllllnnnnnnoooooo" \
-    "rrrrrrssssssssttttuuuuuuuuuuuuwwyyyzzzzz" \
-    "zoouuaaiioouuuuuuuuuuaaaaggkkoooojggnnaa" \
-    "aaaaeeeeiiiioooorrrruuuusstthhaaeeoooooo" \
-    "ooyyaabbbbbbccddddddddddeeeeeeeeeeffgghh" \
-    "hhhhhhhhiiiikkkkkkllllllllmmmmmmnnnnnnnn" \
-    "oooooooopppprrrrrrrrssssssssssttttttttuu" \
-    "uuuuuuuuvvvvwwwwwwwwwwxxxxyyzzzzzzhtwyaa" \
-    "aaaaaaaaaaaaaaaaaaaaaaeeeeeeeeeeeeeeeeii" \
-    "iioooooooooooooooooooooooouuuuuuuuuuuuuu" \
-    "yyyyyyyy"
-#define FOLD(x) "lower(translate(" x ", '" FOLD_FROM "@./:-', '" FOLD_TO "     '))"
+/* Accents and separators are folded before text reaches to_tsvector or a
+ * tsquery: see sql/jm_sql_fold.h. Stored text is folded in C
+ * (fts_fold_in_c); query terms, which are short, by translate(). */
+#define FOLD(x) "lower(translate(" x ", '" FOLD_FROM JM_SQL_FOLD_SEPARATORS "', '" FOLD_TO "     '))"
 
 /* Email/query: the tsvector jm_emails.fts has the subject at weight A,
  * from B, to+cc+bcc C, body D. A field condition needs the index's match
@@ -330,10 +297,11 @@ const jm_sql_dialect_t jm_sql_pgsql = {
             " bcc_text, sent_at, has_attachment, preview, from_key, to_key, indexed)"
             " VALUES (%s, %s, %s, %s, %lld, %lld, %s, %lld, %lld, %s, %s, %s, %s, %s,"
             " %s, %s, %s, %s, %lld, %lld, %s, %s, %s, 1)",
+        /* the text arrives folded (fts_fold_in_c) */
         [JM_SQL_EMAIL_FTS_INSERT] = "UPDATE jm_emails SET fts = setweight(to_tsvector('simple', "
-            FOLD("%s") "), 'A') || setweight(to_tsvector('simple', " FOLD("%s") "), 'B') ||"
-            " setweight(to_tsvector('simple', " FOLD("%s || ' ' || %s || ' ' || %s") "),"
-            " 'C') || setweight(to_tsvector('simple', " FOLD("%s") "), 'D') WHERE"
+            "lower(%s)), 'A') || setweight(to_tsvector('simple', lower(%s)), 'B') ||"
+            " setweight(to_tsvector('simple', lower(%s || ' ' || %s || ' ' || %s)),"
+            " 'C') || setweight(to_tsvector('simple', lower(%s)), 'D') WHERE"
             " account_id = %s AND id = %s",
         /* text results (see bytes_as_hex): hex whatever bytea_output says */
         [JM_SQL_BLOB_CHUNK_GET] = "SELECT encode(c.data, 'hex') FROM jm_blobs b"
@@ -359,6 +327,7 @@ const jm_sql_dialect_t jm_sql_pgsql = {
      * on); relaxed: this transaction does not wait for its WAL flush */
     .relaxed_in_txn = "SET LOCAL synchronous_commit TO OFF",
     .bytes_as_hex = 1,
+    .fts_fold_in_c = 1,
     .qfrag = {
         [JM_QF_TEXT_TERM] = "phraseto_tsquery('simple', " FOLD("%s") ")",
         [JM_QF_TEXT_TERM_AND] = " && ",
