@@ -1001,7 +1001,9 @@ sub db_sql {
     my @cmd;
     local $ENV{PGPASSWORD} = 'jmappw';
     if ($self->{db_driver} eq 'sqlite3') {
-        @cmd = ('sqlite3', '-batch', $self->{db_params}, $sql);
+        # a reader can find the file busy for a moment (the WAL being reset
+        # or recovered by httpd's connections): wait as httpd's own do
+        @cmd = ('sqlite3', '-batch', '-cmd', '.timeout 5000', $self->{db_params}, $sql);
         unshift @cmd, 'runuser', '-u', 'www-data', '--' if _is_root();
     } else {
         my %kv = $self->{db_params} =~ /(\w+)=(\S+)/g;
