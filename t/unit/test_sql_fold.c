@@ -30,5 +30,27 @@ int main(void)
     is_str(jm_sql_fold("caf\xe9 \x80", pool), "caf\xe9 \x80",
            "bytes that are not UTF-8 are copied");
     is_str(jm_sql_fold("\xc3", pool), "\xc3", "a sequence cut at the end is copied");
+    /* every character of the table, one at a time (the walk is limited
+     * to the table's two blocks: an entry outside them would show here) */
+    {
+        static const char from[] = FOLD_FROM, to[] = FOLD_TO;
+        const char *f = from;
+        int i = 0, bad = 0;
+
+        while (*f) {
+            int len = ((unsigned char)*f & 0xE0) == 0xC0 ? 2 : 3;
+            char one[4] = { 0 }, want[2] = { to[i], 0 };
+
+            memcpy(one, f, (size_t)len);
+            if (strcmp(jm_sql_fold(one, pool), want) != 0) {
+                diag("entry %d folds to %s, not %s", i, jm_sql_fold(one, pool), want);
+                bad++;
+            }
+            f += len;
+            i++;
+        }
+        is_int(i, 488, "the table has 488 entries");
+        is_int(bad, 0, "each folds to its letter of FOLD_TO");
+    }
     return done_testing();
 }

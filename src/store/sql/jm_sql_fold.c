@@ -29,14 +29,18 @@ static long utf8_at(const unsigned char *s, int *plen)
     return cp;
 }
 
-/* The ASCII letter FOLD_FROM maps cp to, or 0. A linear walk: only the
- * non-ASCII characters of a text come here. */
+/* The ASCII letter FOLD_FROM maps cp to, or 0. A linear walk, for the
+ * characters of the table's two blocks only (jm_sql_fold.h): text in other
+ * scripts (Cyrillic, CJK ...) costs no walk at all. */
 static char fold_of(long cp)
 {
     static const char from[] = FOLD_FROM, to[] = FOLD_TO;
     const unsigned char *f = (const unsigned char *)from;
     int i = 0, len;
 
+    if (!((cp >= 0xC0 && cp <= 0x24F) || (cp >= 0x1E00 && cp <= 0x1EFF))) {
+        return 0;
+    }
     while (*f) {
         if (utf8_at(f, &len) == cp) {
             return to[i];
