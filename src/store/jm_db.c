@@ -707,16 +707,7 @@ static apr_status_t begin_durable_within(jm_db_t *db,
     if (db->in_txn) {
         return begin_plain(db, max_wait, p);      /* the same error */
     }
-    /* outside the transaction: SQLite reads the setting at COMMIT, but a
-     * PRAGMA inside one is not undone by ROLLBACK either way */
-    if (db->dialect->durable_on
-        && (rv = run_literal(db, db->dialect->durable_on, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if ((rv = begin_plain(db, max_wait, p)) != APR_SUCCESS) {
-        if (db->dialect->durable_off) {
-            run_literal(db, db->dialect->durable_off, p);
-        }
         return rv;
     }
     db->durable = 1;
@@ -767,17 +758,19 @@ static apr_status_t end_txn(jm_db_t *db, int rollback)
     db->in_txn = 0;
     apr_pool_cleanup_kill(p, db, txn_cleanup);
     unlock_writers(db);
-    if (db->durable) {
+    if (db->durable && !rollback && !msg && db->dialect->sync_native
+        && db->dialect->sync_native(apr_dbd_native_handle(db->driver, db->handle),
+                                    err, sizeof(err)) != 0) {
+        /* committed and visible, but maybe not on disk: the caller says
+         * it failed rather than promise what the disk may not keep */
         db->durable = 0;
-        /* the connection goes back to mod_dbd's pool: its next user gets
-         * the usual setting (a failure here costs speed, not data) */
-        if (db->dialect->durable_off
-            && run_literal(db, db->dialect->durable_off, p) != APR_SUCCESS) {
-            jm_log_perror(JM_LOG_MARK, JM_LOG_WARNING, APR_EGENERAL, p,
-                          JMLOGNO(07015) "cannot restore the connection's "
-                          "synchronous setting after a durable commit");
-        }
+        db->last_error = apr_pstrcat(p, "the commit could not be flushed to "
+                                     "stable storage: ", err, NULL);
+        jm_log_perror(JM_LOG_MARK, JM_LOG_CRIT, APR_EGENERAL, p,
+                      JMLOGNO(07016) "%s", db->last_error);
+        return APR_EGENERAL;
     }
+    db->durable = 0;
     if (msg) {
         db->last_error = apr_pstrdup(p, msg);
         jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,

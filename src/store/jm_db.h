@@ -130,8 +130,10 @@ apr_status_t jm_db_begin_within(jm_db_t *db, apr_interval_time_t max_wait,
                                 apr_pool_t *p);
 /** jm_db_begin for a transaction whose jm_db_commit returns only once it
  *  is on stable storage (mail delivery: the MTA deletes its copy when told
- *  so). SQLite: synchronous = FULL for this transaction, NORMAL again when
- *  it ends; PostgreSQL: any commit is (with the server's fsync on). */
+ *  so). SQLite: the WAL is flushed after COMMIT, once the write lock is
+ *  given back (a flush that fails makes jm_db_commit fail, though the
+ *  commit is visible); PostgreSQL: any commit is (with the server's fsync
+ *  on). */
 apr_status_t jm_db_begin_durable(jm_db_t *db, apr_pool_t *p);
 /** Which commit jm_db_begin gives. 0 (the default): every write
  *  transaction is jm_db_begin_durable's, on stable storage when

@@ -1,15 +1,17 @@
 /* Unit tests: delivery into the store (src/mail/jm_deliver.c) — address to
  * user name (local part / address, domains, case, bad names), accounts
  * found or created, the message in the Inbox with its counts and bytes,
- * the same bytes twice, no Inbox (450), and the durable commit
- * (SQLite: synchronous FULL inside, NORMAL again after, also after a
- * rollback). SQLite always; PostgreSQL too when JMAP_TEST_PG_PORT is set. */
+ * the same bytes twice, no Inbox (450), and the durable commit (SQLite:
+ * the WAL flushed after COMMIT with the write lock given back, a failed
+ * flush a failed commit; relaxed and rolled-back transactions unflushed).
+ * SQLite always; PostgreSQL too when JMAP_TEST_PG_PORT is set. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <apr_general.h>
 #include <apr_strings.h>
 #include <apr_file_io.h>
+#include "wal_spy.h"
 #include "tap.h"
 #include "db_suite.h"
 #include "store/jm_schema.h"
@@ -181,16 +183,42 @@ static void run(jm_db_t *db, const char *label)
     /* the durable commit */
     if (sqlite) {
         const char *ckpt = NULL;
-        is_str(sync_mode(db), "1", "SQLite: synchronous NORMAL (1) normally");
+        int n0;
+
+        /* a row that changes (rewriting a row with the same values dirties
+         * no page, and SQLite then writes and flushes nothing) */
+        jm_db_exec_literal(db, "CREATE TABLE spy_writes (x)", pool);
+        wal_spy_db = sqlite3_db_filename(apr_dbd_native_handle(db->driver, db->handle),
+                                         "main");
+        is_str(sync_mode(db), "1", "SQLite: synchronous NORMAL (1)");
         jm_db_select_literal(&ckpt, db, "PRAGMA wal_autocheckpoint", pool);
         is_str(ckpt, "8192", "checkpoint every 8192 WAL pages, not SQLite's 1000");
         ok(jm_db_begin_durable(db, pool) == APR_SUCCESS, "durable transaction");
-        is_str(sync_mode(db), "2", "synchronous FULL (2) inside it");
+        is_str(sync_mode(db), "1", "NORMAL inside it too: COMMIT does not flush");
+        ok(jm_db_exec_literal(db, "INSERT INTO spy_writes VALUES (1)", pool)
+           == APR_SUCCESS, "a write in it");
+        n0 = wal_spy_syncs;
+        wal_spy_unlocked = 0;
         ok(jm_db_commit(db) == APR_SUCCESS, "commit");
-        is_str(sync_mode(db), "1", "NORMAL again after the commit");
+        ok(wal_spy_syncs > n0, "the WAL was flushed (%d)", wal_spy_syncs - n0);
+        ok(wal_spy_unlocked == wal_spy_syncs - n0,
+           "with the write lock given back: another connection could begin");
+        n0 = wal_spy_syncs;
         ok(jm_db_begin_durable(db, pool) == APR_SUCCESS, "durable transaction");
         jm_db_rollback(db);
-        is_str(sync_mode(db), "1", "NORMAL again after a rollback");
+        ok(wal_spy_syncs == n0, "a rollback flushes nothing");
+
+        /* a flush that fails: committed, but the caller hears it failed */
+        ok(jm_db_begin_durable(db, pool) == APR_SUCCESS
+           && jm_db_exec_literal(db, "INSERT INTO spy_writes VALUES (1)", pool)
+              == APR_SUCCESS, "durable transaction with a write");
+        wal_spy_fail = 1;
+        ok(jm_db_commit(db) == APR_EGENERAL, "a failed flush fails the commit");
+        ok(db->last_error && strstr(db->last_error, "could not be flushed"),
+           "and says so (%s)", db->last_error ? db->last_error : "");
+        ok(!jm_db_in_transaction(db), "no transaction left open");
+        ok(jm_db_begin_durable(db, pool) == APR_SUCCESS && jm_db_commit(db) == APR_SUCCESS,
+           "the next durable transaction commits");
     }
     else {
         ok(jm_db_begin_durable(db, pool) == APR_SUCCESS && jm_db_commit(db) == APR_SUCCESS,
@@ -199,18 +227,27 @@ static void run(jm_db_t *db, const char *label)
 
     /* JMAPDurability: full by default, relaxed only when set */
     if (sqlite) {
-        ok(jm_db_begin(db, pool) == APR_SUCCESS, "a write transaction (default)");
-        is_str(sync_mode(db), "2", "durable by default: synchronous FULL inside");
-        ok(jm_db_commit(db) == APR_SUCCESS, "commit");
-        is_str(sync_mode(db), "1", "NORMAL again after it");
+        int n0 = wal_spy_syncs;
+
+        ok(jm_db_begin(db, pool) == APR_SUCCESS
+           && jm_db_exec_literal(db, "INSERT INTO spy_writes VALUES (1)", pool)
+              == APR_SUCCESS && jm_db_commit(db) == APR_SUCCESS,
+           "a write transaction (default)");
+        ok(wal_spy_syncs > n0, "durable by default: the WAL flushed after it");
         jm_db_set_relaxed(db, 1);
-        ok(jm_db_begin(db, pool) == APR_SUCCESS, "a relaxed write transaction");
-        is_str(sync_mode(db), "1", "relaxed: synchronous NORMAL inside");
-        jm_db_rollback(db);
-        ok(jm_db_begin_durable(db, pool) == APR_SUCCESS, "durable while relaxed");
-        is_str(sync_mode(db), "2", "synchronous FULL inside it");
-        jm_db_rollback(db);
+        n0 = wal_spy_syncs;
+        ok(jm_db_begin(db, pool) == APR_SUCCESS
+           && jm_db_exec_literal(db, "INSERT INTO spy_writes VALUES (1)", pool)
+              == APR_SUCCESS && jm_db_commit(db) == APR_SUCCESS,
+           "a relaxed write transaction");
+        ok(wal_spy_syncs == n0, "relaxed: nothing flushed");
+        ok(jm_db_begin_durable(db, pool) == APR_SUCCESS
+           && jm_db_exec_literal(db, "INSERT INTO spy_writes VALUES (1)", pool)
+              == APR_SUCCESS && jm_db_commit(db) == APR_SUCCESS,
+           "durable while relaxed");
+        ok(wal_spy_syncs > n0, "flushed: jm_db_begin_durable is durable either way");
         jm_db_set_relaxed(db, 0);
+        wal_spy_db = NULL;
     }
     else {
         const char *v = NULL;

@@ -309,11 +309,13 @@ typedef struct {
      *  (dbd_pgsql_get_row, apr-util 1.6) and every select is drained into
      *  the pool anyway. */
     int buffered_selects;
-    /** Literal statements around a durable transaction
-     *  (jm_db_begin_durable): durable_on before BEGIN makes its COMMIT
-     *  reach stable storage, durable_off after it restores the
-     *  connection's setting; NULL: every commit is durable already. */
-    const char *durable_on, *durable_off;
+    /** Make the last commit of this connection reach stable storage
+     *  (a durable transaction, jm_db_begin_durable), or NULL: every commit
+     *  is durable already. Called after COMMIT with the write lock given
+     *  back, so the next writer commits while this one waits for the disk:
+     *  the lock is held for the commit itself, not for the flush.
+     *  0, or -1 with the driver's message in err. */
+    int (*sync_native)(void *native, char *err, apr_size_t errlen);
     /** Run inside a relaxed write transaction (jm_db_set_relaxed) right
      *  after BEGIN, or NULL: the connection's setting is relaxed already. */
     const char *relaxed_in_txn;

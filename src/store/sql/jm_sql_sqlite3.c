@@ -57,6 +57,49 @@ static int sqlite_txn(void *native, jm_txn_op_t op, char *err, apr_size_t errlen
     return JM_TXN_FAILED;
 }
 
+/* A durable commit: the connection commits with synchronous = NORMAL
+ * (frames appended to the WAL, no flush) and this flushes the WAL after
+ * the write lock is given back, which is what synchronous = FULL does at
+ * COMMIT, under the lock. Frames other writers appended since are flushed
+ * too, harmlessly: recovery replays the WAL up to its last valid commit
+ * frame (checksummed), so this commit survives a crash and no later one is
+ * torn. If a checkpoint has moved the frames into the database meanwhile,
+ * it flushed the database before the WAL could be reused. A database not
+ * in WAL mode (jm_schema_migrate switches every one it opens; a scratch
+ * file may not be) wrote its commit into the database file: that is
+ * flushed instead. */
+static int journal_mode_is_wal(void *baton, int ncols, char **vals, char **names)
+{
+    (void)names;
+    *(int *)baton = ncols == 1 && vals[0] && !strcmp(vals[0], "wal");
+    return 0;
+}
+
+static int sqlite_sync(void *native, char *err, apr_size_t errlen)
+{
+    sqlite3_file *f = NULL;
+    int wal = 0, rc;
+
+    rc = sqlite3_exec(native, "PRAGMA journal_mode", journal_mode_is_wal, &wal, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_file_control(native, "main", wal ? SQLITE_FCNTL_JOURNAL_POINTER
+                                                      : SQLITE_FCNTL_FILE_POINTER, &f);
+    }
+    if (rc != SQLITE_OK || !f || !f->pMethods) {
+        apr_cpystrn(err, rc != SQLITE_OK ? sqlite3_errmsg(native)
+                         : "the database file is not open", errlen);
+        return -1;
+    }
+    /* the unix VFS: fdatasync, and the directory once after the file
+     * was created */
+    rc = f->pMethods->xSync(f, SQLITE_SYNC_NORMAL);
+    if (rc != SQLITE_OK) {
+        apr_cpystrn(err, sqlite3_errstr(rc), errlen);
+        return -1;
+    }
+    return 0;
+}
+
 /* A composed select run once: apr_dbd placeholders (%s, %lld: the only
  * ones composed statements use) become '?', every value is bound as text
  * (as apr_dbd does), the statement is finalized at once. Outside apr_dbd's
@@ -479,9 +522,8 @@ const jm_sql_dialect_t jm_sql_sqlite3 = {
     .serialize_writers = 1,
     .on_connect_native = sqlite_on_connect,
     /* WAL with synchronous = NORMAL may lose the last commits at a power
-     * failure (never corrupts); FULL syncs the WAL at each COMMIT */
-    .durable_on = "PRAGMA synchronous = FULL",
-    .durable_off = "PRAGMA synchronous = NORMAL",
+     * failure (never corrupts); a durable commit flushes the WAL after it */
+    .sync_native = sqlite_sync,
     .txn_native = sqlite_txn,
     .select_once = sqlite_select_once,
     .qfrag = {
