@@ -287,7 +287,7 @@ int main(int argc, char **argv)
     /* ANALYZE changes the schema: statements prepared before it would fail
      * (apr_dbd's sqlite3 driver does not prepare them again), so measure
      * on a fresh connection as a server would have */
-    apr_dbd_close(drv, h);
+    jm_db_close(db);
     if (apr_dbd_open(drv, p, argv[2], &h) != APR_SUCCESS
         || jm_db_wrap(&db, drv, h, apr_hash_make(p), p, p) != APR_SUCCESS) {
         fprintf(stderr, "cannot open the store again\n");
@@ -348,7 +348,7 @@ int main(int argc, char **argv)
         show_plan(db, acc, &q, p);
     }
     fflush(stdout);
-    apr_dbd_close(drv, h);
+    jm_db_close(db);
     apr_pool_destroy(p);
     apr_terminate();
     return 0;

@@ -114,6 +114,7 @@ static int migrate_one(const dbd_spec_t *sp, apr_pool_t *ptemp, server_rec *s)
                      sp->driver, err ? err : "(no reason given)");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    db = NULL;
     rv = jm_db_wrap(&db, driver, handle, apr_hash_make(ptemp), ptemp, ptemp);
     if (rv == APR_SUCCESS) {
         rv = jm_schema_migrate(db, &from, &err, ptemp);
@@ -132,7 +133,12 @@ static int migrate_one(const dbd_spec_t *sp, apr_pool_t *ptemp, server_rec *s)
             }
         }
     }
-    apr_dbd_close(driver, handle);
+    if (db) {
+        jm_db_close(db);
+    }
+    else {
+        apr_dbd_close(driver, handle);
+    }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, JMLOGNO_GLUE(01115)
                      "database schema check failed for %s: %s", sp->driver,

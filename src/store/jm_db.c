@@ -1,4 +1,6 @@
-/* apr_dbd with lazily prepared statements per connection. */
+/* Statements of the dialect, prepared lazily once per connection: through
+ * apr_dbd, or on the native handle where the dialect says (SQLite, whose
+ * apr_dbd driver runs every statement of the process under one mutex). */
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
@@ -11,6 +13,7 @@
 
 #define SETUP_MARK "jmap_smime:connection-setup-done"
 #define COMPOSED_COUNT "jmap_smime:composed-count"
+#define NATIVE_LIST "jmap_smime:native-statements"
 
 /* SQLite allows one writer at a time. Writers queue here, before BEGIN,
  * so they hand the write lock on at once instead of polling the database
@@ -137,30 +140,141 @@ apr_status_t jm_db_wrap(jm_db_t **pdb, const apr_dbd_driver_t *driver,
     return APR_SUCCESS;
 }
 
-static apr_status_t get_stmt(apr_dbd_prepared_t **pstmt, jm_db_t *db,
-                             jm_sql_id_t id, apr_pool_t *p)
+/* A statement of the dialect, prepared on the connection: through apr_dbd,
+ * or on the native handle (dialect->native). */
+typedef struct {
+    apr_dbd_prepared_t *dbd;
+    void *native;
+} stmt_t;
+
+static void *native_prepare(jm_db_t *db, const char *sql, apr_pool_t *p);
+
+/* Statement id, prepared the first time this connection runs it. */
+static apr_status_t get_stmt(stmt_t *ps, jm_db_t *db, jm_sql_id_t id, apr_pool_t *p)
 {
     char label[48];
-    apr_dbd_prepared_t *stmt;
-    int rc;
+    stmt_t *st;
+    int rc = 0;
 
     apr_snprintf(label, sizeof(label), "jmap_smime_%d", (int)id);
-    stmt = apr_hash_get(db->prepared, label, APR_HASH_KEY_STRING);
-    if (!stmt) {
-        rc = apr_dbd_prepare(db->driver, db->conn_pool, db->handle,
-                             jm_sql_text(db->dialect, id), label, &stmt);
-        if (rc != 0) {
+    st = apr_hash_get(db->prepared, label, APR_HASH_KEY_STRING);
+    if (!st) {
+        st = apr_pcalloc(db->conn_pool, sizeof(*st));
+        if (db->dialect->native) {
+            rc = (st->native = native_prepare(db, jm_sql_text(db->dialect, id), p)) ? 0 : -1;
+        }
+        else if ((rc = apr_dbd_prepare(db->driver, db->conn_pool, db->handle,
+                                       jm_sql_text(db->dialect, id), label, &st->dbd))) {
             note_error(db, rc, p);
+        }
+        if (rc != 0) {
             jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
                           JMLOGNO(01003) "cannot prepare statement %d: %s",
                           (int)id, db->last_error);
             return APR_EGENERAL;
         }
         apr_hash_set(db->prepared, apr_pstrdup(db->conn_pool, label),
-                     APR_HASH_KEY_STRING, stmt);
+                     APR_HASH_KEY_STRING, st);
     }
-    *pstmt = stmt;
+    *ps = *st;
     return APR_SUCCESS;
+}
+
+/* The native statements of a connection (dialect->native), finalized when
+ * the connection's pool is cleaned up, before the connection closes (mod_dbd
+ * registered its close first, so it runs after), or by jm_db_close. */
+typedef struct {
+    const jm_sql_native_t *ops;
+    apr_array_header_t *stmts;      /* void * */
+} native_list_t;
+
+static apr_status_t native_finalize_all(void *data)
+{
+    native_list_t *l = data;
+    int i;
+
+    for (i = 0; i < l->stmts->nelts; i++) {
+        l->ops->finalize(APR_ARRAY_IDX(l->stmts, i, void *));
+    }
+    l->stmts->nelts = 0;
+    return APR_SUCCESS;
+}
+
+static void *native_prepare(jm_db_t *db, const char *sql, apr_pool_t *p)
+{
+    native_list_t *l = apr_hash_get(db->prepared, NATIVE_LIST, APR_HASH_KEY_STRING);
+    char err[256] = "";
+    void *st;
+
+    if (!l) {
+        l = apr_palloc(db->conn_pool, sizeof(*l));
+        l->ops = db->dialect->native;
+        l->stmts = apr_array_make(db->conn_pool, 32, sizeof(void *));
+        apr_hash_set(db->prepared, NATIVE_LIST, APR_HASH_KEY_STRING, l);
+        apr_pool_cleanup_register(db->conn_pool, l, native_finalize_all,
+                                  apr_pool_cleanup_null);
+    }
+    st = l->ops->prepare(apr_dbd_native_handle(db->driver, db->handle), sql, err,
+                         sizeof(err));
+    if (!st) {
+        db->last_error = apr_pstrdup(p, err);
+        return NULL;
+    }
+    APR_ARRAY_PUSH(l->stmts, void *) = st;
+    return st;
+}
+
+typedef struct {
+    apr_array_header_t *rows;       /* const char ** each, NULL values as "" */
+    apr_pool_t *p;
+} native_rows_t;
+
+static int native_keep_row(void *baton, int ncols, const char *const *vals,
+                           const apr_size_t *lens)
+{
+    native_rows_t *r = baton;
+    const char **cols = apr_pcalloc(r->p, sizeof(char *) * (ncols + 1));
+    int i;
+
+    for (i = 0; i < ncols; i++) {
+        cols[i] = vals[i] ? apr_pstrmemdup(r->p, vals[i], lens[i]) : "";
+    }
+    APR_ARRAY_PUSH(r->rows, const char **) = cols;
+    return 0;
+}
+
+/* Run a native statement: rows into *prows (unless NULL), changed rows
+ * into *pnrows (unless NULL). */
+static apr_status_t native_run(apr_array_header_t **prows, int *pnrows, jm_db_t *db,
+                               void *stmt, int nargs, const char **args, apr_pool_t *p)
+{
+    native_rows_t r = { NULL, p };
+    char err[256] = "";
+
+    if (prows) {
+        r.rows = apr_array_make(p, 4, sizeof(const char **));
+    }
+    if (db->dialect->native->run(apr_dbd_native_handle(db->driver, db->handle), stmt,
+                                 nargs, args, prows ? native_keep_row : NULL, &r,
+                                 pnrows, err, sizeof(err)) != 0) {
+        db->last_error = apr_pstrdup(p, err);
+        return APR_EGENERAL;
+    }
+    if (prows) {
+        *prows = r.rows;
+    }
+    return APR_SUCCESS;
+}
+
+void jm_db_close(jm_db_t *db)
+{
+    native_list_t *l = apr_hash_get(db->prepared, NATIVE_LIST, APR_HASH_KEY_STRING);
+
+    if (l) {
+        apr_pool_cleanup_run(db->conn_pool, l, native_finalize_all);
+        apr_hash_set(db->prepared, NATIVE_LIST, APR_HASH_KEY_STRING, NULL);
+    }
+    apr_dbd_close(db->driver, db->handle);
 }
 
 static apr_status_t exec_stmt(jm_db_t *db, int *pnrows, apr_dbd_prepared_t *stmt,
@@ -182,13 +296,15 @@ static apr_status_t exec_stmt(jm_db_t *db, int *pnrows, apr_dbd_prepared_t *stmt
 apr_status_t jm_db_exec(jm_db_t *db, int *pnrows, jm_sql_id_t id, int nargs,
                         const char **args, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *stmt;
+    stmt_t st;
     apr_status_t rv;
 
-    if (APR_SUCCESS != (rv = get_stmt(&stmt, db, id, p))) {
+    if (APR_SUCCESS != (rv = get_stmt(&st, db, id, p))) {
         return rv;
     }
-    if (APR_SUCCESS != (rv = exec_stmt(db, pnrows, stmt, nargs, args, p))) {
+    rv = st.native ? native_run(NULL, pnrows, db, st.native, nargs, args, p)
+                   : exec_stmt(db, pnrows, st.dbd, nargs, args, p);
+    if (rv != APR_SUCCESS) {
         jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
                       JMLOGNO(01004) "statement %d failed: %s", (int)id,
                       db->last_error);
@@ -219,24 +335,26 @@ apr_status_t jm_db_select(apr_array_header_t **prows, jm_db_t *db,
                           jm_sql_id_t id, int nargs, const char **args,
                           apr_pool_t *p)
 {
-    apr_dbd_prepared_t *stmt;
+    stmt_t st;
     apr_dbd_results_t *res;
-    apr_array_header_t *rows;
     apr_status_t rv;
 
-    if (APR_SUCCESS != (rv = get_stmt(&stmt, db, id, p))) {
+    if (APR_SUCCESS != (rv = get_stmt(&st, db, id, p))) {
         return rv;
     }
-    if (APR_SUCCESS != (rv = select_stmt(&res, db, stmt, nargs, args, p))) {
+    if (st.native) {
+        rv = native_run(prows, NULL, db, st.native, nargs, args, p);
+    }
+    else if (APR_SUCCESS == (rv = select_stmt(&res, db, st.dbd, nargs, args, p))) {
+        *prows = apr_array_make(p, 4, sizeof(const char **));
+        drain(*prows, db, res, p);
+    }
+    if (rv != APR_SUCCESS) {
         jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
                       JMLOGNO(01005) "select %d failed: %s", (int)id,
                       db->last_error);
-        return rv;
     }
-    rows = apr_array_make(p, 4, sizeof(const char **));
-    drain(rows, db, res, p);
-    *prows = rows;
-    return APR_SUCCESS;
+    return rv;
 }
 
 /* The bytes of a brigade, NUL-terminated, in p; hex-decoded when the
@@ -304,23 +422,66 @@ static apr_status_t row_bytes(const unsigned char **pdata, apr_size_t *plen,
     return rv;
 }
 
+typedef struct {
+    const unsigned char *data;      /* the first row's column 0, NULL: none */
+    apr_size_t len;
+    apr_pool_t *p;
+} native_bytes_t;
+
+static int native_first_bytes(void *baton, int ncols, const char *const *vals,
+                              const apr_size_t *lens)
+{
+    native_bytes_t *b = baton;
+    unsigned char *copy;
+
+    if (ncols > 0 && vals[0]) {
+        copy = apr_palloc(b->p, lens[0] + 1);
+        memcpy(copy, vals[0], lens[0]);
+        copy[lens[0]] = 0;
+        b->data = copy;
+        b->len = lens[0];
+    }
+    return 1;                       /* the first row is the answer */
+}
+
 apr_status_t jm_db_select_bytes(const unsigned char **pdata, apr_size_t *plen,
                                 jm_db_t *db, jm_sql_id_t id, int nargs,
                                 const char **args, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *stmt;
-    apr_dbd_results_t *res;
+    native_bytes_t b = { NULL, 0, p };
+    char err[256] = "";
+    stmt_t st;
+    apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
     apr_status_t rv, found = APR_NOTFOUND;
 
-    if (APR_SUCCESS != (rv = get_stmt(&stmt, db, id, p))) {
+    if (APR_SUCCESS != (rv = get_stmt(&st, db, id, p))) {
         return rv;
     }
-    if (APR_SUCCESS != (rv = select_stmt(&res, db, stmt, nargs, args, p))) {
+    if (st.native) {
+        if (db->dialect->native->run(apr_dbd_native_handle(db->driver, db->handle),
+                                     st.native, nargs, args, native_first_bytes, &b,
+                                     NULL, err, sizeof(err)) != 0) {
+            db->last_error = apr_pstrdup(p, err);
+            rv = APR_EGENERAL;
+        }
+    }
+    else {
+        rv = select_stmt(&res, db, st.dbd, nargs, args, p);
+    }
+    if (rv != APR_SUCCESS) {
         jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
                       JMLOGNO(01054) "select %d failed: %s", (int)id,
                       db->last_error);
         return rv;
+    }
+    if (st.native) {
+        if (!b.data) {
+            return APR_NOTFOUND;
+        }
+        *pdata = b.data;
+        *plen = b.len;
+        return APR_SUCCESS;
     }
     /* drain to the end (the driver frees the result only then) */
     while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
@@ -405,6 +566,7 @@ static void drain(apr_array_header_t *rows, jm_db_t *db, apr_dbd_results_t *res,
 typedef struct {
     const char *sql;
     apr_dbd_prepared_t *stmt;
+    void *native;                   /* dialect->native's, instead of stmt */
 } composed_t;
 
 typedef struct {
@@ -432,6 +594,7 @@ apr_status_t jm_db_select_sql(apr_array_header_t **prows, jm_db_t *db,
     char label[64];
     composed_t *c;
     apr_dbd_prepared_t *stmt = NULL;
+    void *native = NULL;
     apr_dbd_results_t *res = NULL;
     apr_array_header_t *rows = apr_array_make(p, 16, sizeof(const char **));
     int *kept = apr_hash_get(db->prepared, COMPOSED_COUNT, APR_HASH_KEY_STRING);
@@ -442,11 +605,17 @@ apr_status_t jm_db_select_sql(apr_array_header_t **prows, jm_db_t *db,
     c = apr_hash_get(db->prepared, label, APR_HASH_KEY_STRING);
     if (c && strcmp(c->sql, sql) == 0) {
         stmt = c->stmt;
+        native = c->native;
     }
     else if (!c && (!kept || *kept < JM_DB_COMPOSED_KEPT)) {
-        rc = apr_dbd_prepare(db->driver, db->conn_pool, db->handle, sql, label, &stmt);
-        if (rc != 0) {
+        if (db->dialect->native) {
+            rc = (native = native_prepare(db, sql, p)) ? 0 : -1;
+        }
+        else if ((rc = apr_dbd_prepare(db->driver, db->conn_pool, db->handle, sql,
+                                       label, &stmt)) != 0) {
             note_error(db, rc, p);
+        }
+        if (rc != 0) {
             jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
                           JMLOGNO(09000) "cannot prepare a query (%s): %s", sql,
                           db->last_error);
@@ -460,6 +629,7 @@ apr_status_t jm_db_select_sql(apr_array_header_t **prows, jm_db_t *db,
         c = apr_palloc(db->conn_pool, sizeof(*c));
         c->sql = apr_pstrdup(db->conn_pool, sql);
         c->stmt = stmt;
+        c->native = native;
         apr_hash_set(db->prepared, apr_pstrdup(db->conn_pool, label),
                      APR_HASH_KEY_STRING, c);
     }
@@ -485,16 +655,22 @@ apr_status_t jm_db_select_sql(apr_array_header_t **prows, jm_db_t *db,
                       db->last_error);
         return APR_EGENERAL;
     }
-    rc = apr_dbd_pselect(db->driver, p, db->handle, &res, stmt,
-                         db->dialect->buffered_selects, nargs, args);
-    if (rc != 0) {
+    if (native) {
+        rc = native_run(prows, NULL, db, native, nargs, args, p) == APR_SUCCESS ? 0 : -1;
+    }
+    else if ((rc = apr_dbd_pselect(db->driver, p, db->handle, &res, stmt,
+                                   db->dialect->buffered_selects, nargs, args)) != 0) {
         note_error(db, rc, p);
+    }
+    if (rc != 0) {
         jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
                       JMLOGNO(09003) "query failed (%s): %s", sql, db->last_error);
         return APR_EGENERAL;
     }
-    drain(rows, db, res, p);
-    *prows = rows;
+    if (!native) {
+        drain(rows, db, res, p);
+        *prows = rows;
+    }
     return APR_SUCCESS;
 }
 

@@ -18,7 +18,7 @@
 typedef struct {
     const apr_dbd_driver_t *driver;
     apr_dbd_t *handle;
-    apr_hash_t *prepared;      /**< label -> apr_dbd_prepared_t*, connection lifetime */
+    apr_hash_t *prepared;      /**< label -> prepared statement, connection lifetime */
     apr_pool_t *conn_pool;     /**< connection lifetime pool */
     const jm_sql_dialect_t *dialect;
     apr_dbd_transaction_t *txn;/**< apr_dbd's, for dialects without txn_native */
@@ -28,6 +28,11 @@ typedef struct {
     int durable;               /**< the open transaction is jm_db_begin_durable's */
     int relaxed;               /**< jm_db_set_relaxed: writes need not be durable */
 } jm_db_t;
+
+/** Close the connection (instead of apr_dbd_close): the statements kept
+ *  on its native handle are finalized first, or SQLite would not close it.
+ *  mod_dbd's connections need nothing: their pool's cleanup does it. */
+void jm_db_close(jm_db_t *db);
 
 /** Per-process set-up (child_init, before threads): the lock that queues
  *  SQLite write transactions of this process. */

@@ -45,7 +45,7 @@ tdb_on_sqlite(apr_pool_t *pool, const char *tag,
     ok(db != NULL, "open SQLite");
     if (db) {
         run(db, "sqlite3");
-        apr_dbd_close(db->driver, db->handle);   /* nothing left for LeakSanitizer */
+        jm_db_close(db);   /* nothing left for LeakSanitizer */
     }
     return drv;
 }
@@ -90,11 +90,11 @@ static __attribute__((unused)) void tdb_on_pgsql(apr_pool_t *pool, const char *t
                                  pool) == APR_SUCCESS, "a PostgreSQL database");
     if (adm && (db = tdb_open(pool, drv, apr_pstrcat(pool, base, name, NULL)))) {
         run(db, "pgsql");
-        apr_dbd_close(db->driver, db->handle);
+        jm_db_close(db);
         jm_db_exec_literal(adm, apr_pstrcat(pool, "DROP DATABASE ", name, NULL), pool);
     }
     if (adm) {
-        apr_dbd_close(adm->driver, adm->handle);
+        jm_db_close(adm);
     }
 }
 

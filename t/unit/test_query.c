@@ -1249,7 +1249,7 @@ static int suite(const apr_dbd_driver_t *drv, const char *params, const char *na
     errors();
     methods();
     plan();
-    apr_dbd_close(drv, h);
+    jm_db_close(DB);
     return 1;
 }
 

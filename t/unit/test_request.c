@@ -405,7 +405,7 @@ int main(void)
     alice = make_ctx(db, "alice");
     bob = make_ctx(db, "bob");
     ok(strcmp(alice->account->id, bob->account->id) != 0, "one account per user");
-    ok(jm_db_wrap(&db2, drv, h, apr_hash_make(pool), pool, pool) == APR_SUCCESS, "rewrap");
+    ok(jm_db_wrap(&db2, drv, h, db->prepared, pool, pool) == APR_SUCCESS, "rewrap");
     {
         jm_ctx_t *again = make_ctx(db2, "alice");
         is_str(again->account->id, alice->account->id, "account is stable");
@@ -434,7 +434,7 @@ int main(void)
         alice->account->read_only = 0;
     }
     test_shared(db2);
-    apr_dbd_close(drv, h);
+    jm_db_close(db);
     apr_file_remove(file, pool);
     apr_dir_remove(dir, pool);
     return done_testing();

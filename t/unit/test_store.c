@@ -258,13 +258,13 @@ int main(void)
 
     /* close every connection (apr_dbd does not tie them to the pool) */
     if (db) {
-        apr_dbd_close(drv, db->handle);
+        jm_db_close(db);
     }
     if (db2) {
-        apr_dbd_close(drv, db2->handle);
+        jm_db_close(db2);
     }
     if (db3) {
-        apr_dbd_close(drv, db3->handle);
+        jm_db_close(db3);
     }
     apr_file_remove(file, pool);
     apr_file_remove(apr_pstrcat(pool, file, "-wal", NULL), pool);

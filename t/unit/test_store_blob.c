@@ -311,7 +311,7 @@ static void migration_step(const apr_dbd_driver_t *drv, const char *dir)
     jm_db_rollback(db);
     is_str(q1(db, "SELECT COUNT(*) FROM jm_blobs WHERE content_key IS NULL"), "1",
            "nothing of the failed runs stayed");
-    apr_dbd_close(db->driver, db->handle);
+    jm_db_close(db);
 }
 
 int main(void)

@@ -400,7 +400,7 @@ int main(void)
     ok(db != NULL, "open SQLite");
     if (db) {
         run(db, "sqlite3");
-        apr_dbd_close(db->driver, db->handle);
+        jm_db_close(db);
     }
     tdb_on_pgsql(pool, "submit", run);
     apr_file_remove(apr_pstrcat(pool, dir, "/t.db", NULL), pool);

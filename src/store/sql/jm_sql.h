@@ -263,6 +263,28 @@ typedef enum { JM_TXN_BEGIN, JM_TXN_COMMIT, JM_TXN_ROLLBACK } jm_txn_op_t;
  *  stops the select. */
 typedef int jm_sql_row_fn(void *baton, int ncols, const char *const *vals);
 
+/** Receives one row of a native statement: vals[i] NULL for SQL NULL, a
+ *  blob as its bytes, lens[i] the bytes of each; non-zero skips the rest. */
+typedef int jm_sql_cells_fn(void *baton, int ncols, const char *const *vals,
+                            const apr_size_t *lens);
+
+/** Statements on the native handle, kept for the connection's life
+ *  (jm_sql_dialect_t.native). The SQL and the values are apr_dbd's: %s and
+ *  %lld take one text value, %pDb four (bytes, length, table, column). */
+typedef struct {
+    /** A statement, or NULL with the driver's message in err. */
+    void *(*prepare)(void *native, const char *sql, char *err, apr_size_t errlen);
+    /** Bind, step every row to fn (may be NULL), reset; *pchanges (may be
+     *  NULL) the rows a write changed. 0, or -1 with the message in err. */
+    int (*run)(void *native, void *stmt, int nargs, const char *const *args,
+               jm_sql_cells_fn *fn, void *baton, int *pchanges, char *err,
+               apr_size_t errlen);
+    void (*finalize)(void *stmt);
+} jm_sql_native_t;
+
+/** SQLite's (sql/jm_sql_sqlite3_stmt.c). */
+extern const jm_sql_native_t jm_sql_sqlite3_native;
+
 /** The statements both dialects run as they are (sql/jm_sql_common.c). */
 extern const char *const jm_sql_common[JM_SQL__COUNT];
 
@@ -294,6 +316,12 @@ typedef struct {
     int (*select_once)(void *native, const char *sql, int nargs,
                        const char *const *args, jm_sql_row_fn *fn, void *baton,
                        char *err, apr_size_t errlen);
+    /** jm_db_exec, jm_db_select, jm_db_select_bytes and jm_db_select_sql
+     *  run their statements on the native handle with these, or NULL:
+     *  through apr_dbd. apr-util's sqlite3 driver steps every statement of
+     *  the process under one mutex: the threads of a process would run
+     *  their SQL one at a time. */
+    const jm_sql_native_t *native;
     /** 1: JM_SQL_BLOB_CHUNK_GET returns the bytes as hex text. apr-util
      *  1.6's pgsql driver asks for text results (PQexecPrepared with
      *  resultFormat 0), so a bytea comes back escaped; its statement says

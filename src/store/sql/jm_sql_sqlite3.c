@@ -526,6 +526,7 @@ const jm_sql_dialect_t jm_sql_sqlite3 = {
     .sync_native = sqlite_sync,
     .txn_native = sqlite_txn,
     .select_once = sqlite_select_once,
+    .native = &jm_sql_sqlite3_native,
     .qfrag = {
         [JM_QF_TEXT_TERM] = "%s",
         /* i;unicode-casemap keys are folded at store time (RFC 5051:
