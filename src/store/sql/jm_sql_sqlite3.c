@@ -8,14 +8,17 @@
 
 /* apr-util's SQLite driver runs every statement of every connection of the
  * process under one process-wide mutex (apr_dbd_mutex_lock in
- * dbd/apr_dbd_sqlite3.c, 1.6.3). Whatever sqlite3_step waits for, the whole
- * process waits for: a busy handler that sleeps there for a lock another
- * process holds stalls every thread, readers included. So:
- *  - statements through apr_dbd wait at most 2 ms here (transient WAL-index
- *    locks); past that apr_dbd's own retry sleeps with its mutex released;
+ * dbd/apr_dbd_sqlite3.c, 1.6.3). The store's statements therefore run on
+ * the native handle (jm_sql_sqlite3_stmt.c, .native below); only the rare
+ * literal statements (schema migration, connection PRAGMAs) still go
+ * through apr_dbd, where a busy handler that sleeps would stall every
+ * thread of the process. So:
+ *  - a statement waits at most 2 ms here (transient WAL-index locks); past
+ *    that the native runner (or apr_dbd's retry) sleeps and tries again,
+ *    no mutex held;
  *  - the write lock, the one lock another process holds for long, is taken
- *    with BEGIN IMMEDIATE on the native handle (txn_native below), outside
- *    apr_dbd's mutex, and jm_db_begin sleeps between attempts, bounded. */
+ *    with BEGIN IMMEDIATE on the native handle (txn_native below), and
+ *    jm_db_begin sleeps between attempts, bounded. */
 static int busy_wait(void *ctx, int n)
 {
     (void)ctx;
