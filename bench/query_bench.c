@@ -284,9 +284,8 @@ int main(int argc, char **argv)
     }
     seed_s = (apr_time_now() - t0) / 1e6;
     jm_db_exec_literal(db, "ANALYZE", p);  /* planner statistics, both engines */
-    /* ANALYZE changes the schema: statements prepared before it would fail
-     * (apr_dbd's sqlite3 driver does not prepare them again), so measure
-     * on a fresh connection as a server would have */
+    /* measure on a fresh connection with the new statistics, as a server
+     * would have: nothing prepared or cached during the seeding */
     jm_db_close(db);
     if (apr_dbd_open(drv, p, argv[2], &h) != APR_SUCCESS
         || jm_db_wrap(&db, drv, h, apr_hash_make(p), p, p) != APR_SUCCESS) {

@@ -243,27 +243,38 @@ static int native_keep_row(void *baton, int ncols, const char *const *vals,
     return 0;
 }
 
+/* Run a native statement, each row to fn (may be NULL), the rows a write
+ * changed into *pnrows (unless NULL); the driver's message in last_error. */
+static apr_status_t native_step(jm_db_t *db, void *stmt, int nargs, const char **args,
+                                jm_sql_cells_fn *fn, void *baton, int *pnrows,
+                                apr_pool_t *p)
+{
+    char err[256] = "";
+
+    if (db->dialect->native->run(apr_dbd_native_handle(db->driver, db->handle), stmt,
+                                 nargs, args, fn, baton, pnrows, err, sizeof(err)) != 0) {
+        db->last_error = apr_pstrdup(p, err);
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
 /* Run a native statement: rows into *prows (unless NULL), changed rows
  * into *pnrows (unless NULL). */
 static apr_status_t native_run(apr_array_header_t **prows, int *pnrows, jm_db_t *db,
                                void *stmt, int nargs, const char **args, apr_pool_t *p)
 {
     native_rows_t r = { NULL, p };
-    char err[256] = "";
+    apr_status_t rv;
 
     if (prows) {
         r.rows = apr_array_make(p, 4, sizeof(const char **));
     }
-    if (db->dialect->native->run(apr_dbd_native_handle(db->driver, db->handle), stmt,
-                                 nargs, args, prows ? native_keep_row : NULL, &r,
-                                 pnrows, err, sizeof(err)) != 0) {
-        db->last_error = apr_pstrdup(p, err);
-        return APR_EGENERAL;
-    }
-    if (prows) {
+    rv = native_step(db, stmt, nargs, args, prows ? native_keep_row : NULL, &r, pnrows, p);
+    if (rv == APR_SUCCESS && prows) {
         *prows = r.rows;
     }
-    return APR_SUCCESS;
+    return rv;
 }
 
 void jm_db_close(jm_db_t *db)
@@ -449,7 +460,6 @@ apr_status_t jm_db_select_bytes(const unsigned char **pdata, apr_size_t *plen,
                                 const char **args, apr_pool_t *p)
 {
     native_bytes_t b = { NULL, 0, p };
-    char err[256] = "";
     stmt_t st;
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
@@ -459,12 +469,7 @@ apr_status_t jm_db_select_bytes(const unsigned char **pdata, apr_size_t *plen,
         return rv;
     }
     if (st.native) {
-        if (db->dialect->native->run(apr_dbd_native_handle(db->driver, db->handle),
-                                     st.native, nargs, args, native_first_bytes, &b,
-                                     NULL, err, sizeof(err)) != 0) {
-            db->last_error = apr_pstrdup(p, err);
-            rv = APR_EGENERAL;
-        }
+        rv = native_step(db, st.native, nargs, args, native_first_bytes, &b, NULL, p);
     }
     else {
         rv = select_stmt(&res, db, st.dbd, nargs, args, p);
@@ -569,24 +574,6 @@ typedef struct {
     void *native;                   /* dialect->native's, instead of stmt */
 } composed_t;
 
-typedef struct {
-    apr_array_header_t *rows;
-    apr_pool_t *pool;
-} once_t;
-
-static int once_row(void *baton, int ncols, const char *const *vals)
-{
-    once_t *o = baton;
-    const char **cols = apr_pcalloc(o->pool, sizeof(char *) * (ncols + 1));
-    int i;
-
-    for (i = 0; i < ncols; i++) {
-        cols[i] = apr_pstrdup(o->pool, vals[i] ? vals[i] : "");
-    }
-    APR_ARRAY_PUSH(o->rows, const char **) = cols;
-    return 0;
-}
-
 apr_status_t jm_db_select_sql(apr_array_header_t **prows, jm_db_t *db,
                               const char *sql, int nargs, const char **args,
                               apr_pool_t *p)
@@ -633,20 +620,25 @@ apr_status_t jm_db_select_sql(apr_array_header_t **prows, jm_db_t *db,
         apr_hash_set(db->prepared, apr_pstrdup(db->conn_pool, label),
                      APR_HASH_KEY_STRING, c);
     }
-    else if (db->dialect->select_once) {
+    else if (db->dialect->native) {
+        /* past the cache: prepared for this call only, finalized at once */
         char err[256] = "";
-        once_t o = { rows, p };
+        void *once = db->dialect->native->prepare(
+            apr_dbd_native_handle(db->driver, db->handle), sql, err, sizeof(err));
+        apr_status_t rv = APR_EGENERAL;
 
-        if (db->dialect->select_once(apr_dbd_native_handle(db->driver, db->handle),
-                                     sql, nargs, args, once_row, &o, err,
-                                     sizeof(err)) != 0) {
+        if (!once) {
             db->last_error = apr_pstrdup(p, err);
-            jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
-                          JMLOGNO(09001) "query failed (%s): %s", sql, err);
-            return APR_EGENERAL;
         }
-        *prows = rows;
-        return APR_SUCCESS;
+        else {
+            rv = native_run(prows, NULL, db, once, nargs, args, p);
+            db->dialect->native->finalize(once);
+        }
+        if (rv != APR_SUCCESS) {
+            jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, APR_EGENERAL, p,
+                          JMLOGNO(09001) "query failed (%s): %s", sql, db->last_error);
+        }
+        return rv;
     }
     else if ((rc = apr_dbd_prepare(db->driver, p, db->handle, sql, NULL, &stmt)) != 0) {
         note_error(db, rc, p);

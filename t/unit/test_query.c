@@ -1122,6 +1122,42 @@ static void terms(void)
 /* The common query walks the mailbox index in order: no scan of the
  * account, no sort (SQLite's plan; PostgreSQL's planner picks by size,
  * see bench/query for its plan on 100k messages). */
+/* jm_db_select_sql keeps JM_DB_COMPOSED_KEPT composed statements per
+ * connection; past them each is prepared for its one call: the answers
+ * stay right, and so does the statement after a failing one. */
+static void composed_past_cache(void)
+{
+    apr_pool_t *p;
+    int i, good = 0;
+
+    apr_pool_create(&p, pool);
+    for (i = 0; i < JM_DB_COMPOSED_KEPT + 20; i++) {
+        apr_array_header_t *rows = NULL;
+        const char *args[] = { "v" };
+        const char *sql = apr_psprintf(p, "SELECT %%s || '%d'", i);
+
+        if (jm_db_select_sql(&rows, DB, sql, 1, args, p) == APR_SUCCESS && rows->nelts == 1
+            && !strcmp(APR_ARRAY_IDX(rows, 0, const char **)[0],
+                       apr_psprintf(p, "v%d", i))) {
+            good++;
+        }
+    }
+    is_int(good, JM_DB_COMPOSED_KEPT + 20,
+           apr_psprintf(p, "[%s] composed selects past the kept ones", DRV));
+    {
+        apr_array_header_t *rows = NULL;
+        const char *args[] = { "v" };
+
+        ok(jm_db_select_sql(&rows, DB, "SELECT nonsense FROM nowhere_at_all", 0, NULL, p)
+           != APR_SUCCESS, "[%s] a bad one past them fails", DRV);
+        ok(jm_db_select_sql(&rows, DB, "SELECT %s || 'after'", 1, args, p) == APR_SUCCESS
+           && rows->nelts == 1
+           && !strcmp(APR_ARRAY_IDX(rows, 0, const char **)[0], "vafter"),
+           "[%s] and the next one still answers", DRV);
+    }
+    apr_pool_destroy(p);
+}
+
 static void plan(void)
 {
     jm_sq_query_t q;
@@ -1249,6 +1285,7 @@ static int suite(const apr_dbd_driver_t *drv, const char *params, const char *na
     errors();
     methods();
     plan();
+    composed_past_cache();
     jm_db_close(DB);
     return 1;
 }

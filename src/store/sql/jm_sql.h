@@ -259,10 +259,6 @@ typedef enum { JM_TXN_BEGIN, JM_TXN_COMMIT, JM_TXN_ROLLBACK } jm_txn_op_t;
 #define JM_TXN_BUSY   1     /**< locked by another connection: try again later */
 #define JM_TXN_FAILED (-1)
 
-/** Receives one row of a select_once (vals[i] NULL for SQL NULL); non-zero
- *  stops the select. */
-typedef int jm_sql_row_fn(void *baton, int ncols, const char *const *vals);
-
 /** Receives one row of a native statement: vals[i] NULL for SQL NULL, a
  *  blob as its bytes, lens[i] the bytes of each; non-zero skips the rest. */
 typedef int jm_sql_cells_fn(void *baton, int ncols, const char *const *vals,
@@ -308,19 +304,15 @@ typedef struct {
      *  in err), or NULL to use apr_dbd's transactions. jm_db_begin waits
      *  between attempts, outside every apr_dbd lock. */
     int (*txn_native)(void *native, jm_txn_op_t op, char *err, apr_size_t errlen);
-    /** Run a composed select once on the native handle, nothing kept
-     *  (jm_db_select_sql past its per-connection cache; apr_dbd's sqlite3
-     *  driver keeps every statement it prepared until the connection
-     *  closes). 0 or -1 with the message in err. NULL: apr_dbd prepares
-     *  without a label, which pgsql runs unnamed and does not keep. */
-    int (*select_once)(void *native, const char *sql, int nargs,
-                       const char *const *args, jm_sql_row_fn *fn, void *baton,
-                       char *err, apr_size_t errlen);
     /** jm_db_exec, jm_db_select, jm_db_select_bytes and jm_db_select_sql
      *  run their statements on the native handle with these, or NULL:
      *  through apr_dbd. apr-util's sqlite3 driver steps every statement of
      *  the process under one mutex: the threads of a process would run
-     *  their SQL one at a time. */
+     *  their SQL one at a time. A composed select past jm_db_select_sql's
+     *  per-connection cache is prepared for its one call and finalized
+     *  (apr_dbd's sqlite3 driver would keep it until the connection
+     *  closes); without native, apr_dbd prepares it without a label, which
+     *  pgsql runs unnamed and does not keep. */
     const jm_sql_native_t *native;
     /** 1: JM_SQL_BLOB_CHUNK_GET returns the bytes as hex text. apr-util
      *  1.6's pgsql driver asks for text results (PQexecPrepared with

@@ -103,70 +103,6 @@ static int sqlite_sync(void *native, char *err, apr_size_t errlen)
     return 0;
 }
 
-/* A composed select run once: apr_dbd placeholders (%s, %lld: the only
- * ones composed statements use) become '?', every value is bound as text
- * (as apr_dbd does), the statement is finalized at once. Outside apr_dbd's
- * mutex, like sqlite_txn. */
-static int sqlite_select_once(void *native, const char *sql, int nargs,
-                              const char *const *args, jm_sql_row_fn *fn,
-                              void *baton, char *err, apr_size_t errlen)
-{
-    sqlite3 *h = native;
-    sqlite3_stmt *st = NULL;
-    const char *vals[64];
-    char *q = sqlite3_malloc((int)strlen(sql) + 1), *o = q;
-    const char *s;
-    int rc, i, n;
-
-    if (!q) {
-        apr_cpystrn(err, "out of memory", errlen);
-        return -1;
-    }
-    for (s = sql; *s; ) {
-        if (s[0] == '%' && s[1] == 's') {
-            *o++ = '?';
-            s += 2;
-        }
-        else if (strncmp(s, "%lld", 4) == 0) {
-            *o++ = '?';
-            s += 4;
-        }
-        else {
-            *o++ = *s++;
-        }
-    }
-    *o = 0;
-    rc = sqlite3_prepare_v2(h, q, -1, &st, NULL);
-    sqlite3_free(q);
-    if (rc != SQLITE_OK || sqlite3_bind_parameter_count(st) != nargs) {
-        apr_cpystrn(err, rc != SQLITE_OK ? sqlite3_errmsg(h) : "wrong number of values",
-                    errlen);
-        sqlite3_finalize(st);
-        return -1;
-    }
-    for (i = 0; i < nargs; i++) {
-        sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_STATIC);
-    }
-    n = sqlite3_column_count(st);
-    if (n > (int)(sizeof(vals) / sizeof(vals[0]))) {
-        n = (int)(sizeof(vals) / sizeof(vals[0]));
-    }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        for (i = 0; i < n; i++) {
-            vals[i] = (const char *)sqlite3_column_text(st, i);
-        }
-        if (fn(baton, n, vals)) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
-    if (rc != SQLITE_DONE) {
-        apr_cpystrn(err, sqlite3_errmsg(h), errlen);
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : -1;
-}
-
 /* Version 0 -> 1: the initial schema. WAL is set by jm_schema (it cannot
  * run inside a transaction). Blob bytes were base64 text until version 5
  * (binary, see v5). */
@@ -528,7 +464,6 @@ const jm_sql_dialect_t jm_sql_sqlite3 = {
      * failure (never corrupts); a durable commit flushes the WAL after it */
     .sync_native = sqlite_sync,
     .txn_native = sqlite_txn,
-    .select_once = sqlite_select_once,
     .native = &jm_sql_sqlite3_native,
     .qfrag = {
         [JM_QF_TEXT_TERM] = "%s",
