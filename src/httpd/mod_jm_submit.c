@@ -13,6 +13,7 @@
 #include <apr_strings.h>
 #include <apr_file_io.h>
 #include <apr_optional.h>
+#include <apr_atomic.h>
 #include "httpd/mod_jm_private.h"
 #include <http_config.h>
 #include <mod_watchdog.h>
@@ -32,6 +33,15 @@
 
 /* The lease owner of this process's worker: set in child_init, read after. */
 static const char *worker_owner;
+
+/* The worker of this configuration (post_config; pconf lives as long). */
+typedef struct {
+    server_rec *s;
+    volatile apr_uint32_t busy;     /* a pass is running */
+    volatile apr_uint32_t stopping; /* the child is exiting (wait_for_pass) */
+} submit_job_t;
+
+static submit_job_t *submit_job;
 
 static jm_submit_conf_t *conf_of(cmd_parms *cmd)
 {
@@ -257,26 +267,62 @@ void jm_submit_conf_resolve(jm_submit_conf_t *c)
 /* Once a second in one process: passes until the queue has nothing due. */
 static apr_status_t worker(int state, void *baton, apr_pool_t *ptemp)
 {
-    server_rec *s = baton;
-    jm_srv_conf_t *sc = jm_config_get(s);
+    submit_job_t *job = baton;
+    jm_srv_conf_t *sc = jm_config_get(job->s);
     apr_pool_t *p;
     jm_db_t *db;
     int n, rounds = 0;
 
-    if (state != AP_WATCHDOG_STATE_RUNNING || !worker_owner) {
+    if (state != AP_WATCHDOG_STATE_RUNNING || !worker_owner
+        || apr_atomic_cas32(&job->busy, 1, 0) != 0) {
+        return APR_SUCCESS;
+    }
+    /* busy first, then stopping: wait_for_pass sets them the other way
+     * round, so either it sees this pass or this pass sees the stop */
+    if (apr_atomic_read32(&job->stopping)) {
+        apr_atomic_set32(&job->busy, 0);
         return APR_SUCCESS;
     }
     apr_pool_create(&p, ptemp);
-    if (jm_dbd_open(&db, s, p) == APR_SUCCESS) {
+    if (jm_dbd_open(&db, job->s, p) == APR_SUCCESS) {
         /* a full batch means more may be due; bounded so a stop is heard */
         do {
             apr_pool_t *round;
             apr_pool_create(&round, p);
-            n = jm_submit_run_once(db, &sc->submit, worker_owner, round);
+            n = jm_submit_run_once(db, &sc->submit, worker_owner, &job->stopping,
+                                   round);
             apr_pool_destroy(round);
-        } while (n >= 10 && ++rounds < 100);
+        } while (n >= 10 && ++rounds < 100 && !apr_atomic_read32(&job->stopping));
     }
     apr_pool_destroy(p);
+    apr_atomic_set32(&job->busy, 0);
+    return APR_SUCCESS;
+}
+
+/* A pre-cleanup of the child's pool. mod_watchdog runs the worker on a
+ * thread it never joins in a child, so without this the child's pool
+ * (mod_dbd's connections, libcurl's global state) would be destroyed under
+ * a pass that is still sending or recording. A session that has sent
+ * nothing of its message ends at once (jm_smtp_send's stop); one that has
+ * is waited for, bounded by the relay's timeouts. */
+static apr_status_t wait_for_pass(void *data)
+{
+    submit_job_t *job = data;
+    const jm_submit_conf_t *c = &jm_config_get(job->s)->submit;
+    apr_time_t end = apr_time_now()
+        + apr_time_from_sec(c->connect_timeout + c->timeout + 5);
+
+    apr_atomic_set32(&job->stopping, 1);
+    while (apr_atomic_read32(&job->busy) && apr_time_now() < end) {
+        apr_sleep(apr_time_from_msec(10));
+    }
+    if (apr_atomic_read32(&job->busy)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, job->s, JMLOGNO_GLUE(01195)
+                     "the submission worker did not end within "
+                     "JMAPSubmissionConnectTimeout + JMAPSubmissionTimeout + 5 s "
+                     "of the stop; the process exits anyway (what it was sending "
+                     "is sent again when its lease runs out)");
+    }
     return APR_SUCCESS;
 }
 
@@ -285,9 +331,11 @@ int jm_submit_post_config(apr_pool_t *pconf, server_rec *s)
     APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get_instance;
     APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_cb;
     jm_srv_conf_t *sc = jm_config_get(s);
+    submit_job_t *job;
     ap_watchdog_t *wd;
     apr_status_t rv;
 
+    submit_job = NULL;              /* the last configuration's is gone */
     if (!sc->submit.url) {
         return OK;
     }
@@ -299,8 +347,10 @@ int jm_submit_post_config(apr_pool_t *pconf, server_rec *s)
                      "submission queue); load it");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    job = apr_pcalloc(pconf, sizeof(*job));
+    job->s = s;
     if ((rv = get_instance(&wd, WATCHDOG_NAME, 0, 1, pconf)) != APR_SUCCESS
-        || (rv = register_cb(wd, AP_WD_TM_INTERVAL, s, worker)) != APR_SUCCESS) {
+        || (rv = register_cb(wd, AP_WD_TM_INTERVAL, job, worker)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, JMLOGNO_GLUE(01191)
                      "cannot set up the submission queue worker (mod_watchdog)");
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -308,6 +358,7 @@ int jm_submit_post_config(apr_pool_t *pconf, server_rec *s)
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, JMLOGNO_GLUE(01192)
                  "submission queue: relay %s, retry for %ld s", sc->submit.url,
                  sc->submit.retry_time);
+    submit_job = job;
     return OK;
 }
 
@@ -329,6 +380,9 @@ void jm_submit_child_init(apr_pool_t *pchild, server_rec *s)
         return;
     }
     apr_pool_cleanup_register(pchild, NULL, curl_done, apr_pool_cleanup_null);
+    if (submit_job) {
+        apr_pool_pre_cleanup_register(pchild, submit_job, wait_for_pass);
+    }
     /* child_init runs as httpd's User: libcurl will read the file so */
     if (sc->submit.url && sc->submit.ca_file && access(sc->submit.ca_file, R_OK)) {
         ap_log_error(APLOG_MARK, APLOG_ERR, errno, s, JMLOGNO_GLUE(01194)

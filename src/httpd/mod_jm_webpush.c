@@ -185,8 +185,13 @@ static apr_status_t push_tick(int state, void *data, apr_pool_t *pool)
     apr_status_t rv;
     int done = 0;
 
-    if (state != AP_WATCHDOG_STATE_RUNNING || apr_atomic_read32(&job->stopping)
-        || apr_atomic_cas32(&job->busy, 1, 0) != 0) {
+    if (state != AP_WATCHDOG_STATE_RUNNING || apr_atomic_cas32(&job->busy, 1, 0) != 0) {
+        return APR_SUCCESS;
+    }
+    /* busy first, then stopping: wait_for_tick sets them the other way
+     * round, so either it sees this tick or this tick sees the stop */
+    if (apr_atomic_read32(&job->stopping)) {
+        apr_atomic_set32(&job->busy, 0);
         return APR_SUCCESS;
     }
     /* a connection for this tick only, back to mod_dbd's pool when the

@@ -5,6 +5,7 @@
 #define JM_SUBMISSION_H
 
 #include "core/jm_request.h"
+#include <apr_atomic.h>
 #include "store/jm_store_queue.h"
 
 /** STARTTLS towards an smtp:// relay. */
@@ -92,10 +93,15 @@ apr_status_t jm_submit_global_init(void);
 void jm_submit_global_cleanup(void);
 
 /** One pass of the worker: claim due submissions on db, send each over
- *  SMTP, record the results. owner names this worker in leases. Returns
- *  the number of submissions worked on, or -1 when the store failed. */
+ *  SMTP, record the results. owner names this worker in leases. stop
+ *  (NULL: never) is set when the process exits: the pass then claims
+ *  nothing more, and what it holds and has not begun to send is recorded
+ *  as not sent (jm_smtp_send), to be tried again by the next worker.
+ *  Returns the number of submissions worked on, or -1 when the store
+ *  failed. */
 int jm_submit_run_once(jm_db_t *db, const jm_submit_conf_t *conf,
-                       const char *owner, apr_pool_t *p);
+                       const char *owner, volatile apr_uint32_t *stop,
+                       apr_pool_t *p);
 
 /** Seconds to wait after the tries-th failed attempt: 1, 2, 4 ... at most
  *  15 minutes. */
@@ -112,6 +118,7 @@ int jm_submit_reply_class(const char *reply);
  *  jm_submit_run_once: claim due replies, send each from the null reverse
  *  path, delete what is finished. Returns the number worked on, or -1. */
 int jm_submit_autoreplies_once(jm_db_t *db, const jm_submit_conf_t *conf,
-                               const char *owner, apr_pool_t *p);
+                               const char *owner, volatile apr_uint32_t *stop,
+                               apr_pool_t *p);
 
 #endif

@@ -53,7 +53,8 @@ static outcome_t outcome(const char **preply, const jm_smtp_result_t *res)
 }
 
 static apr_status_t work_on(jm_db_t *db, const jm_submit_conf_t *conf,
-                            const jm_autoreply_row_t *a, const char *owner, apr_pool_t *p)
+                            const jm_autoreply_row_t *a, const char *owner,
+                            volatile apr_uint32_t *stop, apr_pool_t *p)
 {
     const char *rcpts[1] = { a->rcpt };
     const char *reply = NULL, *shown;
@@ -63,7 +64,7 @@ static apr_status_t work_on(jm_db_t *db, const jm_submit_conf_t *conf,
     outcome_t o;
 
     rv = jm_smtp_send(&res, conf, a->mail_from, rcpts, 1, a->message,
-                      strlen(a->message), p);
+                      strlen(a->message), stop, p);
     if (rv != APR_SUCCESS) {
         return rv;                      /* the lease runs out; tried again */
     }
@@ -98,7 +99,8 @@ static apr_status_t work_on(jm_db_t *db, const jm_submit_conf_t *conf,
 }
 
 int jm_submit_autoreplies_once(jm_db_t *db, const jm_submit_conf_t *conf,
-                               const char *owner, apr_pool_t *p)
+                               const char *owner, volatile apr_uint32_t *stop,
+                               apr_pool_t *p)
 {
     apr_array_header_t *items;
     apr_int64_t now = apr_time_sec(apr_time_now());
@@ -106,6 +108,9 @@ int jm_submit_autoreplies_once(jm_db_t *db, const jm_submit_conf_t *conf,
     apr_status_t rv;
     int i;
 
+    if (stop && apr_atomic_read32(stop)) {
+        return 0;
+    }
     rv = jm_store_autoreply_claim(&items, db, owner, now, lease, CLAIM_BATCH, p);
     if (rv != APR_SUCCESS) {
         jm_log_perror(JM_LOG_MARK, APR_STATUS_IS_TIMEUP(rv) ? JM_LOG_INFO
@@ -119,7 +124,7 @@ int jm_submit_autoreplies_once(jm_db_t *db, const jm_submit_conf_t *conf,
         apr_pool_t *sub;
 
         apr_pool_create(&sub, p);
-        rv = work_on(db, conf, a, owner, sub);
+        rv = work_on(db, conf, a, owner, stop, sub);
         if (rv == APR_EBUSY) {
             jm_log_perror(JM_LOG_MARK, JM_LOG_WARNING, 0, sub, JMLOGNO(15011)
                           "vacation reply of account %s to <%s>: the lease ran "

@@ -30,6 +30,7 @@ typedef struct {
     apr_array_header_t *lines;      /* the reply being read */
     char partial[1024];             /* a line libcurl handed in pieces */
     apr_size_t npartial;
+    volatile apr_uint32_t *stop;  /* the process is exiting */
 } tx_t;
 
 static apr_status_t curl_cleanup(void *h)
@@ -66,6 +67,32 @@ static size_t read_cb(char *buf, size_t size, size_t n, void *baton)
     memcpy(buf, t->data + t->pos, want);
     t->pos += want;
     return want;
+}
+
+/* libcurl's progress callback, about once a second even while it waits:
+ * non-zero ends the transfer. Only while read_cb has handed out nothing
+ * of the message (pos 0): without its bytes and the final dot the relay
+ * cannot take it (RFC 5321 §4.1.1.4), so nothing is half-sent; past that,
+ * the transaction ends as it would have. */
+static int progress_cb(void *baton, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow)
+{
+    tx_t *t = baton;
+
+    (void)dltotal; (void)dlnow; (void)ultotal; (void)ulnow;
+    return t->pos == 0 && t->stop && apr_atomic_read32(t->stop);
+}
+
+/* The attempt ended for the stop before any of the message went out:
+ * every recipient without a final answer stays queued with this reply
+ * (RFC 3463 4.3.2: system not accepting network messages). */
+static void abandoned(jm_smtp_result_t *res)
+{
+    res->abandoned = 1;
+    res->error = "httpd is stopping; the attempt was abandoned before any of "
+                 "the message was sent";
+    res->session_reply = "451 4.3.2 Not sent: the server was stopping; nothing "
+                         "was sent, tried again";
 }
 
 /* A complete reply: whom it answers. */
@@ -267,7 +294,7 @@ static void explain_failure(jm_smtp_result_t *res, const tx_t *t,
 apr_status_t jm_smtp_send(jm_smtp_result_t *res, const jm_submit_conf_t *conf,
                           const char *mail_from, const char *const *rcpts,
                           int nrcpts, const char *data, apr_size_t len,
-                          apr_pool_t *p)
+                          volatile apr_uint32_t *stop, apr_pool_t *p)
 {
     struct curl_slist *list = NULL;
     char errbuf[CURL_ERROR_SIZE] = "";
@@ -286,6 +313,11 @@ apr_status_t jm_smtp_send(jm_smtp_result_t *res, const jm_submit_conf_t *conf,
     t.len = len;
     t.rcpt = -1;
     t.lines = apr_array_make(p, 4, sizeof(const char *));
+    t.stop = stop;
+    if (stop && apr_atomic_read32(stop)) {
+        abandoned(res);
+        return APR_SUCCESS;
+    }
     if (!(h = curl_easy_init())) {
         res->error = "libcurl could not start";
         return APR_ENOMEM;
@@ -323,6 +355,9 @@ apr_status_t jm_smtp_send(jm_smtp_result_t *res, const jm_submit_conf_t *conf,
     curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, debug_cb);
     curl_easy_setopt(h, CURLOPT_DEBUGDATA, &t);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, conf->connect_timeout);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, conf->timeout);
     curl_easy_setopt(h, CURLOPT_USE_SSL, conf->starttls == JM_SMTP_TLS_REQUIRED
@@ -339,7 +374,10 @@ apr_status_t jm_smtp_send(jm_smtp_result_t *res, const jm_submit_conf_t *conf,
         curl_easy_setopt(h, CURLOPT_PASSWORD, conf->password ? conf->password : "");
     }
     cc = curl_easy_perform(h);
-    if (cc != CURLE_OK) {
+    if (cc == CURLE_ABORTED_BY_CALLBACK) {
+        abandoned(res);
+    }
+    else if (cc != CURLE_OK) {
         res->error = apr_pstrdup(p, *errbuf ? errbuf : curl_easy_strerror(cc));
         res->connect_failed = cc == CURLE_COULDNT_CONNECT
             || cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_OPERATION_TIMEDOUT

@@ -3,6 +3,7 @@
 #define JM_SUBMIT_SMTP_H
 
 #include <apr_pools.h>
+#include <apr_atomic.h>
 
 struct jm_submit_conf_t;
 
@@ -21,14 +22,21 @@ typedef struct {
                                      *   (4.7.x) saying why; retried */
     const char *error;              /**< libcurl's, when it did not finish */
     int connect_failed;             /**< no usable session with the relay */
+    int abandoned;                  /**< *stop was set before any byte of
+                                     *   the message went out: the attempt
+                                     *   ended there (nothing was sent) */
 } jm_smtp_result_t;
 
 /** Send data (as it is) from mail_from to rcpts through conf's relay.
  *  APR_SUCCESS whatever the relay answered (see *res); a failure only when
- *  nothing could be tried at all. */
+ *  nothing could be tried at all. stop (NULL: never) is the process's
+ *  "exiting" flag: once it is set, a session that has not yet handed the
+ *  relay any byte of the message ends at once (res->abandoned), and one
+ *  that has runs to its end (bounded by conf's timeouts), so that a stop
+ *  never cuts a message the relay may already hold. */
 apr_status_t jm_smtp_send(jm_smtp_result_t *res, const struct jm_submit_conf_t *conf,
                           const char *mail_from, const char *const *rcpts,
                           int nrcpts, const char *data, apr_size_t len,
-                          apr_pool_t *p);
+                          volatile apr_uint32_t *stop, apr_pool_t *p);
 
 #endif

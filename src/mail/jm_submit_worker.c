@@ -118,7 +118,8 @@ apr_int64_t jm_submit_backoff(apr_int64_t tries)
 /* One SMTP transaction: the queued recipients whose copy is blob ("": the
  * message itself), with those bytes. */
 static apr_status_t send_group(jm_db_t *db, const jm_submit_conf_t *conf,
-                               jm_queue_item_t *it, const char *blob, apr_pool_t *p)
+                               jm_queue_item_t *it, const char *blob,
+                               volatile apr_uint32_t *stop, apr_pool_t *p)
 {
     const unsigned char *raw;
     const char *msg;
@@ -158,7 +159,7 @@ static apr_status_t send_group(jm_db_t *db, const jm_submit_conf_t *conf,
                       "submission %s (Message-ID <%s>): attempt %" APR_INT64_T_FMT
                       " for %d recipient(s)", it->id, it->message_id, it->tries, n);
     }
-    if ((rv = jm_smtp_send(&res, conf, it->mail_from, rcpts, n, msg, mlen, p))
+    if ((rv = jm_smtp_send(&res, conf, it->mail_from, rcpts, n, msg, mlen, stop, p))
         != APR_SUCCESS) {
         return rv;
     }
@@ -178,7 +179,8 @@ static apr_status_t send_group(jm_db_t *db, const jm_submit_conf_t *conf,
 /* Send one claimed submission (one transaction per copy) and record the
  * outcome. */
 static apr_status_t work_on(jm_db_t *db, const jm_submit_conf_t *conf,
-                            jm_queue_item_t *it, const char *owner, apr_pool_t *p)
+                            jm_queue_item_t *it, const char *owner,
+                            volatile apr_uint32_t *stop, apr_pool_t *p)
 {
     const char *queue = "done";
     apr_hash_t *done = apr_hash_make(p);
@@ -198,7 +200,7 @@ static apr_status_t work_on(jm_db_t *db, const jm_submit_conf_t *conf,
             continue;
         }
         apr_hash_set(done, b, APR_HASH_KEY_STRING, "");
-        if ((rv = send_group(db, conf, it, b, p)) != APR_SUCCESS) {
+        if ((rv = send_group(db, conf, it, b, stop, p)) != APR_SUCCESS) {
             return rv;
         }
     }
@@ -251,7 +253,7 @@ static apr_status_t work_on(jm_db_t *db, const jm_submit_conf_t *conf,
 }
 
 int jm_submit_run_once(jm_db_t *db, const jm_submit_conf_t *conf,
-                       const char *owner, apr_pool_t *p)
+                       const char *owner, volatile apr_uint32_t *stop, apr_pool_t *p)
 {
     apr_array_header_t *items;
     apr_int64_t now = apr_time_sec(apr_time_now());
@@ -259,6 +261,9 @@ int jm_submit_run_once(jm_db_t *db, const jm_submit_conf_t *conf,
     apr_status_t rv;
     int i, n;
 
+    if (stop && apr_atomic_read32(stop)) {
+        return 0;                       /* claim nothing it would not send */
+    }
     rv = jm_store_queue_claim(&items, db, owner, now, lease, CLAIM_BATCH, p);
     if (rv != APR_SUCCESS) {
         jm_log_perror(JM_LOG_MARK, APR_STATUS_IS_TIMEUP(rv) ? JM_LOG_INFO
@@ -272,7 +277,10 @@ int jm_submit_run_once(jm_db_t *db, const jm_submit_conf_t *conf,
         apr_pool_t *sub;
 
         apr_pool_create(&sub, p);
-        if ((rv = work_on(db, conf, it, owner, sub)) != APR_SUCCESS) {
+        /* after a stop, each one left is recorded as not sent (its
+         * session is abandoned before it starts) and so not kept
+         * claimed until its lease runs out */
+        if ((rv = work_on(db, conf, it, owner, stop, sub)) != APR_SUCCESS) {
             jm_log_perror(JM_LOG_MARK, JM_LOG_ERR, rv, sub, JMLOGNO(15005)
                           "submission %s: could not be worked on (tried again "
                           "when its lease runs out): %s", it->id,
@@ -281,6 +289,6 @@ int jm_submit_run_once(jm_db_t *db, const jm_submit_conf_t *conf,
         apr_pool_destroy(sub);
     }
     /* vacation replies go through the same relay, after the user's mail */
-    n = jm_submit_autoreplies_once(db, conf, owner, p);
+    n = jm_submit_autoreplies_once(db, conf, owner, stop, p);
     return n < 0 ? -1 : items->nelts + n;
 }

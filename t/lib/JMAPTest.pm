@@ -337,7 +337,8 @@ or cleaned up); C<restart> starts it again.
 
 Stop and start httpd on the same config and database / stop everything.
 httpd is stopped with a graceful stop (SIGWINCH, at most 5 s for requests in
-flight), SIGTERM after 15 s, SIGKILL after 5 s more. A child that crashes
+flight), SIGTERM after 15 s, SIGKILL after 5 s more. C<stop_httpd> and
+C<start_httpd> are the two halves of C<restart>. A child that crashes
 leaves a core in C<root/cores>; C<check_error_log> prints its backtrace.
 
 =item child_pids
@@ -388,6 +389,7 @@ use File::Basename qw(dirname);
 use Cwd qw(abs_path);
 use IO::Socket::INET;
 use POSIX qw(:sys_wait_h);
+use Fcntl qw(O_WRONLY O_CREAT O_EXCL);
 use Time::HiRes qw(sleep time);
 
 our $LIBDIR   = dirname(abs_path(__FILE__));
@@ -422,13 +424,46 @@ my $MAIN_PID = $$;   # forked children must not remove what the parent built
 
 sub _is_root { $> == 0 }
 
+# Ports handed out are claimed in a directory that every test process
+# shares (one file per port, holding the claimer's pid), so that files run
+# side by side (prove -j) and the servers of one file never get the same
+# port between its pick and the server's bind. A claim of a process that
+# is gone is taken over; a process's claims are dropped in END.
+my $PORT_DIR = ($ENV{TMPDIR} || '/tmp') . '/jmap-test-ports';
+my %MY_PORTS;
+
+sub _claim_port {
+    my ($port) = @_;
+    my $f = "$PORT_DIR/$port";
+    for (1 .. 2) {
+        if (sysopen(my $fh, $f, O_WRONLY | O_CREAT | O_EXCL, 0644)) {
+            print $fh "$$\n";
+            close $fh;
+            $MY_PORTS{$port} = $$;
+            return 1;
+        }
+        my $pid = _slurp($f) =~ /(\d+)/ ? $1 : 0;
+        return 0 if $pid && ($pid == $$ || kill(0, $pid) || $!{EPERM});
+        unlink $f;                  # its claimer is gone (or it is empty)
+    }
+    return 0;
+}
+
 sub _free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Proto => 'tcp', Listen => 1, ReuseAddr => 1)
-        or die "JMAPTest: cannot get a free port: $!";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
+    local ($?, $!, $@);
+    if (!-d $PORT_DIR) {
+        mkdir $PORT_DIR;
+        chmod 01777, $PORT_DIR if _is_root();
+    }
+    for (1 .. 100) {
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                      Proto => 'tcp', Listen => 1, ReuseAddr => 1)
+            or die "JMAPTest: cannot get a free port: $!";
+        my $port = $s->sockport;
+        close $s;
+        return $port if _claim_port($port);
+    }
+    die "JMAPTest: no port could be claimed in $PORT_DIR\n";
 }
 
 sub _port_open {
@@ -1078,7 +1113,14 @@ sub crash_httpd {
 
 sub restart {
     my ($self) = @_;
-    $self->_kill_httpd;
+    $self->stop_httpd;
+    $self->start_httpd;
+}
+
+sub stop_httpd { $_[0]->_kill_httpd }
+
+sub start_httpd {
+    my ($self) = @_;
     # The port may be briefly unavailable while the old listener closes.
     my $end = time + 10;
     sleep 0.1 while _port_open($self->{port}) && time < $end;
@@ -1135,6 +1177,9 @@ END {
     }
     if ($PKI_ONDEMAND_TMP && !$ENV{JMAP_TEST_KEEP} && $$ == $MAIN_PID) {
         remove_tree($PKI_ONDEMAND_TMP);
+    }
+    for my $port (keys %MY_PORTS) {
+        unlink "$PORT_DIR/$port" if $MY_PORTS{$port} == $$;
     }
 }
 
