@@ -947,6 +947,10 @@ LoadModule mpm_${mpm}_module $MODDIR/mod_mpm_$mpm.so
 $mpmconf
 Timeout 60
 KeepAlive On
+# as Debian's apache2.conf: no .htaccess looked for along every request's path
+<Directory />
+    AllowOverride None
+</Directory>
 $mods
 DBDriver $self->{db_driver}
 DBDParams "$self->{db_params}"
