@@ -152,18 +152,30 @@ static apr_status_t put_headers(jm_db_t *db, const char *acc, const char *id,
 
 /* The email's full-text entry, its text folded first where the dialect
  * wants that done here (see sql/jm_sql_fold.h). */
-static apr_status_t fts_insert(jm_db_t *db, const char *account_id, const char *id,
-                               const jm_email_cols_t *c, apr_pool_t *p)
+static void fts_texts(const char *t[6], const jm_db_t *db, const jm_email_cols_t *c,
+                      apr_pool_t *p)
 {
-    const char *t[6] = { c->subject, c->from_text, c->to_text, c->cc_text,
-                         c->bcc_text, c->body_text };
     int i;
 
+    t[0] = c->subject;
+    t[1] = c->from_text;
+    t[2] = c->to_text;
+    t[3] = c->cc_text;
+    t[4] = c->bcc_text;
+    t[5] = c->body_text;
     if (db->dialect->fts_fold_in_c) {
         for (i = 0; i < 6; i++) {
             t[i] = jm_sql_fold(t[i], p);
         }
     }
+}
+
+static apr_status_t fts_insert(jm_db_t *db, const char *account_id, const char *id,
+                               const jm_email_cols_t *c, apr_pool_t *p)
+{
+    const char *t[6];
+
+    fts_texts(t, db, c, p);
     return EXEC(db, JM_SQL_EMAIL_FTS_INSERT, p, t[0], t[1], t[2], t[3], t[4], t[5],
                 account_id, id);
 }
@@ -178,6 +190,7 @@ apr_status_t jm_store_email_insert(jm_db_t *db, const char *account_id,
     const jm_email_cols_t *c = e->cols ? e->cols : &none;
     json_t *kw = json_loads(e->keywords, 0, NULL);
     const char *key, *st, *thread;
+    const char *t[6];
     json_t *v;
     apr_status_t rv;
     int i, unread, seen, new_thread = 0;
@@ -192,13 +205,24 @@ apr_status_t jm_store_email_insert(jm_db_t *db, const char *account_id,
         goto done;
     }
     e->thread_id = thread;
-    rv = EXEC(db, JM_SQL_EMAIL_INSERT, p, account_id, e->id, e->blob_id, thread,
-              jm_i64(e->size, p), jm_i64(apr_time_sec(e->received_at), p),
-              e->keywords, seen ? "1" : "0", unread ? "1" : "0", c->subject,
-              c->sort_subject, c->thread_subject, c->from_sort, c->to_sort,
-              c->from_text, c->to_text, c->cc_text, c->bcc_text,
-              jm_i64(c->sent_at, p), c->has_attachment ? "1" : "0", c->preview,
-              c->from_key ? c->from_key : "", c->to_key ? c->to_key : "");
+#define ROW_ARGS account_id, e->id, e->blob_id, thread, \
+        jm_i64(e->size, p), jm_i64(apr_time_sec(e->received_at), p), \
+        e->keywords, seen ? "1" : "0", unread ? "1" : "0", c->subject, \
+        c->sort_subject, c->thread_subject, c->from_sort, c->to_sort, \
+        c->from_text, c->to_text, c->cc_text, c->bcc_text, \
+        jm_i64(c->sent_at, p), c->has_attachment ? "1" : "0", c->preview, \
+        c->from_key ? c->from_key : "", c->to_key ? c->to_key : ""
+    /* the full-text entry in the row's INSERT where it is a column, or
+     * its own INSERT below (FTS5) */
+    if (db->dialect->fts_in_email_row) {
+        fts_texts(t, db, c, p);
+        rv = EXEC(db, JM_SQL_EMAIL_INSERT_FTS, p, ROW_ARGS, t[0], t[1], t[2], t[3],
+                  t[4], t[5]);
+    }
+    else {
+        rv = EXEC(db, JM_SQL_EMAIL_INSERT, p, ROW_ARGS);
+    }
+#undef ROW_ARGS
     if (rv != APR_SUCCESS
         || (c->view && APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_SET_VIEW, p, c->view,
                                                  account_id, e->id)))) {
@@ -220,7 +244,8 @@ apr_status_t jm_store_email_insert(jm_db_t *db, const char *account_id,
             goto done;
         }
     }
-    if (APR_SUCCESS != (rv = fts_insert(db, account_id, e->id, c, p))
+    if ((!db->dialect->fts_in_email_row
+         && APR_SUCCESS != (rv = fts_insert(db, account_id, e->id, c, p)))
         || APR_SUCCESS != (rv = put_headers(db, account_id, e->id, c, p))
         || APR_SUCCESS != (rv = jm_store_change(&st, db, account_id, JM_TYPE_EMAIL,
                                                 e->id, "created", p))

@@ -53,6 +53,8 @@ typedef enum {
     JM_SQL_EMAIL_KEYWORD_INSERT,/* account, email, keyword */
     JM_SQL_EMAIL_KEYWORD_DELETE,/* account, email, keyword */
     JM_SQL_EMAIL_FTS_INSERT,    /* subject, from, to, cc, bcc, body, account, email */
+    JM_SQL_EMAIL_INSERT_FTS,    /* JM_SQL_EMAIL_INSERT's arguments, then subject, from,
+                                 * to, cc, bcc, body (fts_in_email_row dialects only) */
     JM_SQL_THREAD_REF_GET,      /* account, msgid -> thread */
     JM_SQL_THREAD_REF_INSERT,   /* account, msgid, thread (existing: kept) */
     JM_SQL_THREAD_REFS_MOVE,    /* new thread, account, old thread */
@@ -324,6 +326,12 @@ typedef struct {
     /** 1: the text of JM_SQL_EMAIL_FTS_INSERT is passed through jm_sql_fold
      *  first (PostgreSQL); 0: the engine folds it itself (FTS5). */
     int fts_fold_in_c;
+    /** 1: the full-text entry is a column of jm_emails, written by the
+     *  email's INSERT (JM_SQL_EMAIL_INSERT_FTS) instead of a later
+     *  JM_SQL_EMAIL_FTS_INSERT (PostgreSQL: an UPDATE of the new row would
+     *  write a second version of it into the heap and, the tsvector being
+     *  GIN-indexed, into every index of the table). */
+    int fts_in_email_row;
     /** 1: selects fetch their whole result at once (apr_dbd "seek"). The
      *  pgsql driver's row-by-row mode sleeps 0.1 s on every empty result
      *  (dbd_pgsql_get_row, apr-util 1.6) and every select is drained into

@@ -269,6 +269,12 @@ static const char *const on_connect[] = {
  * from B, to+cc+bcc C, body D. A field condition needs the index's match
  * (fts @@ q) and the match within the field: ts_filter to its weight, or,
  * for to/cc/bcc (which share C), the field's own column. */
+/* jm_emails.fts from the six folded texts: subject (A), from (B), to, cc
+ * and bcc (C), body (D) */
+#define FTS_VECTOR "setweight(to_tsvector('simple', lower(%s)), 'A') ||" \
+    " setweight(to_tsvector('simple', lower(%s)), 'B') || setweight(to_tsvector(" \
+    "'simple', lower(%s || ' ' || %s || ' ' || %s)), 'C') ||" \
+    " setweight(to_tsvector('simple', lower(%s)), 'D')"
 #define FTS_IN(w) { "(e.fts @@ (", ") AND ts_filter(e.fts, '{" w "}') @@ (", "))", NULL }
 #define FTS_COL(c) { "(e.fts @@ (", ") AND to_tsvector('simple', " FOLD("e." c) \
                      ") @@ (", "))", NULL }
@@ -297,12 +303,16 @@ const jm_sql_dialect_t jm_sql_pgsql = {
             " bcc_text, sent_at, has_attachment, preview, from_key, to_key, indexed)"
             " VALUES (%s, %s, %s, %s, %lld, %lld, %s, %lld, %lld, %s, %s, %s, %s, %s,"
             " %s, %s, %s, %s, %lld, %lld, %s, %s, %s, 1)",
-        /* the text arrives folded (fts_fold_in_c) */
-        [JM_SQL_EMAIL_FTS_INSERT] = "UPDATE jm_emails SET fts = setweight(to_tsvector('simple', "
-            "lower(%s)), 'A') || setweight(to_tsvector('simple', lower(%s)), 'B') ||"
-            " setweight(to_tsvector('simple', lower(%s || ' ' || %s || ' ' || %s)),"
-            " 'C') || setweight(to_tsvector('simple', lower(%s)), 'D') WHERE"
+        /* the text arrives folded (fts_fold_in_c); re-indexing only
+         * (jm_email_reindex), a new email gets it in its INSERT */
+        [JM_SQL_EMAIL_FTS_INSERT] = "UPDATE jm_emails SET fts = " FTS_VECTOR " WHERE"
             " account_id = %s AND id = %s",
+        [JM_SQL_EMAIL_INSERT_FTS] = "INSERT INTO jm_emails (account_id, id, blob_id, thread_id,"
+            " size, received_at, keywords, seen, unread, subject, sort_subject,"
+            " thread_subject, from_sort, to_sort, from_text, to_text, cc_text,"
+            " bcc_text, sent_at, has_attachment, preview, from_key, to_key, indexed, fts)"
+            " VALUES (%s, %s, %s, %s, %lld, %lld, %s, %lld, %lld, %s, %s, %s, %s, %s,"
+            " %s, %s, %s, %s, %lld, %lld, %s, %s, %s, 1, " FTS_VECTOR ")",
         /* text results (see bytes_as_hex): hex whatever bytea_output says */
         [JM_SQL_BLOB_CHUNK_GET] = "SELECT encode(c.data, 'hex') FROM jm_blobs b"
             " JOIN jm_content_chunks c ON c.content_key = b.content_key"
@@ -328,6 +338,7 @@ const jm_sql_dialect_t jm_sql_pgsql = {
     .relaxed_in_txn = "SET LOCAL synchronous_commit TO OFF",
     .bytes_as_hex = 1,
     .fts_fold_in_c = 1,
+    .fts_in_email_row = 1,
     .qfrag = {
         [JM_QF_TEXT_TERM] = "phraseto_tsquery('simple', " FOLD("%s") ")",
         [JM_QF_TEXT_TERM_AND] = " && ",
