@@ -211,7 +211,7 @@ apr_status_t jm_store_email_insert(jm_db_t *db, const char *account_id,
         c->sort_subject, c->thread_subject, c->from_sort, c->to_sort, \
         c->from_text, c->to_text, c->cc_text, c->bcc_text, \
         jm_i64(c->sent_at, p), c->has_attachment ? "1" : "0", c->preview, \
-        c->from_key ? c->from_key : "", c->to_key ? c->to_key : ""
+        c->from_key ? c->from_key : "", c->to_key ? c->to_key : "", c->view
     /* the full-text entry in the row's INSERT where it is a column, or
      * its own INSERT below (FTS5) */
     if (db->dialect->fts_in_email_row) {
@@ -223,9 +223,7 @@ apr_status_t jm_store_email_insert(jm_db_t *db, const char *account_id,
         rv = EXEC(db, JM_SQL_EMAIL_INSERT, p, ROW_ARGS);
     }
 #undef ROW_ARGS
-    if (rv != APR_SUCCESS
-        || (c->view && APR_SUCCESS != (rv = EXEC(db, JM_SQL_EMAIL_SET_VIEW, p, c->view,
-                                                 account_id, e->id)))) {
+    if (rv != APR_SUCCESS) {
         goto done;
     }
     json_object_foreach(kw, key, v) {

@@ -48,7 +48,7 @@ typedef enum {
                                  * seen, unread, subject, sort subject, thread subject,
                                  * from sort, to sort, from text, to text, cc text,
                                  * bcc text, sent at (-1: no Date), has attachment,
-                                 * preview, from key, to key */
+                                 * preview, from key, to key, view (NULL: none) */
     JM_SQL_EMAIL_MAILBOX_INSERT,/* account, email, mailbox, received */
     JM_SQL_EMAIL_KEYWORD_INSERT,/* account, email, keyword */
     JM_SQL_EMAIL_KEYWORD_DELETE,/* account, email, keyword */
@@ -73,7 +73,6 @@ typedef enum {
                                  * to sort, from/to/cc/bcc text, sent at, has
                                  * attachment, preview, from key, to key, account, id */
     JM_SQL_EMAIL_GET,           /* account, id -> id, blob, thread, size, received, keywords, view */
-    JM_SQL_EMAIL_SET_VIEW,      /* view, account, id */
     JM_SQL_EMAIL_MAILBOXES,     /* account, email -> mailbox */
     JM_SQL_EMAIL_IDS,           /* account, limit -> id */
     JM_SQL_EMAIL_BY_BLOB,       /* account, blob -> id (at most one) */

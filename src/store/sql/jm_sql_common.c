@@ -126,8 +126,6 @@ const char *const jm_sql_common[JM_SQL__COUNT] = {
         " WHERE account_id = %s AND id = %s",
     [JM_SQL_EMAIL_GET] = "SELECT id, blob_id, thread_id, size, received_at, keywords,"
         " view FROM jm_emails WHERE account_id = %s AND id = %s",
-    [JM_SQL_EMAIL_SET_VIEW] = "UPDATE jm_emails SET view = %s"
-        " WHERE account_id = %s AND id = %s",
     [JM_SQL_EMAIL_MAILBOXES] = "SELECT mailbox_id FROM jm_email_mailboxes"
         " WHERE account_id = %s AND email_id = %s",
     [JM_SQL_EMAIL_IDS] = "SELECT id FROM jm_emails WHERE account_id = %s"

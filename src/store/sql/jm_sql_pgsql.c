@@ -300,9 +300,9 @@ const jm_sql_dialect_t jm_sql_pgsql = {
         [JM_SQL_EMAIL_INSERT] = "INSERT INTO jm_emails (account_id, id, blob_id, thread_id, size,"
             " received_at, keywords, seen, unread, subject, sort_subject,"
             " thread_subject, from_sort, to_sort, from_text, to_text, cc_text,"
-            " bcc_text, sent_at, has_attachment, preview, from_key, to_key, indexed)"
+            " bcc_text, sent_at, has_attachment, preview, from_key, to_key, view, indexed)"
             " VALUES (%s, %s, %s, %s, %lld, %lld, %s, %lld, %lld, %s, %s, %s, %s, %s,"
-            " %s, %s, %s, %s, %lld, %lld, %s, %s, %s, 1)",
+            " %s, %s, %s, %s, %lld, %lld, %s, %s, %s, %s, 1)",
         /* the text arrives folded (fts_fold_in_c); re-indexing only
          * (jm_email_reindex), a new email gets it in its INSERT */
         [JM_SQL_EMAIL_FTS_INSERT] = "UPDATE jm_emails SET fts = " FTS_VECTOR " WHERE"
@@ -310,9 +310,9 @@ const jm_sql_dialect_t jm_sql_pgsql = {
         [JM_SQL_EMAIL_INSERT_FTS] = "INSERT INTO jm_emails (account_id, id, blob_id, thread_id,"
             " size, received_at, keywords, seen, unread, subject, sort_subject,"
             " thread_subject, from_sort, to_sort, from_text, to_text, cc_text,"
-            " bcc_text, sent_at, has_attachment, preview, from_key, to_key, indexed, fts)"
-            " VALUES (%s, %s, %s, %s, %lld, %lld, %s, %lld, %lld, %s, %s, %s, %s, %s,"
-            " %s, %s, %s, %s, %lld, %lld, %s, %s, %s, 1, " FTS_VECTOR ")",
+            " bcc_text, sent_at, has_attachment, preview, from_key, to_key, view, indexed,"
+            " fts) VALUES (%s, %s, %s, %s, %lld, %lld, %s, %lld, %lld, %s, %s, %s, %s, %s,"
+            " %s, %s, %s, %s, %lld, %lld, %s, %s, %s, %s, 1, " FTS_VECTOR ")",
         /* text results (see bytes_as_hex): hex whatever bytea_output says */
         [JM_SQL_BLOB_CHUNK_GET] = "SELECT encode(c.data, 'hex') FROM jm_blobs b"
             " JOIN jm_content_chunks c ON c.content_key = b.content_key"

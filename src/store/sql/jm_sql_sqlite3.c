@@ -443,11 +443,11 @@ const jm_sql_dialect_t jm_sql_sqlite3 = {
         [JM_SQL_EMAIL_INSERT] = "INSERT INTO jm_emails (account_id, id, blob_id, thread_id, size,"
             " received_at, keywords, seen, unread, subject, sort_subject,"
             " thread_subject, from_sort, to_sort, from_text, to_text, cc_text,"
-            " bcc_text, sent_at, has_attachment, preview, from_key, to_key, indexed, num)"
-            " SELECT v.*, 1, (SELECT COALESCE(MIN(num) - 1, -v.r * 1048576) FROM jm_emails"
+            " bcc_text, sent_at, has_attachment, preview, from_key, to_key, view, indexed,"
+            " num) SELECT v.*, 1, (SELECT COALESCE(MIN(num) - 1, -v.r * 1048576) FROM jm_emails"
             " WHERE num <= -v.r * 1048576 AND num > -(v.r + 1) * 1048576) FROM (SELECT"
             " %s, %s, %s, %s, %lld, %lld AS r, %s, %lld, %lld, %s, %s, %s, %s, %s,"
-            " %s, %s, %s, %s, %lld, %lld, %s, %s, %s) v",
+            " %s, %s, %s, %s, %lld, %lld, %s, %s, %s, %s) v",
         [JM_SQL_EMAIL_FTS_INSERT] = "INSERT INTO jm_email_fts (rowid, account, subject, from_,"
             " to_, cc, bcc, body) SELECT num, account_id, %s, %s, %s, %s, %s, %s"
             " FROM jm_emails WHERE account_id = %s AND id = %s",
