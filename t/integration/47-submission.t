@@ -57,19 +57,6 @@ sub blob_of {
     return $dl->{content};
 }
 
-# wait for the sink to have n messages (generous: the worker runs every second)
-sub wait_sink {
-    my ($n, $secs) = @_;
-    my $end = time + ($secs || 30);
-    my @m;
-    while (time < $end) {
-        @m = $t->sink_messages;
-        return @m if @m >= $n;
-        sleep 0.2;
-    }
-    return @m;
-}
-
 sub slurp { open(my $f, '<:raw', $_[0]) or return ''; local $/; my $d = <$f>; $d }
 sub envelope_of { (my $j = $_[0]) =~ s/\.eml$/.json/; decode_json(slurp($j)) }
 
@@ -127,7 +114,7 @@ $rs = call('alice', ['Email/get', { accountId => $acct, ids => [$eid],
 is_deeply($rs->[0][1]{list}[0]{mailboxIds}, { $sent => JSON::PP::true }, 'moved to Sent');
 ok(!$rs->[0][1]{list}[0]{keywords}{'$draft'}, '$draft cleared');
 
-my @m = wait_sink(1);
+my @m = $t->wait_sink_messages(1);
 is(scalar @m, 1, 'the sink got one message');
 my $blob = blob_of('alice', $eid);
 (my $nobcc = $blob) =~ s/^Bcc:[^\r\n]*\r\n(?:[ \t][^\r\n]*\r\n)*//mi;
@@ -155,7 +142,7 @@ $rs = call('alice', ['EmailSubmission/set', { accountId => $acct, create => { s2
                              { email => 'reject-me@example.net' }] } } } }, 's']);
 my $s2 = $rs->[0][1]{created}{s2};
 ok($s2, 'created with an explicit envelope') or diag(explain($rs));
-@m = wait_sink(2);
+@m = $t->wait_sink_messages(2);
 is_deeply(envelope_of($m[1])->{rcpt_tos}, ['erin@example.net'], 'sent to the accepted one');
 $o = wait_final($s2->{id});
 is($o->{deliveryStatus}{'reject-me@example.net'}{delivered}, 'no', 'refused recipient: no');
@@ -278,7 +265,7 @@ like($o->{deliveryStatus}{'bob@example.com'}{smtpReply}, qr/^451 4\.4\.1 /,
      'smtpReply says the relay did not answer');
 is($o->{undoStatus}, 'pending', 'still pending');
 $t->start_sink;
-@m = wait_sink($n0 + 1, 40);
+@m = $t->wait_sink_messages($n0 + 1, 40);
 is(scalar @m, $n0 + 1, 'relay up: delivered');
 $o = wait_final($s3, 10);
 is($o->{deliveryStatus}{'bob@example.com'}{delivered}, 'unknown', 'relayed after the retry');
@@ -361,7 +348,7 @@ ok($s6, 'held for 4 s');
 my $n1 = () = $t->sink_messages;
 $t->restart;
 is(sub_get($s6)->{undoStatus}, 'pending', 'pending after the restart');
-@m = wait_sink($n1 + 1, 30);
+@m = $t->wait_sink_messages($n1 + 1, 30);
 is(scalar @m, $n1 + 1, 'sent after the restart, when due');
 is_deeply(envelope_of($m[-1])->{rcpt_tos}, ['frank@example.com'], 'to its recipient');
 
@@ -376,7 +363,7 @@ close $dh;
 $rs = call('alice', ['EmailSubmission/set', { accountId => $acct,
     create => { s8 => { identityId => $IA, emailId => $cc->{id} } } }, 's']);
 my $s8 = $rs->[0][1]{created}{s8}{id};
-@m = wait_sink($n3 + 1, 20);
+@m = $t->wait_sink_messages($n3 + 1, 20);
 is(scalar @m, $n3 + 1, 'the relay has the message (its reply is held back)');
 $t->crash_httpd;
 unlink $t->sink_dir . '/delay-data';
@@ -399,8 +386,8 @@ $rs = call('alice', ['EmailSubmission/set', { accountId => $acct,
     create => { s7 => { identityId => $IA, emailId => $ce->{id} } } }, 's']);
 ok($rs->[0][1]{created}{s7}, 'signed+encrypted submitted') or diag(explain($rs));
 my $n2 = () = $t->sink_messages;
-@m = wait_sink($n2 + 0, 1);
-@m = wait_sink(scalar(@m) + 1, 30) if @m == $n2;
+@m = $t->wait_sink_messages($n2 + 0, 1);
+@m = $t->wait_sink_messages(scalar(@m) + 1, 30) if @m == $n2;
 my $relayed = slurp($m[-1]);
 is($relayed, blob_of('alice', $ce->{id}), 'relayed bytes equal the blob');
 my $dir = tempdir(CLEANUP => 1);
@@ -427,7 +414,7 @@ $rs = call('alice', ['EmailSubmission/set', { accountId => $acct,
     create => { s9 => { identityId => $IA, emailId => $cb->{id} } } }, 's']);
 my $s9 = $rs->[0][1]{created}{s9}{id};
 ok($s9, 'encrypted with a Bcc: submitted') or diag(explain($rs));
-@m = wait_sink($n4 + 2, 30);
+@m = $t->wait_sink_messages($n4 + 2, 30);
 is(scalar @m, $n4 + 2, 'two transactions: the To copy and the Bcc copy');
 my ($to_copy, $bcc_copy);
 for my $f (@m[$n4 .. $#m]) {

@@ -76,18 +76,6 @@ sub status_when {
     return $st;
 }
 
-sub wait_sink {
-    my ($n, $secs) = @_;
-    my $end = time + $secs;
-    my @m;
-    while (time < $end) {
-        @m = $t->sink_messages;
-        return @m if @m >= $n;
-        sleep 0.1;
-    }
-    return @m;
-}
-
 # ---- the relay accepts the connection and never greets --------------------
 $t->stop_sink;
 my $held = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $t->smtp_port,
@@ -129,7 +117,7 @@ open(my $dh, '>', $delay) or die "$delay: $!";
 print $dh "4\n";
 close $dh;
 $sid = submit('in flight');
-my @m = wait_sink(2, 20);
+my @m = $t->wait_sink_messages(2, 20);
 is(scalar @m, 2, 'the relay saved the message (its reply is held back 4 s)');
 $log0 = length $t->error_log;
 $t->stop_httpd;

@@ -322,6 +322,11 @@ ROOT/relaypki (with C<relay_pki> or C<sink_tls>).
 Sorted list of the .eml paths the SMTP sink saved (each has a NNNN.json
 envelope next to it).
 
+=item wait_sink_messages(N [, SECONDS])
+
+C<sink_messages> once the sink holds at least N messages, or what it holds
+after SECONDS (default 30: the submission worker runs every second).
+
 =item stop_sink / start_sink
 
 Stop the SMTP sink (the relay is down: connections are refused) / start
@@ -1577,6 +1582,18 @@ sub sink_messages {
     my @f = sort grep { /^\d+\.eml$/ } readdir $dh;
     closedir $dh;
     return map { "$d/$_" } @f;
+}
+
+sub wait_sink_messages {
+    my ($self, $n, $secs) = @_;
+    my $end = time + ($secs || 30);
+    my @m;
+    while (time < $end) {
+        @m = $self->sink_messages;
+        return @m if @m >= $n;
+        sleep 0.1;
+    }
+    return @m;
 }
 
 1;
