@@ -44,7 +44,8 @@ typedef enum {
                                  * (decimal), table, column (apr_dbd's 4 values) */
     JM_SQL_BLOB_CHUNK_GET,      /* account, blob, seq -> data (binary; hex text where
                                  * the dialect says bytes_as_hex) */
-    JM_SQL_EMAIL_INSERT,        /* account, id, blob, thread, size, received, keywords,
+    JM_SQL_EMAIL_INSERT,        /* (dialects without fts_in_email_row)
+                                 * account, id, blob, thread, size, received, keywords,
                                  * seen, unread, subject, sort subject, thread subject,
                                  * from sort, to sort, from text, to text, cc text,
                                  * bcc text, sent at (-1: no Date), has attachment,

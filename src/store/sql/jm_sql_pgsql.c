@@ -265,16 +265,17 @@ static const char *const on_connect[] = {
  * (fts_fold_in_c); query terms, which are short, by translate(). */
 #define FOLD(x) "lower(translate(" x ", '" FOLD_FROM JM_SQL_FOLD_SEPARATORS "', '" FOLD_TO "     '))"
 
-/* Email/query: the tsvector jm_emails.fts has the subject at weight A,
- * from B, to+cc+bcc C, body D. A field condition needs the index's match
- * (fts @@ q) and the match within the field: ts_filter to its weight, or,
- * for to/cc/bcc (which share C), the field's own column. */
 /* jm_emails.fts from the six folded texts: subject (A), from (B), to, cc
  * and bcc (C), body (D) */
 #define FTS_VECTOR "setweight(to_tsvector('simple', lower(%s)), 'A') ||" \
     " setweight(to_tsvector('simple', lower(%s)), 'B') || setweight(to_tsvector(" \
     "'simple', lower(%s || ' ' || %s || ' ' || %s)), 'C') ||" \
     " setweight(to_tsvector('simple', lower(%s)), 'D')"
+
+/* Email/query: the tsvector jm_emails.fts has the subject at weight A,
+ * from B, to+cc+bcc C, body D. A field condition needs the index's match
+ * (fts @@ q) and the match within the field: ts_filter to its weight, or,
+ * for to/cc/bcc (which share C), the field's own column. */
 #define FTS_IN(w) { "(e.fts @@ (", ") AND ts_filter(e.fts, '{" w "}') @@ (", "))", NULL }
 #define FTS_COL(c) { "(e.fts @@ (", ") AND to_tsvector('simple', " FOLD("e." c) \
                      ") @@ (", "))", NULL }
@@ -297,14 +298,9 @@ const jm_sql_dialect_t jm_sql_pgsql = {
             " ORDER BY next_attempt LIMIT %lld FOR UPDATE SKIP LOCKED)",
         [JM_SQL_SCHEMA_EXISTS] = "SELECT COUNT(*) FROM information_schema.tables"
             " WHERE table_schema = current_schema() AND table_name = 'jm_schema'",
-        [JM_SQL_EMAIL_INSERT] = "INSERT INTO jm_emails (account_id, id, blob_id, thread_id, size,"
-            " received_at, keywords, seen, unread, subject, sort_subject,"
-            " thread_subject, from_sort, to_sort, from_text, to_text, cc_text,"
-            " bcc_text, sent_at, has_attachment, preview, from_key, to_key, view, indexed)"
-            " VALUES (%s, %s, %s, %s, %lld, %lld, %s, %lld, %lld, %s, %s, %s, %s, %s,"
-            " %s, %s, %s, %s, %lld, %lld, %s, %s, %s, %s, 1)",
         /* the text arrives folded (fts_fold_in_c); re-indexing only
-         * (jm_email_reindex), a new email gets it in its INSERT */
+         * (jm_email_reindex), a new email gets it in its INSERT (which
+         * fts_in_email_row makes the only one: no JM_SQL_EMAIL_INSERT) */
         [JM_SQL_EMAIL_FTS_INSERT] = "UPDATE jm_emails SET fts = " FTS_VECTOR " WHERE"
             " account_id = %s AND id = %s",
         [JM_SQL_EMAIL_INSERT_FTS] = "INSERT INTO jm_emails (account_id, id, blob_id, thread_id,"
